@@ -1,0 +1,712 @@
+"""The only write path for published data.
+
+Each function runs in one transaction, validates before it writes (bad input
+raises ``ValidationError`` naming the field and changes nothing), records its
+``Event`` in that same transaction, and schedules the broadcast with
+``transaction.on_commit``. The admin, the importers and the tests all call
+these; nothing else writes results, control calls or posts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from . import rules
+from .broadcast import schedule_broadcast
+from .models import Ballot, Candidacy, CompositionBefore, Election, Event, Party, Post, PreviousWinner
+from .standings import control_signature, counting_party, election_standing
+
+
+class StaleEdit(ValidationError):
+    """Someone else saved the object since the editor loaded it."""
+
+
+# --------------------------------------------------------------------------
+# Events
+# --------------------------------------------------------------------------
+
+
+def record_event(kind: str, *, user=None, payload: dict, **targets) -> Event:
+    """Write an event in the current transaction and broadcast it once committed."""
+    event = Event.objects.create(kind=kind, actor=_actor(user), payload=payload, **targets)
+    schedule_broadcast(event)
+    return event
+
+
+def _actor(user):
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def _check_version(obj, expected_version: int | None) -> None:
+    if expected_version is None or expected_version == obj.version:
+        return
+    last = obj.events.select_related("actor").order_by("-id").first() if hasattr(obj, "events") else None
+    who = (last.actor.get_username() if last and last.actor else "someone else") if last else "someone else"
+    when = f" at {timezone.localtime(last.created_at):%H:%M:%S}" if last else ""
+    what = f" ({last.get_kind_display().lower()})" if last else ""
+    raise StaleEdit(
+        {
+            "version": f"{obj} was changed by {who}{when}{what} after you opened it. "
+            "Reload to see their change; nothing of yours was saved."
+        },
+        code="stale",
+    )
+
+
+# --------------------------------------------------------------------------
+# Ballots
+# --------------------------------------------------------------------------
+
+
+def ballot_snapshot(ballot: Ballot, candidacies: Sequence[Candidacy]) -> dict:
+    """What a declaration published, as stored in its event (the history of versions)."""
+    return {
+        "ballot_paper_id": ballot.ballot_paper_id,
+        "election_id": ballot.election.election_id,
+        "status": ballot.status,
+        "declared_at": ballot.declared_at.isoformat() if ballot.declared_at else None,
+        "electorate": ballot.electorate,
+        "ballot_papers_counted": ballot.ballot_papers_counted,
+        "rejected_ballots": ballot.rejected_ballots,
+        "version": ballot.version,
+        "candidacies": [
+            {
+                "person_name": c.person_name,
+                "person_id": c.person_id,
+                "party_id": c.party.ec_id,
+                "description": c.description,
+                "votes": c.votes,
+                "elected": c.elected,
+                "elected_by_lot": c.elected_by_lot,
+            }
+            for c in sorted(candidacies, key=lambda c: (-(c.votes or 0), c.person_name))
+        ],
+    }
+
+
+def _locked_ballot(ballot: Ballot | int) -> Ballot:
+    pk = ballot.pk if isinstance(ballot, Ballot) else ballot
+    return Ballot.objects.select_for_update().select_related("election__council", "ward").get(pk=pk)
+
+
+def _standing(election_pk: int):
+    election = Election.objects.with_results().get(pk=election_pk)
+    return election, election_standing(election)
+
+
+def _count_fields(
+    ballot: Ballot,
+    electorate: int | None,
+    ballot_papers_counted: int | None,
+    rejected_ballots: int | None,
+) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for name, value in (
+        ("electorate", electorate),
+        ("ballot_papers_counted", ballot_papers_counted),
+        ("rejected_ballots", rejected_ballots),
+    ):
+        if value is not None and (not isinstance(value, int) or value < 0):
+            errors[name] = "Must be a whole number, zero or more."
+    if errors:
+        return errors
+    if electorate is not None and ballot_papers_counted is not None and ballot_papers_counted > electorate:
+        errors["ballot_papers_counted"] = (
+            f"{ballot_papers_counted} ballot papers counted is more than the electorate of {electorate}."
+        )
+    if (
+        rejected_ballots is not None
+        and ballot_papers_counted is not None
+        and rejected_ballots > ballot_papers_counted
+    ):
+        errors["rejected_ballots"] = (
+            f"{rejected_ballots} rejected is more than the {ballot_papers_counted} ballot papers counted."
+        )
+    return errors
+
+
+def _apply_result(
+    ballot: Ballot,
+    *,
+    votes: Mapping[int, int | None] | None,
+    winners: Iterable[int] | None,
+    lot_winners: Iterable[int],
+    electorate: int | None,
+    ballot_papers_counted: int | None,
+    rejected_ballots: int | None,
+) -> list[Candidacy]:
+    """Validate a result against the ballot's candidacies, then write it. Returns the candidacies."""
+    candidacies = list(ballot.candidacies.select_related("party", "party__lead_party").order_by("pk"))
+    by_pk = {c.pk: c for c in candidacies}
+    names = {c.pk: c.person_name for c in candidacies}
+    votes = dict(votes or {})
+    votes = {k: v for k, v in votes.items() if v is not None} if votes else {}
+    lot = set(lot_winners or ())
+    winner_set = None if winners is None else set(winners)
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    for name, message in _count_fields(ballot, electorate, ballot_papers_counted, rejected_ballots).items():
+        add(name, message)
+    foreign = (set(votes) | lot | (winner_set or set())) - set(by_pk)
+    if foreign:
+        add("candidacy", f"Candidacy {sorted(foreign)} does not stand on {ballot.ballot_paper_id}.")
+    for pk, value in votes.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            add("votes", f"{names.get(pk, pk)}: votes must be a whole number.")
+        elif value < 0:
+            add("votes", f"{names.get(pk, pk)}: votes cannot be negative ({value}).")
+        elif ballot_papers_counted is not None and value > ballot_papers_counted - (rejected_ballots or 0):
+            add(
+                "votes",
+                f"{names.get(pk, pk)}: {value} votes is more than the "
+                f"{ballot_papers_counted - (rejected_ballots or 0)} valid ballot papers counted.",
+            )
+    if not candidacies:
+        add("candidacy", f"{ballot.ballot_paper_id} has no candidates to declare.")
+    if errors:
+        raise ValidationError(errors)
+
+    seats = ballot.winner_count
+    uncontested = len(candidacies) <= seats
+    if uncontested:
+        if votes:
+            raise ValidationError(
+                {
+                    "votes": f"{ballot.label} is uncontested ({len(candidacies)} candidates for "
+                    f"{seats} seats): there was no poll, so there are no votes."
+                }
+            )
+        if lot:
+            raise ValidationError({"lot_winners": "An uncontested ballot has no lot to draw."})
+        if winner_set is not None and winner_set != set(by_pk):
+            raise ValidationError(
+                {"winners": "On an uncontested ballot every candidate is elected unopposed."}
+            )
+        outcome = rules.decide_winners({pk: None for pk in by_pk}, seats)
+        elected, by_lot = set(outcome.elected), set()
+        ballot.status = Ballot.Status.UNCONTESTED
+    elif votes:
+        missing = [names[pk] for pk in by_pk if pk not in votes]
+        if missing:
+            raise ValidationError({"votes": f"Votes are missing for {', '.join(missing)}."})
+        try:
+            outcome = rules.decide_winners(votes, seats, lot)
+        except rules.TieUnresolved as tie:
+            tied = ", ".join(names[pk] for pk in tie.tied)
+            raise ValidationError(
+                {
+                    "lot_winners": f"{tied} tie for the last {tie.places} seat"
+                    f"{'s' if tie.places != 1 else ''}: record who won the drawing of lots."
+                }
+            ) from tie
+        except rules.InvalidLot as bad:
+            raise ValidationError({"lot_winners": _lot_message(bad, votes, lot, names, seats)}) from bad
+        elected, by_lot = set(outcome.elected), set(outcome.by_lot)
+        if winner_set is not None and winner_set != elected:
+            expected = ", ".join(sorted(names[pk] for pk in elected))
+            given = ", ".join(sorted(names[pk] for pk in winner_set))
+            raise ValidationError(
+                {"winners": f"The votes elect {expected}, but the winners given are {given}."}
+            )
+        ballot.status = Ballot.Status.DECLARED
+    elif winner_set:
+        # A source that gives winners only (no counts).
+        if lot:
+            raise ValidationError({"lot_winners": "A lot needs the votes that tied."})
+        if len(winner_set) != seats:
+            raise ValidationError(
+                {"winners": f"{len(winner_set)} winners given for {seats} seat{'s' if seats != 1 else ''}."}
+            )
+        elected, by_lot = winner_set, set()
+        ballot.status = Ballot.Status.DECLARED
+    else:
+        raise ValidationError({"votes": f"Enter the votes of every candidate on {ballot.label}."})
+
+    ballot.electorate = electorate
+    ballot.ballot_papers_counted = ballot_papers_counted
+    ballot.rejected_ballots = rejected_ballots
+    for c in candidacies:
+        c.votes = votes.get(c.pk)
+        c.elected = c.pk in elected
+        c.elected_by_lot = c.pk in by_lot
+    Candidacy.objects.bulk_update(candidacies, ["votes", "elected", "elected_by_lot"])
+    return candidacies
+
+
+def _lot_message(bad, votes, lot, names, seats) -> str:
+    ranking = sorted(votes, key=lambda k: -votes[k])
+    cutoff = votes[ranking[seats - 1]]
+    not_tied = [names[pk] for pk in lot if votes.get(pk) != cutoff]
+    if not_tied:
+        return f"{', '.join(not_tied)} did not tie for the last seat, so cannot win it by lot."
+    tied = [pk for pk in votes if votes[pk] == cutoff]
+    above = sum(1 for v in votes.values() if v > cutoff)
+    places = seats - above
+    if len(tied) <= places:
+        return "There is no tie for the last seat: no drawing of lots is needed."
+    return (
+        f"{len(lot)} lot winners chosen, but {places} seat{'s are' if places != 1 else ' is'} decided by lot."
+    )
+
+
+def _publish_ballot(
+    ballot: Ballot | int,
+    *,
+    kind: str,
+    must_be_declared: bool,
+    votes,
+    winners,
+    lot_winners,
+    electorate,
+    ballot_papers_counted,
+    rejected_ballots,
+    declared_at,
+    user,
+    expected_version,
+    reason: str = "",
+) -> Event:
+    with transaction.atomic():
+        ballot = _locked_ballot(ballot)
+        _check_version(ballot, expected_version)
+        if must_be_declared and not ballot.is_published:
+            raise ValidationError(
+                {"status": f"{ballot.label} has not been declared, so there is nothing to correct."}
+            )
+        if not must_be_declared and ballot.is_published:
+            raise ValidationError({"status": f"{ballot.label} is already declared: correct it instead."})
+        if ballot.status == Ballot.Status.POSTPONED:
+            raise ValidationError({"status": f"{ballot.label} is postponed: it cannot be declared."})
+        _, standing_before = _standing(ballot.election_id)
+        candidacies = _apply_result(
+            ballot,
+            votes=votes,
+            winners=winners,
+            lot_winners=lot_winners,
+            electorate=electorate,
+            ballot_papers_counted=ballot_papers_counted,
+            rejected_ballots=rejected_ballots,
+        )
+        if not must_be_declared or declared_at is not None:
+            ballot.declared_at = declared_at or timezone.now()
+        ballot.version += 1
+        ballot.save(
+            update_fields=[
+                "status",
+                "declared_at",
+                "electorate",
+                "ballot_papers_counted",
+                "rejected_ballots",
+                "version",
+            ]
+        )
+        payload = ballot_snapshot(ballot, candidacies)
+        if reason:
+            payload["reason"] = reason
+        event = record_event(
+            kind,
+            user=user,
+            payload=payload,
+            ballot=ballot,
+            election=ballot.election,
+            council=ballot.election.council,
+        )
+        _record_control_change(ballot.election_id, standing_before, user)
+        return event
+
+
+def declare_ballot(
+    ballot: Ballot | int,
+    *,
+    votes: Mapping[int, int | None] | None = None,
+    winners: Iterable[int] | None = None,
+    lot_winners: Iterable[int] = (),
+    electorate: int | None = None,
+    ballot_papers_counted: int | None = None,
+    rejected_ballots: int | None = None,
+    declared_at: dt.datetime | None = None,
+    user=None,
+    expected_version: int | None = None,
+) -> Event:
+    """Declare a ballot's result and publish it.
+
+    ``votes`` maps candidacy ids to votes; winners are derived from them (a
+    tie at the cut-off needs ``lot_winners``). A ballot with no more
+    candidates than seats is declared uncontested (no votes allowed). A
+    source that gives only winners passes ``winners`` without votes; with
+    votes, ``winners`` is checked against them. Records a
+    ``ballot_declared`` event, and a ``control_called`` one if the council's
+    control call changes.
+    """
+    return _publish_ballot(
+        ballot,
+        kind=Event.Kind.BALLOT_DECLARED,
+        must_be_declared=False,
+        votes=votes,
+        winners=winners,
+        lot_winners=lot_winners,
+        electorate=electorate,
+        ballot_papers_counted=ballot_papers_counted,
+        rejected_ballots=rejected_ballots,
+        declared_at=declared_at,
+        user=user,
+        expected_version=expected_version,
+    )
+
+
+def correct_ballot(
+    ballot: Ballot | int,
+    *,
+    votes: Mapping[int, int | None] | None = None,
+    winners: Iterable[int] | None = None,
+    lot_winners: Iterable[int] = (),
+    electorate: int | None = None,
+    ballot_papers_counted: int | None = None,
+    rejected_ballots: int | None = None,
+    reason: str = "",
+    user=None,
+    expected_version: int | None = None,
+) -> Event:
+    """Correct a declared ballot: same inputs as ``declare_ballot``.
+
+    Winners, changes and control are re-derived; the declaration time is kept.
+    Records a ``ballot_corrected`` event holding the new version (the earlier
+    events keep the earlier versions).
+    """
+    return _publish_ballot(
+        ballot,
+        kind=Event.Kind.BALLOT_CORRECTED,
+        must_be_declared=True,
+        votes=votes,
+        winners=winners,
+        lot_winners=lot_winners,
+        electorate=electorate,
+        ballot_papers_counted=ballot_papers_counted,
+        rejected_ballots=rejected_ballots,
+        declared_at=None,
+        user=user,
+        expected_version=expected_version,
+        reason=reason,
+    )
+
+
+def retract_declaration(
+    ballot: Ballot | int,
+    *,
+    reason: str = "",
+    user=None,
+    expected_version: int | None = None,
+) -> Event:
+    """Withdraw a declaration: the ballot goes back to counting, its result unpublished.
+
+    The votes typed in are kept for the data desk (they are not public while
+    the ballot is undeclared); winners are cleared.
+    """
+    with transaction.atomic():
+        ballot = _locked_ballot(ballot)
+        _check_version(ballot, expected_version)
+        if not ballot.is_published:
+            raise ValidationError({"status": f"{ballot.label} has not been declared: nothing to retract."})
+        _, standing_before = _standing(ballot.election_id)
+        ballot.candidacies.update(elected=None, elected_by_lot=False)
+        ballot.status = Ballot.Status.COUNTING
+        ballot.declared_at = None
+        ballot.version += 1
+        ballot.save(update_fields=["status", "declared_at", "version"])
+        event = record_event(
+            Event.Kind.BALLOT_RETRACTED,
+            user=user,
+            payload={
+                "ballot_paper_id": ballot.ballot_paper_id,
+                "election_id": ballot.election.election_id,
+                "status": ballot.status,
+                "version": ballot.version,
+                "reason": reason,
+            },
+            ballot=ballot,
+            election=ballot.election,
+            council=ballot.election.council,
+        )
+        _record_control_change(ballot.election_id, standing_before, user)
+        return event
+
+
+def set_ballot_status(
+    ballot: Ballot | int,
+    status: str,
+    *,
+    user=None,
+    expected_version: int | None = None,
+) -> Event:
+    """Move an undeclared ballot between awaiting, counting, recount and postponed."""
+    allowed = {Ballot.Status.AWAITING, Ballot.Status.COUNTING, Ballot.Status.RECOUNT, Ballot.Status.POSTPONED}
+    if status not in allowed:
+        raise ValidationError({"status": "Use declare, correct or retract to publish or withdraw a result."})
+    with transaction.atomic():
+        ballot = _locked_ballot(ballot)
+        _check_version(ballot, expected_version)
+        if ballot.is_published:
+            raise ValidationError({"status": f"{ballot.label} is declared: retract the declaration first."})
+        ballot.status = status
+        ballot.version += 1
+        ballot.save(update_fields=["status", "version"])
+        return record_event(
+            Event.Kind.BALLOT_STATUS,
+            user=user,
+            payload={
+                "ballot_paper_id": ballot.ballot_paper_id,
+                "election_id": ballot.election.election_id,
+                "status": status,
+                "version": ballot.version,
+            },
+            ballot=ballot,
+            election=ballot.election,
+            council=ballot.election.council,
+        )
+
+
+def _record_control_change(election_pk: int, standing_before, user) -> Event | None:
+    """Record a ``control_called`` event when the council's call changed."""
+    election, standing = _standing(election_pk)
+    if control_signature(standing) == control_signature(standing_before):
+        return None
+    call = standing.composition.control
+    return record_event(
+        Event.Kind.CONTROL_CALLED,
+        user=user,
+        payload={
+            "election_id": election.election_id,
+            "called": call.called,
+            "party_id": call.party,
+            "party_before_id": call.party_before,
+            "outcome": call.outcome.value if call.outcome else None,
+            "headline": standing.headline,
+            "seats_declared": call.seats_declared,
+            "seats_to_declare": call.seats_to_declare,
+        },
+        election=election,
+        council=election.council,
+    )
+
+
+# --------------------------------------------------------------------------
+# Before the night: composition and previous winners
+# --------------------------------------------------------------------------
+
+
+def set_composition(
+    election: Election | int,
+    *,
+    seats_total: int,
+    rows: Sequence[tuple[Party, int, int]],
+    seats_total_before: int | None = None,
+    cycle: str | None = None,
+    user=None,
+) -> Election:
+    """Replace an election's composition before the poll: ``(party, seats held, seats not up)``.
+
+    Control on the eve of the poll is derived: the party holding a majority
+    of the council's size before the poll (``seats_total_before``, or the sum
+    of seats held). If the change alters the control call, a
+    ``control_called`` event is recorded.
+    """
+    with transaction.atomic():
+        pk = election.pk if isinstance(election, Election) else election
+        election = Election.objects.select_for_update().get(pk=pk)
+        errors: dict[str, list[str]] = {}
+        if election.is_mayoral:
+            raise ValidationError({"election": f"{election} is a mayoralty: it has no council composition."})
+        if not isinstance(seats_total, int) or seats_total < 1:
+            raise ValidationError({"seats_total": "A council has at least one seat."})
+        seen = set()
+        held_by: dict[str, int] = {}
+        parties: dict[str, Party] = {}
+        for party, held, not_up in rows:
+            if party.pk in seen:
+                errors.setdefault("party", []).append(f"{party.name} is listed twice.")
+            seen.add(party.pk)
+            if held < 0 or not_up < 0:
+                errors.setdefault("seats_before", []).append(f"{party.name}: seats cannot be negative.")
+            elif not_up > held:
+                errors.setdefault("seats_not_up", []).append(
+                    f"{party.name}: {not_up} seats not up is more than the {held} it held."
+                )
+            lead = counting_party(party)
+            parties[lead.ec_id] = lead
+            held_by[lead.ec_id] = held_by.get(lead.ec_id, 0) + held
+        held_total = sum(h for _, h, _ in rows)
+        not_up_total = sum(n for _, _, n in rows)
+        if not_up_total > seats_total:
+            errors.setdefault("seats_not_up", []).append(
+                f"{not_up_total} seats not up is more than the {seats_total} seats on the council."
+            )
+        if seats_total_before is not None and held_total > seats_total_before:
+            errors.setdefault("seats_total_before", []).append(
+                f"Parties held {held_total} seats, more than the council's {seats_total_before}."
+            )
+        if cycle is not None and cycle not in Election.Cycle.values:
+            errors.setdefault("cycle", []).append(
+                f"Unknown cycle {cycle!r}: use one of {', '.join(Election.Cycle.values)}."
+            )
+        if errors:
+            raise ValidationError(errors)
+        _, standing_before = _standing(election.pk)
+        size_before = seats_total_before or held_total
+        control_key = (
+            rules.controlling_party(held_by, size_before, {k for k, p in parties.items() if p.is_independent})
+            if size_before
+            else None
+        )
+        election.seats_total = seats_total
+        election.seats_total_before = seats_total_before
+        election.control_before = parties[control_key] if control_key else None
+        if cycle is not None:
+            election.cycle = cycle
+        election.version += 1
+        election.save()
+        election.composition_before.all().delete()
+        CompositionBefore.objects.bulk_create(
+            CompositionBefore(election=election, party=party, seats_held=held, seats_not_up=not_up)
+            for party, held, not_up in rows
+        )
+        _record_control_change(election.pk, standing_before, user)
+        return election
+
+
+def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]], *, user=None) -> Ballot:
+    """Replace the parties of a ballot's previous winners: ``(party, seats)``."""
+    with transaction.atomic():
+        ballot = _locked_ballot(ballot)
+        seats = sum(n for _, n in rows)
+        if any(n < 1 for _, n in rows):
+            raise ValidationError({"seats": "Each party's previous seats must be at least 1."})
+        if len({p.pk for p, _ in rows}) != len(rows):
+            raise ValidationError({"party": "A party is listed twice for the same ballot."})
+        if seats > ballot.winner_count:
+            raise ValidationError(
+                {"seats": f"{seats} previous winners for a ballot of {ballot.winner_count} seats."}
+            )
+        _, standing_before = _standing(ballot.election_id)
+        ballot.previous_winners.all().delete()
+        PreviousWinner.objects.bulk_create(
+            PreviousWinner(ballot=ballot, party=party, seats=n) for party, n in rows
+        )
+        ballot.version += 1
+        ballot.save(update_fields=["version"])
+        _record_control_change(ballot.election_id, standing_before, user)
+        return ballot
+
+
+# --------------------------------------------------------------------------
+# Posts
+# --------------------------------------------------------------------------
+
+POST_FIELDS = (
+    "headline",
+    "body",
+    "author_name",
+    "author_role",
+    "author_outlet",
+    "breaking",
+    "key_point",
+    "image_url",
+    "image_caption",
+    "image_credit",
+    "published_at",
+)
+
+
+def post_snapshot(post: Post) -> dict:
+    return {
+        "uid": str(post.uid),
+        "headline": post.headline,
+        "body": post.body,
+        "author_name": post.author_name,
+        "author_role": post.author_role,
+        "author_outlet": post.author_outlet,
+        "published_at": post.published_at.isoformat() if post.published_at else None,
+        "breaking": post.breaking,
+        "key_point": post.key_point,
+        "image_url": post.image_url,
+        "image_caption": post.image_caption,
+        "image_credit": post.image_credit,
+        "councils": sorted(post.councils.values_list("slug", flat=True)),
+        "ballots": sorted(post.ballots.values_list("ballot_paper_id", flat=True)),
+        "version": post.version,
+    }
+
+
+def save_post(
+    post: Post,
+    *,
+    changes: Mapping[str, object] | None = None,
+    councils: Iterable | None = None,
+    ballots: Iterable | None = None,
+    user=None,
+    expected_version: int | None = None,
+) -> Post:
+    """Create or edit a post. Editing a published post publishes the update (``post_updated``)."""
+    changes = dict(changes or {})
+    unknown = set(changes) - set(POST_FIELDS)
+    if unknown:
+        raise ValidationError({"__all__": f"Unknown post fields: {sorted(unknown)}"})
+    with transaction.atomic():
+        if post.pk:
+            locked = Post.objects.select_for_update().get(pk=post.pk)
+            _check_version(locked, expected_version)
+            post.version = locked.version
+            post.status = locked.status
+        for name, value in changes.items():
+            setattr(post, name, value)
+        post.full_clean(exclude=["councils", "ballots"])
+        post.version += 1
+        post.save()
+        if councils is not None:
+            post.councils.set(councils)
+        if ballots is not None:
+            post.ballots.set(ballots)
+        if post.status == Post.Status.PUBLISHED:
+            record_event(Event.Kind.POST_UPDATED, user=user, payload=post_snapshot(post), post=post)
+        return post
+
+
+def publish_post(
+    post: Post, *, published_at: dt.datetime | None = None, user=None, expected_version: int | None = None
+) -> Event:
+    """Publish a draft (or re-publish a withdrawn post). It becomes public at once."""
+    with transaction.atomic():
+        post = Post.objects.select_for_update().get(pk=post.pk)
+        _check_version(post, expected_version)
+        if post.status == Post.Status.PUBLISHED:
+            raise ValidationError({"status": f"“{post.headline}” is already published: update it instead."})
+        post.status = Post.Status.PUBLISHED
+        post.published_at = published_at or post.published_at or timezone.now()
+        post.full_clean(exclude=["councils", "ballots"])
+        post.version += 1
+        post.save()
+        return record_event(Event.Kind.POST_PUBLISHED, user=user, payload=post_snapshot(post), post=post)
+
+
+def withdraw_post(post: Post, *, reason: str = "", user=None, expected_version: int | None = None) -> Event:
+    """Take a published post down: it no longer exists publicly."""
+    with transaction.atomic():
+        post = Post.objects.select_for_update().get(pk=post.pk)
+        _check_version(post, expected_version)
+        if post.status != Post.Status.PUBLISHED:
+            raise ValidationError({"status": f"“{post.headline}” is not published: nothing to withdraw."})
+        post.status = Post.Status.WITHDRAWN
+        post.version += 1
+        post.save(update_fields=["status", "version", "updated_at"])
+        return record_event(
+            Event.Kind.POST_WITHDRAWN,
+            user=user,
+            payload={"uid": str(post.uid), "reason": reason, "version": post.version},
+            post=post,
+        )
