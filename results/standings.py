@@ -118,8 +118,10 @@ def election_standing(election: Election) -> ElectionStanding | None:
         previous.append(None if prev is None else [key(p) for p in prev])
 
     non_groups = {k for k, p in parties.items() if p.is_independent}
-    seats_total = election.seats_total or (
-        sum(b.winner_count for b in ballots) + sum(n for _, n in before.values())
+    # Until the composition is imported the council's size is unknown: work
+    # from the ballots (control is then never called; see rules.compose).
+    seats_total = election.seats_total or max(
+        1, sum(b.winner_count for b in ballots) + sum(n for _, n in before.values())
     )
     control_before = election.control_before
     if control_before is not None:

@@ -1,0 +1,478 @@
+"""The write path: declare, correct, retract, status, composition, posts; events and bad input."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from results import services
+from results.models import Ballot, Candidacy, Election, Event, Post
+from results.standings import ballot_changes, election_standing
+
+from . import factories as f
+
+
+def standing(e: Election):
+    return election_standing(Election.objects.with_results().get(pk=e.pk))
+
+
+def result(b: Ballot) -> list[tuple]:
+    return list(
+        Candidacy.objects.filter(ballot=b)
+        .order_by("person_name")
+        .values_list("person_name", "votes", "elected", "elected_by_lot")
+    )
+
+
+def event_kinds() -> list[str]:
+    return list(Event.objects.order_by("id").values_list("kind", flat=True))
+
+
+@pytest.fixture
+def user():
+    return get_user_model().objects.create_user("desk", password="x")
+
+
+@pytest.fixture
+def council3():
+    """A 3-seat council, Conservative before the poll, three single-member wards."""
+    e = f.election(seats_total=3, before={"PP52": (2, 0), "PP53": (1, 0)})
+    wards = [
+        f.ballot(e, name, [("Ann Able", "PP53"), ("Bob Baker", "PP52")], previous={"PP52": 1})
+        for name in ("North", "South", "East")
+    ]
+    return e, wards
+
+
+# ---------------------------------------------------------------- declare
+
+
+def test_declaring_derives_winners_and_records_an_event(council3, user):
+    e, (north, *_) = council3
+    when = dt.datetime(2023, 5, 5, 1, 30, tzinfo=dt.UTC)
+    event = services.declare_ballot(
+        north,
+        votes=f.votes(north, Able=600, Baker=400),
+        electorate=4000,
+        ballot_papers_counted=1010,
+        rejected_ballots=10,
+        declared_at=when,
+        user=user,
+    )
+    north.refresh_from_db()
+    assert north.status == Ballot.Status.DECLARED
+    assert north.declared_at == when
+    assert north.version == 2  # set_previous_winners, then the declaration
+    assert result(north) == [("Ann Able", 600, True, False), ("Bob Baker", 400, False, False)]
+    assert event.kind == Event.Kind.BALLOT_DECLARED
+    assert event.actor == user
+    assert event.ballot == north
+    assert event.council == e.council
+    assert event.payload["status"] == "declared"
+    assert event.payload["ballot_papers_counted"] == 1010
+    assert [(c["person_name"], c["votes"], c["elected"]) for c in event.payload["candidacies"]] == [
+        ("Ann Able", 600, True),
+        ("Bob Baker", 400, False),
+    ]
+    assert [
+        (c.party.short_name, c.kind.value, c.previous.short_name)
+        for c in ballot_changes(Ballot.objects.with_results().get(pk=north.pk))
+    ] == [("Labour", "gain", "Conservatives")]
+
+
+def test_broadcast_happens_only_after_commit(council3, django_capture_on_commit_callbacks):
+    _, (north, *_) = council3
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.declare_ballot(north, votes=f.votes(north, Able=1, Baker=2))
+    assert len(callbacks) == 1
+
+
+def test_rolled_back_declaration_emits_nothing(council3, django_capture_on_commit_callbacks):
+    _, (north, *_) = council3
+    before = Event.objects.count()
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.declare_ballot(north, votes=f.votes(north, Able=1, Baker=2))
+        raise RuntimeError("the caller's transaction fails after the service ran")
+    assert callbacks == []
+    assert Event.objects.count() == before
+    north.refresh_from_db()
+    assert north.status == Ballot.Status.AWAITING
+
+
+def test_control_is_called_when_the_deciding_ward_declares(council3):
+    e, (north, south, east) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))
+    assert standing(e).composition.control.called is False
+    services.declare_ballot(south, votes=f.votes(south, Able=600, Baker=400))
+    s = standing(e)
+    assert s.composition.control.called is True
+    assert s.control_party.ec_id == "PP53"
+    assert s.headline == "Labour gain Testshire"
+    assert event_kinds()[-2:] == ["ballot_declared", "control_called"]
+    called = Event.objects.last().payload
+    assert called["headline"] == "Labour gain Testshire"
+    assert called["party_id"] == "PP53"
+    assert called["party_before_id"] == "PP52"
+    assert called["seats_to_declare"] == 1
+    # The last ward changes nothing about the call: no new control event.
+    services.declare_ballot(east, votes=f.votes(east, Able=100, Baker=400))
+    assert event_kinds()[-1] == "ballot_declared"
+
+
+def test_correction_that_flips_control_back_records_every_version(council3, user):
+    e, (north, south, _) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))
+    services.declare_ballot(south, votes=f.votes(south, Able=501, Baker=500))
+    assert standing(e).control_party.ec_id == "PP53"
+    services.correct_ballot(
+        south, votes=f.votes(south, Able=500, Baker=510), reason="transposed figures", user=user
+    )
+    s = standing(e)
+    assert s.composition.control.called is False
+    assert s.headline is None
+    assert result(south) == [("Ann Able", 500, False, False), ("Bob Baker", 510, True, False)]
+    history = list(Event.objects.filter(ballot=south).order_by("id"))
+    assert [h.kind for h in history] == ["ballot_declared", "ballot_corrected"]
+    assert [[c["votes"] for c in h.payload["candidacies"]] for h in history] == [[501, 500], [510, 500]]
+    assert history[1].payload["reason"] == "transposed figures"
+    assert history[1].actor == user
+    assert event_kinds()[-1] == "control_called"
+    assert Event.objects.last().payload["called"] is False
+
+
+def test_correction_keeps_the_declaration_time(council3):
+    _, (north, *_) = council3
+    when = dt.datetime(2023, 5, 5, 2, 0, tzinfo=dt.UTC)
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400), declared_at=when)
+    services.correct_ballot(north, votes=f.votes(north, Able=601, Baker=400))
+    north.refresh_from_db()
+    assert north.declared_at == when
+
+
+def test_retracting_unpublishes_the_result_and_uncalls_control(council3):
+    e, (north, south, _) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))
+    services.declare_ballot(south, votes=f.votes(south, Able=600, Baker=400))
+    services.retract_declaration(south, reason="wrong ward")
+    south.refresh_from_db()
+    assert south.status == Ballot.Status.COUNTING
+    assert south.declared_at is None
+    assert [r[2] for r in result(south)] == [None, None]
+    assert standing(e).composition.seats_declared == 1
+    assert event_kinds()[-2:] == ["ballot_retracted", "control_called"]
+
+
+def test_uncontested_ballot_elects_everyone_unopposed_without_votes():
+    e = f.election(seats_total=3)
+    b = f.ballot(e, "Quiet", [("Una Only", "PP90"), ("Two Also", "PP52")], seats=3)
+    services.declare_ballot(b)
+    b.refresh_from_db()
+    assert b.status == Ballot.Status.UNCONTESTED
+    assert result(b) == [("Two Also", None, True, False), ("Una Only", None, True, False)]
+    # One seat stays vacant, so it is still "to declare".
+    assert standing(e).composition.seats_to_declare == 1
+
+
+def test_winners_only_source_declares_without_votes():
+    e = f.election(seats_total=1)
+    b = f.ballot(e, "Only", [("Ann Able", "PP53"), ("Bob Baker", "PP52")])
+    services.declare_ballot(b, winners=[f.pk(b, "Baker")])
+    assert result(b) == [("Ann Able", None, False, False), ("Bob Baker", None, True, False)]
+    assert standing(e).control_party.ec_id == "PP52"
+
+
+def test_tie_at_cutoff_declared_with_the_lot_winner():
+    e = f.election(seats_total=1)
+    b = f.ballot(e, "Tied", [("Ann Able", "PP53"), ("Bob Baker", "PP52"), ("Cy Cole", "PP90")])
+    services.declare_ballot(b, votes=f.votes(b, Able=300, Baker=300, Cole=10), lot_winners=[f.pk(b, "Baker")])
+    assert result(b) == [
+        ("Ann Able", 300, False, False),
+        ("Bob Baker", 300, True, True),
+        ("Cy Cole", 10, False, False),
+    ]
+
+
+def test_joint_description_counts_for_its_lead_party():
+    e = f.election(seats_total=1, before={"PP52": (1, 0)})
+    b = f.ballot(e, "Coop", [("Ann Able", "joint-party:53-119"), ("Bob Baker", "PP52")])
+    services.declare_ballot(b, votes=f.votes(b, Able=5, Baker=4))
+    s = standing(e)
+    assert s.control_party.ec_id == "PP53"
+    assert [(p.ec_id, row.seats) for p, row in s.party_rows()] == [("PP53", 1), ("PP52", 0)]
+
+
+def test_mayoral_ballot_has_no_ward_and_no_control():
+    e = f.election("mansfield", kind="mayor")
+    b = f.ballot(e, None, [("Andy Abrahams", "PP53"), ("Andre Camilleri", "PP52")], previous={"PP53": 1})
+    services.declare_ballot(b, votes=f.votes(b, Abrahams=9987, Camilleri=5832))
+    b = Ballot.objects.with_results().get(pk=b.pk)
+    assert b.ballot_paper_id == "mayor.mansfield.2023-05-04"
+    assert b.label == "Mayor of Mansfield"
+    assert standing(e) is None
+    assert [c.headline for c in ballot_changes(b)] == ["Labour hold Mayor of Mansfield"]
+
+
+def test_stale_edit_is_refused_with_who_changed_it(council3, user):
+    _, (north, *_) = council3
+    seen = north.version
+    services.declare_ballot(
+        north, votes=f.votes(north, Able=600, Baker=400), user=user, expected_version=seen
+    )
+    with pytest.raises(services.StaleEdit) as exc:
+        services.correct_ballot(north, votes=f.votes(north, Able=1, Baker=2), expected_version=seen)
+    message = exc.value.message_dict["version"][0]
+    assert "was changed by desk" in message
+    assert "(ballot declared)" in message
+    assert [r[1] for r in result(north)] == [600, 400]
+
+
+# ---------------------------------------------------------------- bad input changes nothing
+
+
+def assert_refused(field, match, call):
+    before = (
+        Event.objects.count(),
+        list(Candidacy.objects.values_list("votes", "elected")),
+        list(Ballot.objects.values_list("status", "version")),
+    )
+    with pytest.raises(ValidationError) as exc:
+        call()
+    assert field in exc.value.message_dict, exc.value.message_dict
+    assert match in " ".join(exc.value.message_dict[field])
+    after = (
+        Event.objects.count(),
+        list(Candidacy.objects.values_list("votes", "elected")),
+        list(Ballot.objects.values_list("status", "version")),
+    )
+    assert after == before
+
+
+def test_negative_votes_are_refused(council3):
+    _, (north, *_) = council3
+    assert_refused(
+        "votes",
+        "Ann Able: votes cannot be negative (-5)",
+        lambda: services.declare_ballot(north, votes=f.votes(north, Able=-5, Baker=4)),
+    )
+
+
+def test_missing_votes_are_refused(council3):
+    _, (north, *_) = council3
+    assert_refused(
+        "votes",
+        "Votes are missing for Bob Baker",
+        lambda: services.declare_ballot(north, votes=f.votes(north, Able=5)),
+    )
+
+
+def test_votes_on_an_uncontested_ballot_are_refused():
+    e = f.election(seats_total=2)
+    b = f.ballot(e, "Quiet", [("Una Only", "PP90")], seats=2)
+    assert_refused("votes", "is uncontested", lambda: services.declare_ballot(b, votes=f.votes(b, Only=10)))
+
+
+def test_unresolved_tie_at_cutoff_is_refused():
+    e = f.election(seats_total=1)
+    b = f.ballot(e, "Tied", [("Ann Able", "PP53"), ("Bob Baker", "PP52")])
+    assert_refused(
+        "lot_winners",
+        "Ann Able, Bob Baker tie for the last 1 seat",
+        lambda: services.declare_ballot(b, votes=f.votes(b, Able=5, Baker=5)),
+    )
+
+
+def test_more_lot_winners_than_seats_are_refused():
+    e = f.election(seats_total=1)
+    b = f.ballot(e, "Tied", [("Ann Able", "PP53"), ("Bob Baker", "PP52"), ("Cy Cole", "PP90")])
+    assert_refused(
+        "lot_winners",
+        "2 lot winners chosen, but 1 seat is decided by lot",
+        lambda: services.declare_ballot(
+            b, votes=f.votes(b, Able=5, Baker=5, Cole=1), lot_winners=[f.pk(b, "Able"), f.pk(b, "Baker")]
+        ),
+    )
+
+
+def test_lot_winner_who_did_not_tie_is_refused():
+    e = f.election(seats_total=1)
+    b = f.ballot(e, "Tied", [("Ann Able", "PP53"), ("Bob Baker", "PP52"), ("Cy Cole", "PP90")])
+    assert_refused(
+        "lot_winners",
+        "Cy Cole did not tie for the last seat",
+        lambda: services.declare_ballot(
+            b, votes=f.votes(b, Able=5, Baker=5, Cole=1), lot_winners=[f.pk(b, "Cole")]
+        ),
+    )
+
+
+def test_candidacy_of_another_ballot_is_refused(council3):
+    _, (north, south, _) = council3
+    other = f.pk(south, "Able")
+    assert_refused(
+        "candidacy",
+        "does not stand on",
+        lambda: services.declare_ballot(north, votes={**f.votes(north, Able=1, Baker=2), other: 3}),
+    )
+
+
+def test_correcting_a_ballot_never_declared_is_refused(council3):
+    _, (north, *_) = council3
+    assert_refused(
+        "status",
+        "has not been declared",
+        lambda: services.correct_ballot(north, votes=f.votes(north, Able=1, Baker=2)),
+    )
+
+
+def test_declaring_twice_is_refused(council3):
+    _, (north, *_) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=1, Baker=2))
+    assert_refused(
+        "status",
+        "already declared",
+        lambda: services.declare_ballot(north, votes=f.votes(north, Able=3, Baker=2)),
+    )
+
+
+def test_votes_exceeding_ballot_papers_counted_are_refused(council3):
+    _, (north, *_) = council3
+    assert_refused(
+        "votes",
+        "Ann Able: 995 votes is more than the 990 valid ballot papers counted",
+        lambda: services.declare_ballot(
+            north, votes=f.votes(north, Able=995, Baker=2), ballot_papers_counted=1000, rejected_ballots=10
+        ),
+    )
+
+
+def test_more_ballot_papers_than_electors_are_refused(council3):
+    _, (north, *_) = council3
+    assert_refused(
+        "ballot_papers_counted",
+        "more than the electorate",
+        lambda: services.declare_ballot(
+            north, votes=f.votes(north, Able=5, Baker=2), electorate=100, ballot_papers_counted=101
+        ),
+    )
+
+
+def test_winners_that_contradict_the_votes_are_refused(council3):
+    _, (north, *_) = council3
+    assert_refused(
+        "winners",
+        "The votes elect Ann Able, but the winners given are Bob Baker",
+        lambda: services.declare_ballot(
+            north, votes=f.votes(north, Able=5, Baker=2), winners=[f.pk(north, "Baker")]
+        ),
+    )
+
+
+def test_declaring_a_postponed_ballot_is_refused(council3):
+    _, (north, *_) = council3
+    services.set_ballot_status(north, Ballot.Status.POSTPONED)
+    assert_refused(
+        "status", "postponed", lambda: services.declare_ballot(north, votes=f.votes(north, Able=5, Baker=2))
+    )
+
+
+def test_status_cannot_publish_a_result(council3):
+    _, (north, *_) = council3
+    assert_refused("status", "Use declare", lambda: services.set_ballot_status(north, Ballot.Status.DECLARED))
+
+
+def test_status_change_is_recorded(council3):
+    _, (north, *_) = council3
+    services.set_ballot_status(north, Ballot.Status.RECOUNT)
+    north.refresh_from_db()
+    assert north.status == Ballot.Status.RECOUNT
+    assert Event.objects.last().payload == {
+        "ballot_paper_id": "local.testshire.north.2023-05-04",
+        "election_id": "local.testshire.2023-05-04",
+        "status": "recount",
+        "version": north.version,
+    }
+
+
+# ---------------------------------------------------------------- before the night
+
+
+def test_control_before_is_derived_from_the_composition():
+    e = f.election(seats_total=44, before={"PP52": (23, 0), "PP53": (21, 0)})
+    assert e.control_before.ec_id == "PP52"
+    e2 = f.election("evenshire", seats_total=44, before={"PP52": (22, 0), "PP53": (22, 0)})
+    assert e2.control_before is None
+
+
+def test_vacancies_before_the_poll_count_against_a_majority():
+    # 20 of 40 seats held, but the council has 41 (a vacancy): not a majority.
+    e = f.election(seats_total=41, before={"PP52": (20, 0), "PP53": (20, 0)})
+    services.set_composition(
+        e, seats_total=41, seats_total_before=41, rows=[(f.party("PP52"), 21, 0), (f.party("PP53"), 19, 0)]
+    )
+    e.refresh_from_db()
+    assert e.control_before.ec_id == "PP52"
+
+
+def test_composition_with_more_seats_not_up_than_held_is_refused():
+    e = f.election(seats_total=10)
+    with pytest.raises(ValidationError) as exc:
+        services.set_composition(e, seats_total=10, rows=[(f.party("PP52"), 3, 4)])
+    assert "seats_not_up" in exc.value.message_dict
+
+
+def test_more_previous_winners_than_seats_are_refused(council3):
+    _, (north, *_) = council3
+    with pytest.raises(ValidationError, match="2 previous winners for a ballot of 1 seats"):
+        services.set_previous_winners(north, [(f.party("PP52"), 1), (f.party("PP53"), 1)])
+    assert [(p.party.ec_id, p.seats) for p in north.previous_winners.all()] == [("PP52", 1)]
+
+
+# ---------------------------------------------------------------- posts
+
+
+def test_post_lifecycle_publishes_updates_and_withdraws(user):
+    post = services.save_post(
+        Post(), changes={"headline": "Counting begins in Derby", "body": "Under way."}, user=user
+    )
+    assert post.status == Post.Status.DRAFT
+    assert Event.objects.count() == 0  # a draft publishes nothing
+    when = dt.datetime(2023, 5, 5, 9, 46, tzinfo=dt.UTC)
+    services.publish_post(post, published_at=when, user=user)
+    post.refresh_from_db()
+    assert (post.status, post.published_at) == (Post.Status.PUBLISHED, when)
+    services.save_post(post, changes={"breaking": True}, councils=[f.council("derby")], user=user)
+    services.withdraw_post(post, reason="duplicate", user=user)
+    post.refresh_from_db()
+    assert post.status == Post.Status.WITHDRAWN
+    assert event_kinds() == ["post_published", "post_updated", "post_withdrawn"]
+    updated = Event.objects.get(kind="post_updated").payload
+    assert (updated["breaking"], updated["councils"]) == (True, ["derby"])
+    assert Post.objects.published().count() == 0
+
+
+def test_withdrawing_a_draft_is_refused():
+    post = services.save_post(Post(), changes={"headline": "Draft"})
+    with pytest.raises(ValidationError, match="not published"):
+        services.withdraw_post(post)
+
+
+def test_post_without_headline_is_refused():
+    with pytest.raises(ValidationError) as exc:
+        services.save_post(Post(), changes={"headline": ""})
+    assert "headline" in exc.value.message_dict
+    assert Post.objects.count() == 0
+
+
+def test_stale_post_edit_is_refused(user):
+    post = services.save_post(Post(), changes={"headline": "One"}, user=user)
+    seen = post.version
+    services.save_post(Post.objects.get(pk=post.pk), changes={"headline": "Two"}, expected_version=seen)
+    with pytest.raises(services.StaleEdit):
+        services.save_post(Post.objects.get(pk=post.pk), changes={"headline": "Three"}, expected_version=seen)
+    assert Post.objects.get(pk=post.pk).headline == "Two"
