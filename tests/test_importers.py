@@ -1,0 +1,343 @@
+"""The CSV importers: what they create, what they declare, and how they fail."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from results.importers import ImportFailed, import_candidates, import_composition, import_previous_winners
+from results.models import Ballot, Candidacy, Council, Election, Event, Party, PreviousWinner, Ward
+from results.standings import election_standing
+
+HEADER = (
+    "person_id,person_name,party_id,party_name,party_description_text,election_id,"
+    "ballot_paper_id,post_label,seats_contested,votes_cast,elected\n"
+)
+E = "local.derby.2023-05-04"
+ALLESTREE = "local.derby.allestree.2023-05-04"
+ABBEY = "local.derby.abbey.2023-05-04"
+
+CANDIDATES = HEADER + (
+    f"101,Ann Able,PP53,Labour Party,,{E},{ALLESTREE},Allestree,2,900,true\n"
+    f"102,Steve Hassall,PP52,Conservative and Unionist Party,Local Conservatives,{E},{ALLESTREE},Allestree,2,800,true\n"
+    f"103,Cat Cole,joint-party:53-119,Labour and Co-operative Party,,{E},{ALLESTREE},Allestree,2,700,false\n"
+    f"104,Dan Dee,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,1,,\n"
+    f"105,Eve Ely,PP52,Conservative and Unionist Party,,{E},{ABBEY},Abbey,1,,\n"
+    "201,Andy Abrahams,PP53,Labour Party,,mayor.mansfield.2023-05-04,mayor.mansfield.2023-05-04,Mansfield,1,9987,\n"
+    "202,Andre Camilleri,PP52,Conservative and Unionist Party,,mayor.mansfield.2023-05-04,"
+    "mayor.mansfield.2023-05-04,Mansfield,1,5832,\n"
+)
+COMPOSITION = f"election_id,seats_total,party_id,seats_before,seats_not_up\n{E},3,PP52,2,0\n{E},3,PP53,1,0\n"
+
+
+def snapshot():
+    return (
+        Council.objects.count(),
+        Ward.objects.count(),
+        Election.objects.count(),
+        Ballot.objects.count(),
+        Party.objects.count(),
+        list(Candidacy.objects.order_by("pk").values_list("person_name", "party__ec_id", "votes", "elected")),
+        list(Ballot.objects.order_by("pk").values_list("status", "version")),
+        Event.objects.count(),
+        PreviousWinner.objects.count(),
+    )
+
+
+def errors_of(call) -> list[str]:
+    with pytest.raises(ImportFailed) as exc:
+        call()
+    return [str(e) for e in exc.value.errors]
+
+
+def test_candidates_import_creates_councils_wards_elections_and_ballots():
+    report = import_candidates(CANDIDATES)
+    assert report.created == {"councils": 2, "elections": 2, "wards": 2, "ballots": 3, "candidacies": 7}
+    allestree = Ballot.objects.get(ballot_paper_id=ALLESTREE)
+    assert (allestree.ward.name, allestree.winner_count, allestree.election.election_id) == (
+        "Allestree",
+        2,
+        E,
+    )
+    assert Council.objects.get(slug="derby").name == "Derby"
+    mayor = Ballot.objects.get(ballot_paper_id="mayor.mansfield.2023-05-04")
+    assert (mayor.ward, mayor.election.kind) == (None, "mayor")
+    hassall = Candidacy.objects.get(person_id="102")
+    assert (hassall.description, hassall.party.ec_id) == ("Local Conservatives", "PP52")
+
+
+def test_ballots_with_votes_are_declared_through_the_service():
+    import_candidates(CANDIDATES)
+    allestree = Ballot.objects.get(ballot_paper_id=ALLESTREE)
+    assert allestree.status == "declared"
+    assert list(allestree.candidacies.order_by("-votes").values_list("person_name", "votes", "elected")) == [
+        ("Ann Able", 900, True),
+        ("Steve Hassall", 800, True),
+        ("Cat Cole", 700, False),
+    ]
+    assert Ballot.objects.get(ballot_paper_id=ABBEY).status == "awaiting"
+    assert list(Event.objects.values_list("kind", "ballot__ballot_paper_id")) == [
+        ("ballot_declared", ALLESTREE),
+        ("ballot_declared", "mayor.mansfield.2023-05-04"),
+    ]
+
+
+def test_importing_the_same_file_twice_changes_nothing():
+    import_candidates(CANDIDATES)
+    import_composition(COMPOSITION)
+    import_previous_winners(f"ballot_paper_id,party_id,seats\n{ALLESTREE},PP52,2\n")
+    before = snapshot()
+    report = import_candidates(CANDIDATES)
+    import_composition(COMPOSITION)
+    import_previous_winners(f"ballot_paper_id,party_id,seats\n{ALLESTREE},PP52,2\n")
+    assert snapshot() == before
+    assert report.created == {}
+    assert report.unchanged == 2
+
+
+def test_changed_votes_on_reimport_correct_the_declared_ballot():
+    import_candidates(CANDIDATES)
+    import_candidates(CANDIDATES.replace(",Allestree,2,700,false", ",Allestree,2,799,false"))
+    assert Candidacy.objects.get(person_id="103").votes == 799
+    corrected = Event.objects.get(kind="ballot_corrected")
+    assert corrected.payload["reason"] == "re-imported from CSV"
+
+
+def test_elected_that_contradicts_the_votes_fails_the_whole_file():
+    bad = CANDIDATES.replace(",Allestree,2,700,false", ",Allestree,2,700,true").replace(
+        ",Allestree,2,800,true", ",Allestree,2,800,false"
+    )
+    assert errors_of(lambda: import_candidates(bad)) == [
+        f"line 2: {ALLESTREE}: The votes elect Ann Able, Steve Hassall, but the winners given are Ann Able, Cat Cole."
+    ]
+    assert snapshot() == (0, 0, 0, 0, 9, [], [], 0, 0)
+
+
+def test_elected_without_votes_declares_winners_only():
+    csv = HEADER + (
+        f"1,Dan Dee,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,1,,true\n"
+        f"2,Eve Ely,PP52,Conservative and Unionist Party,,{E},{ABBEY},Abbey,1,,false\n"
+    )
+    import_candidates(csv)
+    assert list(Candidacy.objects.order_by("person_name").values_list("person_name", "votes", "elected")) == [
+        ("Dan Dee", None, True),
+        ("Eve Ely", None, False),
+    ]
+
+
+def test_uncontested_ballot_is_declared_unopposed():
+    csv = HEADER + f"1,Dan Dee,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,1,,true\n"
+    import_candidates(csv)
+    assert Ballot.objects.get().status == "uncontested"
+
+
+def test_tie_at_cutoff_is_settled_by_the_elected_column_as_a_lot():
+    csv = HEADER + (
+        f"1,Dan Dee,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,1,500,false\n"
+        f"2,Eve Ely,PP52,Conservative and Unionist Party,,{E},{ABBEY},Abbey,1,500,true\n"
+    )
+    import_candidates(csv)
+    assert Candidacy.objects.get(person_name="Eve Ely").elected_by_lot is True
+
+
+def test_unresolved_tie_fails_the_import():
+    csv = HEADER + (
+        f"1,Dan Dee,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,1,500,\n"
+        f"2,Eve Ely,PP52,Conservative and Unionist Party,,{E},{ABBEY},Abbey,1,500,\n"
+    )
+    assert errors_of(lambda: import_candidates(csv)) == [
+        f"line 2: {ABBEY}: Dan Dee, Eve Ely tie for the last 1 seat: record who won the drawing of lots."
+    ]
+    assert Ballot.objects.count() == 0
+
+
+def test_bad_rows_report_every_line_and_import_nothing():
+    csv = HEADER + (
+        f"1,Ann Able,PP53,Labour Party,,{E},{ALLESTREE},Allestree,2,-4,\n"
+        f"2,,PP52,Conservative and Unionist Party,,{E},{ALLESTREE},Allestree,2,10,\n"
+        f"3,Cy Cole,PP90,Liberal Democrats,,{E},local.derby.2023-05-04,Allestree,2,10,\n"
+        f"4,Di Dow,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,two,,\n"
+        f"5,Ed Eve,PP90,Liberal Democrats,,local.derby.2023-05-04,local.erewash.x.2023-05-04,X,1,,maybe\n"
+        f"6,Fay Fox,PP999,,,{E},{ABBEY},Abbey,1,,\n"
+    )
+    assert errors_of(lambda: import_candidates(csv)) == [
+        "line 2: votes_cast -4 must be at least 0",
+        "line 3: person_name is empty",
+        f"line 4: ballot_paper_id '{E}' names no ward",
+        "line 5: seats_contested 'two' is not a whole number",
+        "line 6: elected 'maybe' is not true or false",
+        f"line 6: ballot_paper_id 'local.erewash.x.2023-05-04' does not belong to election {E}",
+    ]
+    assert snapshot() == (0, 0, 0, 0, 9, [], [], 0, 0)
+
+
+def test_unknown_party_without_a_name_fails():
+    csv = HEADER + f"6,Fay Fox,PP999,,,{E},{ABBEY},Abbey,1,,\n"
+    assert errors_of(lambda: import_candidates(csv)) == [
+        "line 2: unknown party PP999: give its party_name so it can be created"
+    ]
+
+
+def test_new_party_is_created_from_its_name():
+    csv = HEADER + f"6,Fay Fox,PP999,Fox Party,,{E},{ABBEY},Abbey,1,,\n"
+    import_candidates(csv)
+    assert Party.objects.get(ec_id="PP999").name == "Fox Party"
+
+
+def test_partial_votes_on_a_ballot_fail():
+    csv = HEADER + (
+        f"1,Dan Dee,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,1,500,\n"
+        f"2,Eve Ely,PP52,Conservative and Unionist Party,,{E},{ABBEY},Abbey,1,,\n"
+    )
+    assert errors_of(lambda: import_candidates(csv)) == [
+        f"line 3: votes_cast is empty but other candidates on {ABBEY} have votes"
+    ]
+
+
+def test_missing_columns_fail_on_line_one():
+    assert errors_of(lambda: import_candidates("person_name,party_id\nA,PP53\n")) == [
+        "line 1: missing column(s): party_name, election_id, ballot_paper_id, post_label, seats_contested"
+    ]
+
+
+def test_same_person_twice_on_a_ballot_fails():
+    csv = HEADER + (
+        f"1,Dan Dee,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,1,,\n"
+        f"1,Dan Dee,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,1,,\n"
+    )
+    assert errors_of(lambda: import_candidates(csv)) == [
+        f"line 3: Dan Dee already stands on {ABBEY} (line 2)"
+    ]
+
+
+def test_adding_a_candidate_to_a_declared_ballot_fails():
+    import_candidates(CANDIDATES)
+    before = snapshot()
+    extra = CANDIDATES + f"106,New Comer,PP90,Liberal Democrats,,{E},{ALLESTREE},Allestree,2,5,false\n"
+    assert errors_of(lambda: import_candidates(extra)) == [
+        f"line 2: {ALLESTREE}: is declared; New Comer (line 9) is not one of its candidates"
+    ]
+    assert snapshot() == before
+
+
+# ---------------------------------------------------------------- composition
+
+
+def test_composition_sets_seats_and_derives_control_before():
+    import_candidates(CANDIDATES)
+    report = import_composition(COMPOSITION)
+    assert report.created == {"compositions": 1}
+    election = Election.objects.with_results().get(election_id=E)
+    assert (election.seats_total, election.control_before.ec_id) == (3, "PP52")
+    standing = election_standing(election)
+    assert standing.composition.majority == 2
+    # Equal seats: the party that held more before comes first.
+    assert [(p.ec_id, row.seats_before, row.seats) for p, row in standing.party_rows()] == [
+        ("PP52", 2, 1),
+        ("PP53", 1, 1),
+    ]
+
+
+def test_composition_for_thirds_with_seats_not_up():
+    csv = (
+        "election_id,seats_total,party_id,seats_before,seats_not_up,seats_total_before,cycle\n"
+        "local.lincoln.2023-05-04,33,PP53,20,13,33,thirds\n"
+        "local.lincoln.2023-05-04,33,PP52,10,7,33,thirds\n"
+        "local.lincoln.2023-05-04,33,PP90,2,2,33,thirds\n"
+    )
+    import_composition(csv)
+    election = Election.objects.with_results().get(election_id="local.lincoln.2023-05-04")
+    assert (election.cycle, election.seats_total_before, election.control_before.ec_id) == (
+        "thirds",
+        33,
+        "PP53",
+    )
+    assert election.council.name == "Lincoln"
+    standing = election_standing(election)
+    assert (standing.composition.seats_up, standing.composition.seats_not_up) == (11, 22)
+
+
+def test_composition_errors_report_lines_and_import_nothing():
+    csv = (
+        "election_id,seats_total,party_id,seats_before,seats_not_up\n"
+        f"{E},51,PP52,18,20\n"
+        f"{E},50,PP53,16,0\n"
+        f"{E},51,PP53,3,0\n"
+        "mayor.mansfield.2023-05-04,1,PP53,1,0\n"
+        f"{E},51,PP404,1,0\n"
+    )
+    assert errors_of(lambda: import_composition(csv)) == [
+        "line 2: seats_not_up 20 is more than seats_before 18",
+        "line 3: seats_total 50 differs from 51 on line 2",
+        "line 4: PP53 appears twice for local.derby.2023-05-04",
+        "line 5: mayor.mansfield.2023-05-04 is a mayoralty: it has no council composition",
+    ]
+    assert Election.objects.count() == 0
+
+
+def test_composition_with_more_not_up_than_seats_fails():
+    csv = f"election_id,seats_total,party_id,seats_before,seats_not_up\n{E},5,PP52,8,6\n"
+    assert errors_of(lambda: import_composition(csv)) == [
+        "line 2: local.derby.2023-05-04: 6 seats not up is more than the 5 seats on the council."
+    ]
+    assert Election.objects.count() == 0
+
+
+# ---------------------------------------------------------------- previous winners
+
+
+def test_previous_winners_give_seat_changes():
+    import_candidates(CANDIDATES)
+    import_composition(COMPOSITION)
+    report = import_previous_winners(
+        f"ballot_paper_id,party_id,seats\n{ALLESTREE},PP52,1\n{ALLESTREE},joint-party:53-119,1\n"
+    )
+    assert report.created == {"ballots with previous winners": 1}
+    standing = election_standing(Election.objects.with_results().get(election_id=E))
+    assert [(p.ec_id, row.change) for p, row in standing.party_rows()] == [("PP52", 0), ("PP53", 0)]
+
+
+def test_previous_winners_errors():
+    import_candidates(CANDIDATES)
+    csv = (
+        "ballot_paper_id,party_id,seats\n"
+        f"{ALLESTREE},PP52,3\n"
+        "local.derby.nowhere.2023-05-04,PP52,1\n"
+        f"{ABBEY},PP52,0\n"
+    )
+    assert errors_of(lambda: import_previous_winners(csv)) == [
+        "line 3: ballot local.derby.nowhere.2023-05-04 does not exist: import its candidates first",
+        "line 4: seats 0 must be at least 1",
+    ]
+    csv = f"ballot_paper_id,party_id,seats\n{ALLESTREE},PP52,3\n"
+    assert errors_of(lambda: import_previous_winners(csv)) == [
+        f"line 2: {ALLESTREE}: 3 previous winners for a ballot of 2 seats."
+    ]
+    assert PreviousWinner.objects.count() == 0
+
+
+# ---------------------------------------------------------------- commands
+
+
+def test_import_command_prints_a_summary(tmp_path, capsys):
+    path = tmp_path / "candidates.csv"
+    path.write_text(CANDIDATES)
+    call_command("import_candidates", str(path))
+    assert (
+        "7 rows read; created: 3 ballots, 7 candidacies, 2 councils, 2 elections, 2 wards"
+        in capsys.readouterr().out
+    )
+
+
+def test_import_command_lists_errors_with_the_file_and_line(tmp_path, capsys):
+    path = tmp_path / "composition.csv"
+    path.write_text(
+        "election_id,seats_total,party_id,seats_before,seats_not_up\nlocal.derby.2023-05-04,x,PP52,1,0\n"
+    )
+    with pytest.raises(CommandError, match="1 error"):
+        call_command("import_composition", str(path))
+    assert f"{path}:2: seats_total 'x' is not a whole number" in capsys.readouterr().err
+
+
+def test_import_command_reports_a_missing_file(tmp_path):
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("import_previous_winners", str(tmp_path / "nope.csv"))
