@@ -91,7 +91,15 @@ def ballot_snapshot(ballot: Ballot, candidacies: Sequence[Candidacy]) -> dict:
 
 def _locked_ballot(ballot: Ballot | int) -> Ballot:
     pk = ballot.pk if isinstance(ballot, Ballot) else ballot
-    return Ballot.objects.select_for_update().select_related("election__council", "ward").get(pk=pk)
+    return (
+        Ballot.objects.select_for_update(of=("self",)).select_related("election__council", "ward").get(pk=pk)
+    )
+
+
+def _lock_election(election_pk: int) -> None:
+    """Serialise writes within one election, so that each control call change is
+    seen by exactly one transaction (always lock the ballot first, then this)."""
+    list(Election.objects.select_for_update().filter(pk=election_pk).values_list("pk"))
 
 
 def _standing(election_pk: int):
@@ -284,6 +292,7 @@ def _publish_ballot(
             raise ValidationError({"status": f"{ballot.label} is already declared: correct it instead."})
         if ballot.status == Ballot.Status.POSTPONED:
             raise ValidationError({"status": f"{ballot.label} is postponed: it cannot be declared."})
+        _lock_election(ballot.election_id)
         _, standing_before = _standing(ballot.election_id)
         candidacies = _apply_result(
             ballot,
@@ -414,6 +423,7 @@ def retract_declaration(
         _check_version(ballot, expected_version)
         if not ballot.is_published:
             raise ValidationError({"status": f"{ballot.label} has not been declared: nothing to retract."})
+        _lock_election(ballot.election_id)
         _, standing_before = _standing(ballot.election_id)
         ballot.candidacies.update(elected=None, elected_by_lot=False)
         ballot.status = Ballot.Status.COUNTING
@@ -593,6 +603,7 @@ def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]]
             raise ValidationError(
                 {"seats": f"{seats} previous winners for a ballot of {ballot.winner_count} seats."}
             )
+        _lock_election(ballot.election_id)
         _, standing_before = _standing(ballot.election_id)
         ballot.previous_winners.all().delete()
         PreviousWinner.objects.bulk_create(

@@ -12,7 +12,9 @@ from results.standings import election_standing
 
 @strawberry_django.type(models.Party, description="A party, the Independent row, or a joint description.")
 class Party:
-    id: str = strawberry_django.field(field_name="ec_id", description="Electoral Commission id, e.g. PP53.")
+    id: strawberry.ID = strawberry_django.field(
+        field_name="ec_id", description="Electoral Commission id, e.g. PP53."
+    )
     name: auto = strawberry_django.field(description="Registered name.")
     short_name: auto = strawberry_django.field(description="Name used in headlines.")
     colour: auto = strawberry_django.field(description="Hex colour for charts.")
@@ -35,7 +37,9 @@ class ControlCall:
 
 @strawberry_django.type(models.Election, description="One council's election on one day, or a mayoralty's.")
 class Election:
-    id: str = strawberry_django.field(field_name="election_id", description='e.g. "local.derby.2023-05-04".')
+    id: strawberry.ID = strawberry_django.field(
+        field_name="election_id", description='e.g. "local.derby.2023-05-04".'
+    )
     poll_date: auto = strawberry_django.field(description="Day of the poll.")
     council: Council = strawberry_django.field(description="The council.")
 

@@ -8,4 +8,4 @@ from .elections import ElectionQuery
 
 Query = merge_types("Query", (ElectionQuery,))
 
-schema = strawberry.Schema(query=Query, extensions=[DjangoOptimizerExtension()])
+schema = strawberry.Schema(query=Query, extensions=[DjangoOptimizerExtension])
