@@ -31,8 +31,22 @@ class StaleEdit(ValidationError):
 # --------------------------------------------------------------------------
 
 
+# Any constant: the key of the advisory lock that orders event commits.
+EVENT_LOG_LOCK = 7_020_523
+
+
 def record_event(kind: str, *, user=None, payload: dict, **targets) -> Event:
-    """Write an event in the current transaction and broadcast it once committed."""
+    """Write an event in the current transaction and broadcast it once committed.
+
+    On PostgreSQL the transaction first takes an advisory lock held until it
+    ends, so events become visible in id order: a reader that has seen id N
+    never later finds a committed event below N (the cursor contract). SQLite
+    serialises writers already.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_LOG_LOCK])
     event = Event.objects.create(kind=kind, actor=_actor(user), payload=payload, **targets)
     schedule_broadcast(event)
     return event
@@ -670,10 +684,9 @@ def save_post(
         raise ValidationError({"__all__": f"Unknown post fields: {sorted(unknown)}"})
     with transaction.atomic():
         if post.pk:
-            locked = Post.objects.select_for_update().get(pk=post.pk)
-            _check_version(locked, expected_version)
-            post.version = locked.version
-            post.status = locked.status
+            # Edit the row as stored, not the caller's possibly stale copy.
+            post = Post.objects.select_for_update().get(pk=post.pk)
+            _check_version(post, expected_version)
         for name, value in changes.items():
             setattr(post, name, value)
         post.full_clean(exclude=["councils", "ballots"])

@@ -1,0 +1,93 @@
+"""GraphQL enums, mirroring the domain's choices and rule outcomes."""
+
+import enum
+
+import strawberry
+
+from results import rules
+from results.models import Ballot, Election, Event
+
+
+@strawberry.enum(description="Which office an election fills.")
+class ElectionKind(enum.Enum):
+    LOCAL = Election.Kind.LOCAL.value
+    MAYOR = Election.Kind.MAYOR.value
+
+
+@strawberry.enum(description="How much of the council is up: all seats, half, or a third.")
+class ElectionCycle(enum.Enum):
+    ALL_OUT = Election.Cycle.ALL_OUT.value
+    HALVES = Election.Cycle.HALVES.value
+    THIRDS = Election.Cycle.THIRDS.value
+
+
+@strawberry.enum(
+    description="Where a ballot's count stands. Only DECLARED and UNCONTESTED ballots have published "
+    "results (votes, winners, changes)."
+)
+class BallotStatus(enum.Enum):
+    AWAITING = strawberry.enum_value(Ballot.Status.AWAITING.value, description="Count not started.")
+    COUNTING = strawberry.enum_value(Ballot.Status.COUNTING.value, description="Count under way.")
+    RECOUNT = strawberry.enum_value(Ballot.Status.RECOUNT.value, description="A recount is under way.")
+    DECLARED = strawberry.enum_value(Ballot.Status.DECLARED.value, description="Result declared.")
+    UNCONTESTED = strawberry.enum_value(
+        Ballot.Status.UNCONTESTED.value,
+        description="No more candidates than seats: all elected unopposed, no poll, no votes.",
+    )
+    POSTPONED = strawberry.enum_value(
+        Ballot.Status.POSTPONED.value, description="Poll postponed (e.g. a candidate died)."
+    )
+
+
+@strawberry.enum(description="How control after the election compares with the eve of the poll.")
+class ControlOutcome(enum.Enum):
+    HOLD = strawberry.enum_value(
+        rules.ControlOutcome.HOLD.value, description="The same party keeps its majority."
+    )
+    GAIN = strawberry.enum_value(
+        rules.ControlOutcome.GAIN.value,
+        description="A party wins a majority it did not have (from a party or NOC).",
+    )
+    LOSS_TO_NOC = strawberry.enum_value(
+        rules.ControlOutcome.LOSS_TO_NOC.value,
+        description="The controlling party loses its majority and no party has one.",
+    )
+    NOC_REMAINS = strawberry.enum_value(
+        rules.ControlOutcome.NOC_REMAINS.value, description="No overall control before and after."
+    )
+
+
+@strawberry.enum(description="What happened to one seat against its previous winner.")
+class SeatChangeKind(enum.Enum):
+    HOLD = rules.SeatChangeKind.HOLD.value
+    GAIN = rules.SeatChangeKind.GAIN.value
+
+
+@strawberry.enum(description="What an event published.")
+class EventKind(enum.Enum):
+    BALLOT_DECLARED = strawberry.enum_value(
+        Event.Kind.BALLOT_DECLARED.value, description="A ballot was declared."
+    )
+    BALLOT_CORRECTED = strawberry.enum_value(
+        Event.Kind.BALLOT_CORRECTED.value, description="A declared ballot's result was corrected."
+    )
+    BALLOT_RETRACTED = strawberry.enum_value(
+        Event.Kind.BALLOT_RETRACTED.value,
+        description="A declaration was withdrawn: the ballot is counting again.",
+    )
+    BALLOT_STATUS = strawberry.enum_value(
+        Event.Kind.BALLOT_STATUS.value,
+        description="An undeclared ballot's status changed (counting, recount...).",
+    )
+    CONTROL_CALLED = strawberry.enum_value(
+        Event.Kind.CONTROL_CALLED.value, description="A council's control call was made or changed."
+    )
+    POST_PUBLISHED = strawberry.enum_value(
+        Event.Kind.POST_PUBLISHED.value, description="A live post was published."
+    )
+    POST_UPDATED = strawberry.enum_value(
+        Event.Kind.POST_UPDATED.value, description="A published post was edited."
+    )
+    POST_WITHDRAWN = strawberry.enum_value(
+        Event.Kind.POST_WITHDRAWN.value, description="A post was withdrawn; it no longer exists."
+    )

@@ -1,0 +1,111 @@
+"""The ordered feed of published events, for partners who poll.
+
+An event's id is its cursor: ask for ``events(after: <last id seen>)`` and
+you get every event published since, in order, exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+import strawberry_django
+from django.db.models import Prefetch
+from graphql import GraphQLError
+
+from results import models
+
+from .elections import Ballot, Council, Election, elections_with_results
+from .enums import EventKind
+from .posts import Post
+
+MAX_EVENTS = 500
+
+
+@strawberry_django.type(models.Event, description="One published event of the ordered log.")
+class Event:
+    @strawberry_django.field(description="The cursor: a number, increasing; resume with `after` set to it.")
+    def id(self, root: strawberry.Parent[models.Event]) -> strawberry.ID:
+        return strawberry.ID(str(root.pk))
+
+    @strawberry_django.field(description="What was published.")
+    def kind(self, root: strawberry.Parent[models.Event]) -> EventKind:
+        return EventKind(root.kind)
+
+    @strawberry_django.field(description="When it was published.")
+    def occurred_at(self, root: strawberry.Parent[models.Event]) -> dt.datetime:
+        return root.created_at
+
+    @strawberry_django.field(description="The council concerned; null for a post.")
+    def council(self, root: strawberry.Parent[models.Event]) -> Council | None:
+        return root.council
+
+    @strawberry_django.field(description="The election concerned (its current state); null for a post.")
+    def election(self, root: strawberry.Parent[models.Event]) -> Election | None:
+        return root.election
+
+    @strawberry_django.field(
+        description="The ballot concerned, as it stands now (a retracted ballot shows no result)."
+    )
+    def ballot(self, root: strawberry.Parent[models.Event]) -> Ballot | None:
+        if root.ballot_id is None:
+            return None
+        # The ballot as loaded with its election's results, so both share one set of rows.
+        election = root.ballot.election
+        return next((b for b in election.ballots.all() if b.pk == root.ballot_id), root.ballot)
+
+    @strawberry_django.field(description="The post concerned, if it is still published; null once withdrawn.")
+    def post(self, root: strawberry.Parent[models.Event]) -> Post | None:
+        post = root.post
+        return post if post is not None and post.status == models.Post.Status.PUBLISHED else None
+
+    @strawberry_django.field(description="For a post event: the post's id, even once withdrawn.")
+    def post_id(self, root: strawberry.Parent[models.Event]) -> strawberry.ID | None:
+        return strawberry.ID(str(root.post.uid)) if root.post_id else None
+
+    @strawberry_django.field(description='For a control call: its headline, e.g. "Labour gain Broxtowe".')
+    def headline(self, root: strawberry.Parent[models.Event]) -> str | None:
+        if root.kind == models.Event.Kind.CONTROL_CALLED:
+            return root.payload.get("headline")
+        if root.kind in (models.Event.Kind.POST_PUBLISHED, models.Event.Kind.POST_UPDATED):
+            return root.payload.get("headline")
+        return None
+
+
+def events_queryset():
+    """Events with what their fields read, in a fixed number of queries."""
+    from results.models import Ballot as BallotModel
+
+    elections = elections_with_results()
+    return models.Event.objects.select_related("council", "post").prefetch_related(
+        Prefetch("election", queryset=elections),
+        Prefetch(
+            "ballot", queryset=BallotModel.objects.prefetch_related(Prefetch("election", queryset=elections))
+        ),
+    )
+
+
+def parse_cursor(after: str | None) -> int | None:
+    if after is None or after == "":
+        return None
+    try:
+        cursor = int(after)
+    except ValueError as exc:
+        raise GraphQLError("Invalid cursor: pass the id of the last event you received.") from exc
+    if cursor < 0:
+        raise GraphQLError("Invalid cursor: pass the id of the last event you received.")
+    return cursor
+
+
+@strawberry.type
+class EventQuery:
+    @strawberry_django.field(
+        description="Published events after the cursor `after` (an event id; omit it to start from the "
+        "beginning), oldest first. `first` is at most 500 (default 100). Poll with the last id you received "
+        "to get every event exactly once, in order.",
+        disable_optimization=True,
+    )
+    def events(self, after: str | None = None, first: int = 100) -> list[Event]:
+        if first < 1 or first > MAX_EVENTS:
+            raise GraphQLError(f"`first` must be between 1 and {MAX_EVENTS}.")
+        return list(events_queryset().after(parse_cursor(after))[:first])
