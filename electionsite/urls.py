@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import path
-from strawberry.django.views import AsyncGraphQLView
 
 from schema import schema
+from schema.http import GraphQLHTTPView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("graphql", AsyncGraphQLView.as_view(schema=schema, graphql_ide="graphiql")),
+    path("graphql", GraphQLHTTPView.as_view(schema=schema, graphql_ide="graphiql")),
 ]

@@ -1,6 +1,9 @@
 """The root schema: one module per domain, merged here."""
 
 import strawberry
+from django.core.exceptions import ValidationError
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
@@ -11,4 +14,21 @@ from .posts import PostQuery
 
 Query = merge_types("Query", (ElectionQuery, NationalQuery, PostQuery, EventQuery))
 
-schema = strawberry.Schema(query=Query, extensions=[DjangoOptimizerExtension])
+
+def should_mask_error(error: GraphQLError) -> bool:
+    """Hide unexpected exceptions (a bug's message or internals) behind a generic message.
+
+    Errors raised on purpose (``GraphQLError``, validation) and request errors
+    (no original exception) are shown as they are.
+    """
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError | ValidationError)
+
+
+schema = strawberry.Schema(
+    query=Query,
+    extensions=[
+        DjangoOptimizerExtension,
+        lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Unexpected server error."),
+    ],
+)

@@ -1,0 +1,106 @@
+"""GraphQL over HTTP, as the GraphQL-over-HTTP specification prescribes.
+
+Strawberry's Django view answers everything as ``application/json``. This view
+also serves ``application/graphql-response+json`` to clients that accept it:
+then a request error (a document that does not parse or validate, variables
+that do not coerce) is a 400 with no ``data`` entry, while ``application/json``
+keeps the legacy 200. Transport errors (malformed JSON, an unsupported content
+type, a mutation over GET) become JSON error bodies in the negotiated media
+type instead of plain text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cross_web import HTTPException
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from strawberry.django.views import AsyncGraphQLView
+from strawberry.types import ExecutionResult
+
+JSON = "application/json"
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+
+def negotiate(accept: str | None) -> str:
+    """The response media type for an Accept header.
+
+    ``application/graphql-response+json`` when the client accepts it at least
+    as much as ``application/json``; ``application/json`` otherwise (also when
+    Accept is missing, ``*/*``, or names only types we do not serve).
+    """
+    if not accept:
+        return JSON
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        media = fields[0].lower()
+        q = 1.0
+        for param in fields[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[media] = max(q, weights.get(media, 0.0))
+    graphql_q = weights.get(GRAPHQL_RESPONSE_JSON, 0.0)
+    json_q = max(weights.get(JSON, 0.0), weights.get("application/*", 0.0), weights.get("*/*", 0.0))
+    if graphql_q > 0 and graphql_q >= json_q:
+        return GRAPHQL_RESPONSE_JSON
+    return JSON
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """True when execution never started: parse, validation or variable coercion errors.
+
+    Field errors always carry a ``path``; request errors never do.
+    """
+    return result.data is None and bool(result.errors) and all(not e.path for e in result.errors)
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # a read-only public API without cookie auth
+class GraphQLHTTPView(AsyncGraphQLView):
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any):
+        request._graphql_media_type = negotiate(request.headers.get("Accept"))
+        try:
+            return await self.run(request=request)
+        except HTTPException as exc:
+            status = exc.status_code
+            if exc.reason == "Unsupported content type":
+                status = 415
+            elif request.method == "GET" and "not allowed when using GET" in exc.reason:
+                status = 405  # the spec: a mutation over GET is 405 Method Not Allowed
+            response = self._json_response(request, {"errors": [{"message": exc.reason}]}, status)
+            if status == 405:
+                response["Allow"] = "GET, POST"
+            return response
+
+    async def process_result(self, request: HttpRequest, result: ExecutionResult):
+        data = await super().process_result(request, result)
+        if request._graphql_media_type == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+            data.pop("data", None)
+            request._graphql_status = 400
+        return data
+
+    def create_response(self, response_data, sub_response, *args, **kwargs):
+        response = super().create_response(response_data, sub_response, *args, **kwargs)
+        request = getattr(sub_response, "_request", None)
+        media = getattr(request, "_graphql_media_type", JSON)
+        response["Content-Type"] = f"{media}; charset=utf-8"
+        status = getattr(request, "_graphql_status", None)
+        if status:
+            response.status_code = status
+        return response
+
+    async def get_sub_response(self, request: HttpRequest):
+        sub_response = await super().get_sub_response(request)
+        sub_response._request = request
+        return sub_response
+
+    def _json_response(self, request: HttpRequest, body: dict, status: int) -> HttpResponse:
+        media = getattr(request, "_graphql_media_type", JSON)
+        return HttpResponse(json.dumps(body), status=status, content_type=f"{media}; charset=utf-8")

@@ -1,0 +1,110 @@
+"""GraphQL over HTTP: media types, status codes and clear errors, never a 500."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from . import factories as f
+
+GRJ = "application/graphql-response+json"
+
+
+def post(body, *, accept=None, content_type="application/json"):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    data = body if isinstance(body, str) else json.dumps(body)
+    return Client().post("/graphql", data=data, content_type=content_type, **headers)
+
+
+def test_json_is_the_default_media_type():
+    f.council("derby", "Derby")
+    response = post({"query": "{ councils { slug name } }"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    assert response.json() == {"data": {"councils": [{"slug": "derby", "name": "Derby"}]}}
+
+
+def test_graphql_response_json_is_served_when_accepted():
+    response = post({"query": "{ councils { slug } }"}, accept=f"{GRJ}, application/json;q=0.9")
+    assert response.status_code == 200
+    assert response["Content-Type"] == f"{GRJ}; charset=utf-8"
+    assert response.json() == {"data": {"councils": []}}
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "message"),
+    [
+        ("{ councils { slug ", None, "Syntax Error: Expected Name, found <EOF>."),
+        ("{ councils { nonsense } }", None, "Cannot query field 'nonsense' on type 'Council'."),
+        (
+            "query($d: Date!) { nationalSummary(pollDate: $d) { councilsTotal } }",
+            {"d": 5},
+            "Variable '$d' has invalid value: Value cannot represent a Date: \"5\". Expected a string.",
+        ),
+    ],
+)
+def test_request_errors_are_400_without_data_for_graphql_response_json(query, variables, message):
+    response = post({"query": query, "variables": variables}, accept=GRJ)
+    assert response.status_code == 400
+    body = response.json()
+    assert "data" not in body
+    assert [e["message"] for e in body["errors"]] == [message]
+
+
+def test_request_errors_keep_200_for_application_json():
+    response = post({"query": "{ councils { nonsense } }"}, accept="application/json")
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["message"] == "Cannot query field 'nonsense' on type 'Council'."
+
+
+def test_malformed_json_is_a_400_with_a_json_error():
+    response = post("{not json", accept=GRJ)
+    assert response.status_code == 400
+    assert response["Content-Type"] == f"{GRJ}; charset=utf-8"
+    assert response.json() == {"errors": [{"message": "Unable to parse request body as JSON"}]}
+
+
+def test_unsupported_content_type_is_a_415():
+    response = post("query { councils { slug } }", content_type="text/plain")
+    assert response.status_code == 415
+    assert response.json() == {"errors": [{"message": "Unsupported content type"}]}
+
+
+def test_get_queries_are_allowed_and_cacheable_requests():
+    response = Client().get("/graphql", {"query": "{ parties { id } }"}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert {"id": "PP53"} in response.json()["data"]["parties"]
+
+
+def test_mutation_over_get_is_refused():
+    response = Client().get("/graphql", {"query": "mutation { x }"}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, POST"
+    assert response.json() == {"errors": [{"message": "mutations are not allowed when using GET"}]}
+
+
+def test_put_is_refused_with_405():
+    response = Client().put("/graphql", data="{}", content_type="application/json")
+    assert response.status_code == 405
+    assert response.json() == {"errors": [{"message": "GraphQL only supports GET and POST requests."}]}
+
+
+def test_unexpected_exceptions_are_masked(monkeypatch):
+    f.election("derby", seats_total=3)
+
+    def broken(election):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("schema.elections.election_standing", broken)
+    response = post({"query": '{ election(id: "local.derby.2023-05-04") { control { called } } }'})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] == {"election": {"control": None}}
+    assert [e["message"] for e in body["errors"]] == ["Unexpected server error."]
+    assert "secret" not in response.content.decode()
+
+
+def test_graphiql_is_served_to_browsers():
+    response = Client().get("/graphql", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"graphiql" in response.content.lower()
