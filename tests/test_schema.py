@@ -46,3 +46,20 @@ def test_election_query_returns_the_control_headline_over_http():
             }
         }
     }
+
+
+def test_every_type_field_and_argument_is_documented():
+    from graphql import GraphQLObjectType
+
+    gql = schema._schema
+    missing = []
+    for name, type_ in gql.type_map.items():
+        if name.startswith("__") or name in {"String", "Int", "Float", "Boolean", "ID"}:
+            continue
+        if name != "Query" and not type_.description:
+            missing.append(name)
+        if isinstance(type_, GraphQLObjectType):
+            for field_name, field in type_.fields.items():
+                if not field.description:
+                    missing.append(f"{name}.{field_name}")
+    assert missing == []
