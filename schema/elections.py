@@ -25,6 +25,18 @@ from .enums import BallotStatus, ControlOutcome, ElectionCycle, ElectionKind, Se
 # ---------------------------------------------------------------- caching
 
 
+def prefetched(resolver):
+    """Mark a resolver that reads only rows its loader prefetched.
+
+    strawberry-django runs plain resolvers in a thread (sync_to_async) when
+    the request is async, one hop per field per row; these never query, so
+    they run in the event loop. Every loader of these types (``with_results``,
+    ``events_queryset``, ``published_posts``) prefetches what they read.
+    """
+    resolver.is_async_safe = True
+    return resolver
+
+
 def standing_of(election: models.Election):
     """The election's standing, computed once per loaded instance."""
     cached = getattr(election, "_standing_cache", None)
@@ -145,18 +157,21 @@ class Candidacy:
     )
 
     @strawberry_django.field(description="Democracy Club person id; null where unknown.")
+    @prefetched
     def person_id(self, root: strawberry.Parent[models.Candidacy]) -> str | None:
         return root.person_id or None
 
     @strawberry_django.field(
         description='Ballot paper description, e.g. "Local Conservatives"; null when none.'
     )
+    @prefetched
     def description(self, root: strawberry.Parent[models.Candidacy]) -> str | None:
         return root.description or None
 
     @strawberry_django.field(
         description="Votes; null until the ballot is declared, and for an uncontested one."
     )
+    @prefetched
     def votes(self, root: strawberry.Parent[models.Candidacy]) -> int | None:
         return root.votes if root.ballot.is_published else None
 
@@ -164,6 +179,7 @@ class Candidacy:
         description="Share of all votes cast in the ballot, 0 to 1; null until declared. In a multi-member "
         "ward each voter has as many votes as seats, so this is a share of votes, not of voters."
     )
+    @prefetched
     def share(self, root: strawberry.Parent[models.Candidacy]) -> float | None:
         ballot = root.ballot
         if not ballot.is_published or root.votes is None:
@@ -171,10 +187,12 @@ class Candidacy:
         return rules.vote_shares({c.pk: c.votes for c in ballot.candidacies.all()})[root.pk]
 
     @strawberry_django.field(description="Elected; null until the ballot is declared.")
+    @prefetched
     def elected(self, root: strawberry.Parent[models.Candidacy]) -> bool | None:
         return bool(root.elected) if root.ballot.is_published else None
 
     @strawberry_django.field(description="Won a tie at the cut-off by drawing lots.")
+    @prefetched
     def elected_by_lot(self, root: strawberry.Parent[models.Candidacy]) -> bool:
         return bool(root.elected_by_lot) if root.ballot.is_published else False
 
@@ -202,34 +220,41 @@ class Ballot:
     electorate: int | None = strawberry_django.field(description="Registered electors, where known.")
 
     @strawberry_django.field(description="The election this ballot belongs to.")
+    @prefetched
     def election(self, root: strawberry.Parent[models.Ballot]) -> Election:
         return root.election
 
     @strawberry_django.field(description='Human name: the ward, or "Mayor of Mansfield".')
+    @prefetched
     def label(self, root: strawberry.Parent[models.Ballot]) -> str:
         return root.label
 
     @strawberry_django.field(description="Where the count stands.")
+    @prefetched
     def status(self, root: strawberry.Parent[models.Ballot]) -> BallotStatus:
         return BallotStatus(root.status)
 
     @strawberry_django.field(description="Ballot papers counted, rejected included; null until declared.")
+    @prefetched
     def ballot_papers_counted(self, root: strawberry.Parent[models.Ballot]) -> int | None:
         return root.ballot_papers_counted if root.is_published else None
 
     @strawberry_django.field(description="Rejected ballot papers; null until declared.")
+    @prefetched
     def rejected_ballots(self, root: strawberry.Parent[models.Ballot]) -> int | None:
         return root.rejected_ballots if root.is_published else None
 
     @strawberry_django.field(
         description="Ballot papers counted (rejected included) over the electorate, 0 to 1; null until declared."
     )
+    @prefetched
     def turnout(self, root: strawberry.Parent[models.Ballot]) -> float | None:
         return rules.turnout(root.ballot_papers_counted, root.electorate) if root.is_published else None
 
     @strawberry_django.field(
         description="Votes each voter may cast: the number of seats. Vote shares are of all votes cast."
     )
+    @prefetched
     def votes_per_voter(self, root: strawberry.Parent[models.Ballot]) -> int:
         return root.winner_count
 
@@ -237,6 +262,7 @@ class Ballot:
         description="Candidates: once declared in order of votes (winners first), before that in ballot "
         "paper order (by surname)."
     )
+    @prefetched
     def candidacies(self, root: strawberry.Parent[models.Ballot]) -> list[Candidacy]:
         candidacies = list(root.candidacies.all())
         for c in candidacies:
@@ -251,6 +277,7 @@ class Ballot:
     @strawberry_django.field(
         description="Each seat's winner against its previous winner; empty until declared."
     )
+    @prefetched
     def changes(self, root: strawberry.Parent[models.Ballot]) -> list[SeatChange]:
         return [
             SeatChange(
@@ -278,14 +305,17 @@ class Election:
     )
 
     @strawberry_django.field(description="Council election or mayoralty.")
+    @prefetched
     def kind(self, root: strawberry.Parent[models.Election]) -> ElectionKind:
         return ElectionKind(root.kind)
 
     @strawberry_django.field(description="All out, halves or thirds.")
+    @prefetched
     def cycle(self, root: strawberry.Parent[models.Election]) -> ElectionCycle:
         return ElectionCycle(root.cycle)
 
     @strawberry_django.field(description="Seats on the council after the election, seats not up included.")
+    @prefetched
     def seats_total(self, root: strawberry.Parent[models.Election]) -> int:
         standing = standing_of(root)
         return (
@@ -293,6 +323,7 @@ class Election:
         )
 
     @strawberry_django.field(description="Seats up at this election.")
+    @prefetched
     def seats_up(self, root: strawberry.Parent[models.Election]) -> int:
         standing = standing_of(root)
         return standing.composition.seats_up if standing else sum(b.winner_count for b in root.ballots.all())
@@ -300,11 +331,13 @@ class Election:
     @strawberry_django.field(
         description="The magic number: seats a party needs to control the council; null for a mayoralty."
     )
+    @prefetched
     def majority(self, root: strawberry.Parent[models.Election]) -> int | None:
         standing = standing_of(root)
         return standing.composition.majority if standing else None
 
     @strawberry_django.field(description="Seats declared so far.")
+    @prefetched
     def seats_declared(self, root: strawberry.Parent[models.Election]) -> int:
         standing = standing_of(root)
         if standing:
@@ -312,6 +345,7 @@ class Election:
         return sum(b.winner_count for b in root.ballots.all() if b.is_published)
 
     @strawberry_django.field(description="Seats up that are still to declare.")
+    @prefetched
     def seats_to_declare(self, root: strawberry.Parent[models.Election]) -> int:
         standing = standing_of(root)
         if standing:
@@ -319,14 +353,17 @@ class Election:
         return sum(b.winner_count for b in root.ballots.all() if not b.is_published)
 
     @strawberry_django.field(description="Ballots declared (or uncontested) so far.")
+    @prefetched
     def ballots_declared(self, root: strawberry.Parent[models.Election]) -> int:
         return sum(1 for b in root.ballots.all() if b.is_published)
 
     @strawberry_django.field(description="Ballots in this election.")
+    @prefetched
     def ballots_total(self, root: strawberry.Parent[models.Election]) -> int:
         return len(root.ballots.all())
 
     @strawberry_django.field(description="When the latest ballot was declared; null before the first.")
+    @prefetched
     def last_declared_at(self, root: strawberry.Parent[models.Election]) -> dt.datetime | None:
         return max((b.declared_at for b in root.ballots.all() if b.is_published), default=None)
 
@@ -334,6 +371,7 @@ class Election:
         description="Seats by party, largest first: seats now, before, change, won, not up, still needed. "
         "Empty for a mayoralty."
     )
+    @prefetched
     def composition(self, root: strawberry.Parent[models.Election]) -> list[PartySeats]:
         standing = standing_of(root)
         if standing is None:
@@ -352,6 +390,7 @@ class Election:
         ]
 
     @strawberry_django.field(description="The control call; null for a mayoralty.")
+    @prefetched
     def control(self, root: strawberry.Parent[models.Election]) -> ControlCall | None:
         standing = standing_of(root)
         if standing is None:
@@ -372,6 +411,7 @@ class Election:
         description="Ballot papers counted over electorate across declared ballots that report both; "
         "null when none do."
     )
+    @prefetched
     def turnout(self, root: strawberry.Parent[models.Election]) -> float | None:
         rows = [
             (b.ballot_papers_counted, b.electorate)
@@ -385,6 +425,7 @@ class Election:
     @strawberry_django.field(
         description="Votes and vote share by party across declared ballots, most votes first."
     )
+    @prefetched
     def vote_share(self, root: strawberry.Parent[models.Election]) -> list[PartyVotes]:
         totals: dict[str, int] = defaultdict(int)
         parties: dict[str, models.Party] = {}
@@ -404,6 +445,7 @@ class Election:
         ]
 
     @strawberry_django.field(description="The ballots, in ward order (a mayoralty has one, with no ward).")
+    @prefetched
     def ballots(self, root: strawberry.Parent[models.Election]) -> list[Ballot]:
         return sorted(root.ballots.all(), key=lambda b: (b.ward.name if b.ward_id else "", b.ballot_paper_id))
 

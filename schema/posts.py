@@ -65,7 +65,11 @@ class Post:
 
     @strawberry_django.field(description="Ballots the post is about.")
     def ballots(self, root: strawberry.Parent[models.Post]) -> list[Ballot]:
-        return list(root.ballots.all())
+        # The same ballot rows as its election's prefetch, so their results are loaded.
+        return [
+            next((b for b in ballot.election.ballots.all() if b.pk == ballot.pk), ballot)
+            for ballot in root.ballots.all()
+        ]
 
 
 @strawberry.type(description="One post and its cursor.")

@@ -11,6 +11,7 @@ from .elections import ElectionQuery
 from .events import EventQuery
 from .national import NationalQuery
 from .posts import PostQuery
+from .subscriptions import Subscription
 
 Query = merge_types("Query", (ElectionQuery, NationalQuery, PostQuery, EventQuery))
 
@@ -27,6 +28,7 @@ def should_mask_error(error: GraphQLError) -> bool:
 
 schema = strawberry.Schema(
     query=Query,
+    subscription=Subscription,
     extensions=[
         DjangoOptimizerExtension,
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Unexpected server error."),

@@ -56,7 +56,7 @@ def test_every_type_field_and_argument_is_documented():
     for name, type_ in gql.type_map.items():
         if name.startswith("__") or name in {"String", "Int", "Float", "Boolean", "ID"}:
             continue
-        if name != "Query" and not type_.description:
+        if name not in {"Query", "Subscription"} and not type_.description:
             missing.append(name)
         if isinstance(type_, GraphQLObjectType):
             for field_name, field in type_.fields.items():
