@@ -98,11 +98,17 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py reads time out after 5 s by default, exactly the blocking-pop
+            # timeout channels-redis uses, which would drop every WebSocket idle for 5 s.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Subscriptions hear of new events from the channel layer at once, and also
+# read the event table this often, in case a notice was lost.
+EVENTS_POLL_INTERVAL = float(os.environ.get("EVENTS_POLL_INTERVAL", "2"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -8,7 +8,7 @@ the hub then reads every event after the last one it delivered from the
 hands the same loaded objects to every local subscription whose filter
 matches. Because the table, not the notice, is the source of truth, a lost
 or late notice delays nothing for long (the hub also reads the table every
-``POLL_INTERVAL`` seconds) and can never lose an event.
+``EVENTS_POLL_INTERVAL`` seconds) and can never lose an event.
 
 Each subscription owns a bounded queue. A client too slow to keep up is
 dropped with an error naming the cursor to resume from, rather than letting
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from graphql import GraphQLError
 
 from results.broadcast import EVENTS_GROUP
@@ -34,7 +35,8 @@ from .events import events_queryset
 
 logger = logging.getLogger(__name__)
 
-POLL_INTERVAL = 2.0  # seconds between safety-net reads of the table
+# Seconds between safety-net reads of the table (settings.EVENTS_POLL_INTERVAL).
+POLL_INTERVAL = settings.EVENTS_POLL_INTERVAL
 REPLAY_BATCH = 200  # events read per query while replaying
 QUEUE_LIMIT = 2_000  # events a subscription may have waiting before it is dropped
 
@@ -104,7 +106,9 @@ class EventHub:
             self.position = await database_sync_to_async(latest_event_id)()
             layer = get_channel_layer()
             if layer is not None:
-                channel = await layer.new_channel(prefix="results-hub.")
+                # The default prefix: channels-redis reads all of a process's own
+                # channels from one queue named by it, and would never read another.
+                channel = await layer.new_channel()
                 await layer.group_add(EVENTS_GROUP, channel)
                 self._listener = asyncio.create_task(self._listen(layer, channel))
             self._task = asyncio.create_task(self._run())

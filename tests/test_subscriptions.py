@@ -8,9 +8,9 @@ import datetime as dt
 import json
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from channels.routing import URLRouter
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import re_path
 from strawberry.channels import GraphQLWSConsumer
@@ -38,6 +38,13 @@ SUBSCRIPTION = """subscription($after: String, $councils: [String!], $kinds: [Ev
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def close_thread_connections():
+    """Close the connection that sync_to_async's thread opened, so the test database can be dropped."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,329 @@
+"""Real server processes, real WebSocket clients, PostgreSQL and Redis.
+
+These start uvicorn processes against the test database and Redis, and
+subscribe with real clients (Python's `websockets`, and the npm `graphql-ws`
+client in Node). They need PostgreSQL (DATABASE_URL) and Redis (REDIS_URL):
+without them they are skipped, unless REQUIRE_SERVICES=1 (as in CI), which
+turns the skip into a failure.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from asgiref.sync import SyncToAsync, sync_to_async
+from django.conf import settings
+from django.db import connection, connections
+from websockets.asyncio.client import connect
+
+from results import services
+from results.models import Event
+
+from . import factories as f
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_CLIENT = ROOT / "tests" / "node"
+
+SUBSCRIPTION = """subscription($after: String) {
+  events(after: $after) {
+    id kind
+    ballot { id status candidacies { name votes elected } election { id seatsDeclared control { called headline } } }
+  }
+}"""
+
+
+def _services_missing() -> str | None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return "needs PostgreSQL: set DATABASE_URL"
+    if not settings.REDIS_URL:
+        return "needs Redis: set REDIS_URL"
+    return None
+
+
+_missing = _services_missing()
+if _missing and os.environ.get("REQUIRE_SERVICES") == "1":
+    raise RuntimeError(f"REQUIRE_SERVICES=1 but this test module {_missing}")
+
+pytestmark = [
+    pytest.mark.skipif(_missing is not None, reason=_missing or ""),
+    pytest.mark.anyio,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def close_thread_connections():
+    """Close the connection that sync_to_async's thread opened, so the test database can be dropped."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Server:
+    """One uvicorn process serving electionsite.asgi against the test database and Redis."""
+
+    def __init__(self, port: int | None = None, **env):
+        self.port = port or free_port()
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        # A file, not a pipe: a full pipe would stall the server. Closed when the object goes.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def start(self) -> "Server":
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "DEBUG": "true",
+            "PYTHONPATH": str(ROOT),
+            **self.env,
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "electionsite.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.output()}")
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/graphql?query=%7B__typename%7D", timeout=1
+                ):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start in 30 s")
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def servers():
+    started: list[Server] = []
+
+    def start(port=None, **env) -> Server:
+        server = Server(port, **env).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+        if output := server.output().strip():
+            print(f"--- server on port {server.port} said:\n{output}")
+
+
+class GraphQLWS:
+    """A minimal graphql-transport-ws client on the `websockets` library."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    async def __aenter__(self):
+        self.ws = await connect(self.url, subprotocols=["graphql-transport-ws"])
+        await self.ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await self.ws.recv()) == {"type": "connection_ack"}
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.ws.close()
+
+    async def subscribe(self, after: str | None, op_id: str = "1"):
+        await self.ws.send(
+            json.dumps(
+                {
+                    "id": op_id,
+                    "type": "subscribe",
+                    "payload": {"query": SUBSCRIPTION, "variables": {"after": after}},
+                }
+            )
+        )
+
+    async def events(self, count: int, timeout: float = 10) -> list[dict]:
+        received = []
+        async with asyncio.timeout(timeout):
+            while len(received) < count:
+                message = json.loads(await self.ws.recv())
+                if message["type"] == "ping":
+                    await self.ws.send(json.dumps({"type": "pong"}))
+                    continue
+                assert message["type"] == "next", message
+                received.append(message["payload"]["data"]["events"])
+        return received
+
+    async def nothing_more(self, wait: float = 1.0) -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(wait):
+                message = await self.ws.recv()
+                pytest.fail(f"unexpected message {message}")
+
+
+def make_council(slug: str, wards: int):
+    e = f.election(slug, seats_total=wards, before={"PP52": (wards, 0)})
+    return [f.ballot(e, f"Ward {i}", [("Ann Able", "PP53"), ("Bob Baker", "PP52")]) for i in range(wards)]
+
+
+def declare(ballot):
+    return services.declare_ballot(ballot, votes=f.votes(ballot, Able=10, Baker=5))
+
+
+def last_event_id() -> int:
+    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def event_ids_after(cursor: int) -> list[tuple[int, str]]:
+    return [(pk, kind.upper()) for pk, kind in Event.objects.filter(id__gt=cursor).values_list("id", "kind")]
+
+
+async def test_a_declaration_reaches_subscribers_on_every_server_process(servers):
+    ballots = await sync_to_async(make_council)("twinshire", 3)
+    # No safety-net poll for a minute: only the Redis notice can deliver in time.
+    a, b = servers(EVENTS_POLL_INTERVAL="60"), servers(EVENTS_POLL_INTERVAL="60")
+    cursor = str(await sync_to_async(last_event_id)())
+    async with GraphQLWS(a.ws_url) as on_a, GraphQLWS(b.ws_url) as on_b:
+        await on_a.subscribe(cursor)
+        await on_b.subscribe(cursor)
+        await asyncio.sleep(0.5)
+        # Committed by this process, which shares only PostgreSQL and Redis with the servers.
+        event = await sync_to_async(declare)(ballots[0])
+        got_a, got_b = await on_a.events(1, timeout=20), await on_b.events(1, timeout=20)
+        for got in (got_a, got_b):
+            assert [(int(e["id"]), e["kind"]) for e in got] == [(event.pk, "BALLOT_DECLARED")]
+            assert got[0]["ballot"]["candidacies"] == [
+                {"name": "Ann Able", "votes": 10, "elected": True},
+                {"name": "Bob Baker", "votes": 5, "elected": False},
+            ]
+        await on_a.nothing_more(0.5)
+
+
+async def test_resuming_after_a_server_restart_delivers_every_event_once_in_order(servers):
+    ballots = await sync_to_async(make_council)("restartshire", 6)
+    server = servers()
+    start = await sync_to_async(last_event_id)()
+    received: list[dict] = []
+    async with GraphQLWS(server.ws_url) as client:
+        await client.subscribe(str(start))
+        await asyncio.sleep(0.3)
+        await sync_to_async(declare)(ballots[0])
+        received += await client.events(1)
+        server.kill()  # SIGKILL: no goodbye
+        # Declared while the server is down: the client cannot hear of them.
+        for ballot in ballots[1:5]:
+            await sync_to_async(declare)(ballot)
+    server = servers(port=server.port)  # restarted on the same address
+    async with GraphQLWS(server.ws_url) as client:
+        await client.subscribe(received[-1]["id"])
+        expected = await sync_to_async(event_ids_after)(start)
+        received += await client.events(len(expected) - 1)
+        # And live again after the replay.
+        await sync_to_async(declare)(ballots[5])
+        received += await client.events(1)
+        await client.nothing_more(0.5)
+    expected = await sync_to_async(event_ids_after)(start)
+    assert [(int(e["id"]), e["kind"]) for e in received] == expected
+    assert [e["kind"] for e in received] == ["BALLOT_DECLARED"] * 4 + ["CONTROL_CALLED"] + [
+        "BALLOT_DECLARED"
+    ] * 2
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+async def test_the_npm_graphql_ws_client_receives_a_declaration(servers):
+    if not (NODE_CLIENT / "node_modules" / "graphql-ws").is_dir():
+        pytest.fail("run `npm ci` in tests/node first (.ci/run does)")
+    ballots = await sync_to_async(make_council)("nodeshire", 2)
+    server = servers()
+    cursor = await sync_to_async(last_event_id)()
+    node = await asyncio.create_subprocess_exec(
+        "node",
+        str(NODE_CLIENT / "subscribe.mjs"),
+        server.ws_url,
+        str(cursor),
+        "1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await asyncio.sleep(0.5)
+    event = await sync_to_async(declare)(ballots[0])
+    stdout, stderr = await asyncio.wait_for(node.communicate(), 30)
+    assert node.returncode == 0, stderr.decode()
+    [line] = stdout.decode().splitlines()
+    assert json.loads(line) == {
+        "data": {
+            "events": {
+                "id": str(event.pk),
+                "kind": "BALLOT_DECLARED",
+                "ballot": {
+                    "id": "local.nodeshire.ward-0.2023-05-04",
+                    "status": "DECLARED",
+                    "candidacies": [
+                        {"name": "Ann Able", "votes": 10, "elected": True},
+                        {"name": "Bob Baker", "votes": 5, "elected": False},
+                    ],
+                    "election": {
+                        "id": "local.nodeshire.2023-05-04",
+                        "seatsDeclared": 1,
+                        "control": {"called": False, "headline": None},
+                    },
+                },
+            }
+        }
+    }
