@@ -11,6 +11,24 @@ settings.load_profile("project")
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "pure: a test of pure functions; it gets no database")
+    config.addinivalue_line(
+        "markers", "browser: drives the admin in a real browser (Playwright and /usr/bin/chromium)"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Mark every database test as such before pytest-django orders the tests.
+
+    pytest-django runs plain database tests first and transactional ones
+    (live servers, subscriptions) last, as Django does, because a
+    transactional test empties the tables when it ends (the parties and
+    groups of the data migrations included). It can only see tests that are
+    marked: ``_db_for_all`` below asks for the database too late for it.
+    """
+    for item in items:
+        if item.get_closest_marker("pure") is None and item.get_closest_marker("django_db") is None:
+            item.add_marker(pytest.mark.django_db)
 
 
 @pytest.fixture(autouse=True)
