@@ -15,7 +15,7 @@ from graphql import GraphQLError
 
 from results import models
 
-from .elections import Ballot, Council, Election, elections_with_results
+from .elections import Ballot, Council, Election, elections_with_results, prefetched
 from .enums import EventKind
 from .posts import Post
 
@@ -25,28 +25,34 @@ MAX_EVENTS = 500
 @strawberry_django.type(models.Event, description="One published event of the ordered log.")
 class Event:
     @strawberry_django.field(description="The cursor: a number, increasing; resume with `after` set to it.")
+    @prefetched
     def id(self, root: strawberry.Parent[models.Event]) -> strawberry.ID:
         return strawberry.ID(str(root.pk))
 
     @strawberry_django.field(description="What was published.")
+    @prefetched
     def kind(self, root: strawberry.Parent[models.Event]) -> EventKind:
         return EventKind(root.kind)
 
     @strawberry_django.field(description="When it was published.")
+    @prefetched
     def occurred_at(self, root: strawberry.Parent[models.Event]) -> dt.datetime:
         return root.created_at
 
     @strawberry_django.field(description="The council concerned; null for a post.")
+    @prefetched
     def council(self, root: strawberry.Parent[models.Event]) -> Council | None:
         return root.council
 
     @strawberry_django.field(description="The election concerned (its current state); null for a post.")
+    @prefetched
     def election(self, root: strawberry.Parent[models.Event]) -> Election | None:
         return root.election
 
     @strawberry_django.field(
         description="The ballot concerned, as it stands now (a retracted ballot shows no result)."
     )
+    @prefetched
     def ballot(self, root: strawberry.Parent[models.Event]) -> Ballot | None:
         if root.ballot_id is None:
             return None
@@ -55,15 +61,18 @@ class Event:
         return next((b for b in election.ballots.all() if b.pk == root.ballot_id), root.ballot)
 
     @strawberry_django.field(description="The post concerned, if it is still published; null once withdrawn.")
+    @prefetched
     def post(self, root: strawberry.Parent[models.Event]) -> Post | None:
         post = root.post
         return post if post is not None and post.status == models.Post.Status.PUBLISHED else None
 
     @strawberry_django.field(description="For a post event: the post's id, even once withdrawn.")
+    @prefetched
     def post_id(self, root: strawberry.Parent[models.Event]) -> strawberry.ID | None:
         return strawberry.ID(str(root.post.uid)) if root.post_id else None
 
     @strawberry_django.field(description='For a control call: its headline, e.g. "Labour gain Broxtowe".')
+    @prefetched
     def headline(self, root: strawberry.Parent[models.Event]) -> str | None:
         if root.kind == models.Event.Kind.CONTROL_CALLED:
             return root.payload.get("headline")

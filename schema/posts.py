@@ -14,7 +14,7 @@ from graphql import GraphQLError
 
 from results import models
 
-from .elections import Ballot, Council, elections_with_results
+from .elections import Ballot, Council, elections_with_results, prefetched
 
 MAX_PAGE = 100
 
@@ -44,16 +44,19 @@ class Post:
     key_point: bool = strawberry_django.field(description="Also one of the summary's key points.")
 
     @strawberry_django.field(description="Stable id of the post.")
+    @prefetched
     def id(self, root: strawberry.Parent[models.Post]) -> strawberry.ID:
         return strawberry.ID(str(root.uid))
 
     @strawberry_django.field(description="The author, with role and outlet; null when unsigned.")
+    @prefetched
     def author(self, root: strawberry.Parent[models.Post]) -> Author | None:
         if not root.author_name:
             return None
         return Author(name=root.author_name, role=root.author_role or None, outlet=root.author_outlet or None)
 
     @strawberry_django.field(description="The post's image; null when none.")
+    @prefetched
     def image(self, root: strawberry.Parent[models.Post]) -> Image | None:
         if not root.image_url:
             return None

@@ -1,0 +1,276 @@
+"""Benchmark: live delivery to many subscribers across two server processes.
+
+Opens N subscribers (default 1,000) spread over two uvicorn processes that
+share PostgreSQL and Redis, declares B ballots (default 100) one after
+another, and prints the delivery latency from the event's commit to its
+receipt (p50, p95, p99, max) and the number of events lost or duplicated.
+
+    .venv/bin/python bench/subscribers.py [--subscribers 1000] [--ballots 100] [--interval 0.1]
+
+Needs PostgreSQL (it creates and drops the database `bench_subscribers`) and
+Redis (database 9, flushed). The clients run in separate processes
+(``--client-processes``, default 2) so their own work does not queue behind
+the declarations. Latency is measured from the event row's ``created_at``
+(written inside the declaring transaction, a moment before it commits), so
+the figures slightly overstate it. All processes share this machine's clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = "bench_subscribers"
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
+
+SUBSCRIPTION = """subscription {
+  events(kinds: [BALLOT_DECLARED]) {
+    id kind
+    ballot {
+      id status declaredAt turnout
+      candidacies { name party { id shortName } votes share elected }
+      changes { kind party { id } previousParty { id } }
+      election { id seatsDeclared majority control { called headline } composition { party { id } seats change } }
+    }
+  }
+}"""
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, cwd=ROOT, **kw)
+
+
+def prepare_database(ballots: int) -> None:
+    """A fresh database with one council of `ballots` single-member wards, four candidates each."""
+    run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"], stdout=subprocess.DEVNULL)
+    run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {DB_NAME}"], stdout=subprocess.DEVNULL)
+    run([sys.executable, "manage.py", "migrate", "-v0"], env=django_env())
+    script = f"""
+from results.models import Ballot, Candidacy, Council, Election, Party, Ward
+from results import services
+import datetime as dt
+council = Council.objects.create(slug="benchshire", name="Benchshire")
+e = Election.objects.create(election_id="local.benchshire.2023-05-04", council=council, poll_date=dt.date(2023, 5, 4))
+parties = [Party.objects.get(ec_id=p) for p in ("PP53", "PP52", "PP90", "PP63")]
+services.set_composition(e, seats_total={ballots}, rows=[(parties[1], {ballots}, 0)])
+for i in range({ballots}):
+    w = Ward.objects.create(council=council, slug=f"ward-{{i}}", name=f"Ward {{i}}")
+    b = Ballot.objects.create(ballot_paper_id=f"local.benchshire.ward-{{i}}.2023-05-04", election=e, ward=w)
+    for j, p in enumerate(parties):
+        Candidacy.objects.create(ballot=b, person_name=f"Candidate {{i}}-{{j}}", party=p)
+    services.set_previous_winners(b, [(parties[1], 1)])
+"""
+    run([sys.executable, "manage.py", "shell", "-c", script], env=django_env())
+
+
+def django_env(**extra) -> dict:
+    return {
+        **os.environ,
+        "DATABASE_URL": f"{PG}/{DB_NAME}",
+        "REDIS_URL": REDIS,
+        "DJANGO_SETTINGS_MODULE": "electionsite.settings",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def start_server(port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "electionsite.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=django_env(),
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/graphql?query=%7B__typename%7D", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on {port} did not start")
+
+
+# ---------------------------------------------------------------- clients
+
+
+async def subscriber(url: str, ready: asyncio.Event, receipts: list, stop: asyncio.Event) -> None:
+    from websockets.asyncio.client import connect
+
+    async with connect(url, subprotocols=["graphql-transport-ws"], max_size=None, ping_interval=None) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
+        ready.set()
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
+            except TimeoutError:
+                continue
+            now = time.time()
+            message = json.loads(raw)
+            if message["type"] == "next":
+                receipts.append((int(message["payload"]["data"]["events"]["id"]), now))
+            elif message["type"] == "ping":
+                await ws.send(json.dumps({"type": "pong"}))
+            else:
+                receipts.append((-1, now))
+
+
+def client_process(urls: list[str], count: int, conn, expected: int) -> None:
+    """Open `count` subscribers round-robin over `urls`; report receipts when told to stop."""
+
+    async def main():
+        stop = asyncio.Event()
+        receipts: list[list] = [[] for _ in range(count)]
+        readies = [asyncio.Event() for _ in range(count)]
+        tasks = []
+        for i in range(count):
+            tasks.append(asyncio.create_task(subscriber(urls[i % len(urls)], readies[i], receipts[i], stop)))
+            if i % 50 == 49:
+                await asyncio.sleep(0.05)  # do not stampede the accept queue
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
+        conn.send("ready")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, conn.recv)  # "stop"
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        conn.send(receipts)
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- the run
+
+
+def declare_all(ballots: int, interval: float) -> list[int]:
+    import django
+
+    os.environ.update(django_env())
+    django.setup()
+    from results import services
+    from results.models import Ballot
+
+    event_ids = []
+    for i, ballot in enumerate(Ballot.objects.order_by("pk")):
+        candidacies = list(ballot.candidacies.order_by("pk"))
+        votes = {c.pk: 1000 + (i * 37 + j * 101) % 500 + j for j, c in enumerate(candidacies)}
+        event_ids.append(services.declare_ballot(ballot, votes=votes).pk)
+        time.sleep(interval)
+    return event_ids
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--ballots", type=int, default=100)
+    parser.add_argument("--interval", type=float, default=0.1, help="seconds between declarations")
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--ports", default="8811,8812")
+    args = parser.parse_args()
+
+    ports = [int(p) for p in args.ports.split(",")]
+    print(f"preparing {args.ballots} ballots ...", flush=True)
+    prepare_database(args.ballots)
+    run(["redis-cli", "-u", REDIS, "flushdb"], stdout=subprocess.DEVNULL)
+    servers = [start_server(p) for p in ports]
+    urls = [f"ws://127.0.0.1:{p}/graphql" for p in ports]
+    clients = []
+    try:
+        per_process = [args.subscribers // args.client_processes] * args.client_processes
+        per_process[0] += args.subscribers - sum(per_process)
+        for n in per_process:
+            parent, child = multiprocessing.Pipe()
+            proc = multiprocessing.Process(target=client_process, args=(urls, n, child, args.ballots))
+            proc.start()
+            clients.append((proc, parent))
+        for _, conn in clients:
+            assert conn.recv() == "ready"
+        print(
+            f"{args.subscribers} subscribers connected over {len(ports)} server processes; declaring ...",
+            flush=True,
+        )
+        started = time.time()
+        event_ids = declare_all(args.ballots, args.interval)
+        declared_in = time.time() - started
+        time.sleep(3)  # let the tail arrive (beyond the 2 s safety-net poll)
+        for _, conn in clients:
+            conn.send("stop")
+        receipts = [r for _, conn in clients for r in conn.recv()]
+        for proc, _ in clients:
+            proc.join(30)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(10)
+
+    import django
+
+    django.setup()
+    from results.models import Event
+
+    created = {e.pk: e.created_at.timestamp() for e in Event.objects.filter(pk__in=event_ids)}
+    wanted = set(event_ids)
+    latencies, lost, duplicated, errors = [], 0, 0, 0
+    for per_subscriber in receipts:
+        ids = [i for i, _ in per_subscriber]
+        errors += ids.count(-1)
+        seen = [i for i in ids if i in wanted]
+        duplicated += len(seen) - len(set(seen))
+        lost += len(wanted - set(seen))
+        out_of_order = any(a >= b for a, b in zip(seen, seen[1:], strict=False))
+        if out_of_order:
+            errors += 1
+        firsts = {}
+        for i, at in per_subscriber:
+            if i in wanted and i not in firsts:
+                firsts[i] = at
+        latencies += [at - created[i] for i, at in firsts.items()]
+    print()
+    print(
+        f"subscribers {args.subscribers}, server processes {len(ports)}, ballots declared {len(event_ids)} "
+        f"in {declared_in:.1f} s (one every {args.interval:.2f} s)"
+    )
+    print(f"deliveries {len(latencies)} of {args.subscribers * len(event_ids)} expected")
+    if latencies:
+        print(
+            "latency commit->receipt: "
+            f"p50 {percentile(latencies, 0.50) * 1000:.0f} ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms, "
+            f"mean {statistics.mean(latencies) * 1000:.0f} ms"
+        )
+    print(f"lost {lost}, duplicated {duplicated}, out of order or error messages {errors}")
+
+
+if __name__ == "__main__":
+    main()
