@@ -155,8 +155,9 @@ def client_process(urls: list[str], count: int, conn, expected: int) -> None:
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
         conn.send("ready")
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, conn.recv)  # "stop"
-        stop.set()
+        while await loop.run_in_executor(None, conn.recv) == "count":
+            conn.send(sum(len(r) for r in receipts))
+        stop.set()  # "stop"
         await asyncio.gather(*tasks, return_exceptions=True)
         conn.send(receipts)
 
@@ -223,7 +224,16 @@ def main() -> None:
         started = time.time()
         event_ids = declare_all(args.ballots, args.interval)
         declared_in = time.time() - started
-        time.sleep(3)  # let the tail arrive (beyond the 2 s safety-net poll)
+        # Wait for the tail: until every subscriber has every event, or 60 s (then the
+        # missing ones count as lost).
+        expected = args.subscribers * len(event_ids)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            for _, conn in clients:
+                conn.send("count")
+            if sum(conn.recv() for _, conn in clients) >= expected:
+                break
+            time.sleep(0.5)
         for _, conn in clients:
             conn.send("stop")
         receipts = [r for _, conn in clients for r in conn.recv()]
@@ -232,7 +242,10 @@ def main() -> None:
     finally:
         for server in servers:
             server.terminate()
-            server.wait(10)
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
     import django
 

@@ -11,6 +11,7 @@ from .elections import ElectionQuery
 from .events import EventQuery
 from .national import NationalQuery
 from .posts import PostQuery
+from .sharing import SharedEventExecutor
 from .subscriptions import Subscription
 
 Query = merge_types("Query", (ElectionQuery, NationalQuery, PostQuery, EventQuery))
@@ -29,6 +30,7 @@ def should_mask_error(error: GraphQLError) -> bool:
 schema = strawberry.Schema(
     query=Query,
     subscription=Subscription,
+    execution_context_class=SharedEventExecutor,
     extensions=[
         DjangoOptimizerExtension,
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Unexpected server error."),

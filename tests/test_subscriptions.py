@@ -4,7 +4,6 @@ Tests against real server processes, Redis and restarts are in test_live_servers
 """
 
 import asyncio
-import datetime as dt
 import json
 
 import pytest
@@ -13,13 +12,13 @@ from channels.routing import URLRouter
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import re_path
-from strawberry.channels import GraphQLWSConsumer
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from electionsite.asgi import application
 from results import services
 from results.models import Event, Post
 from schema import live, schema
+from schema.ws import graphql_ws_consumer
 
 from . import factories as f
 from .asgi_ws import WebsocketCommunicator
@@ -235,18 +234,7 @@ async def test_pings_are_answered():
 
 
 async def test_a_connection_that_never_initialises_is_closed():
-    app = URLRouter(
-        [
-            re_path(
-                r"^graphql$",
-                GraphQLWSConsumer.as_asgi(
-                    schema=schema,
-                    subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-                    connection_init_wait_timeout=dt.timedelta(seconds=0.2),
-                ),
-            )
-        ]
-    )
+    app = URLRouter([re_path(r"^graphql$", graphql_ws_consumer(schema, init_timeout=0.2))])
     client = await Client(app).connect(init=False)
     closed = await client.ws.receive_output(timeout=2)
     assert closed == {"type": "websocket.close", "code": 4408, "reason": "Connection initialisation timeout"}
