@@ -255,6 +255,7 @@ class Ballot(models.Model):
 
     class Meta:
         ordering = ["election", "ward__name"]
+        permissions = [("import_data", "Can import candidates, compositions and previous winners (CSV)")]
         constraints = [
             models.CheckConstraint(condition=Q(winner_count__gte=1), name="ballot_winner_count_positive"),
             models.CheckConstraint(

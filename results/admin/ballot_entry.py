@@ -1,0 +1,644 @@
+"""The ballot page: type a ward's votes, preview what the declaration publishes, confirm.
+
+Every write goes through ``results.services`` (declare, correct, retract,
+status) or ``results.drafts`` (figures saved before declaring, not public),
+passing the version the editor loaded, so a second editor's save is refused
+instead of overwriting the first. The preview comes from ``results.preview``:
+the same rules that derive every published figure. Errors are shown next to
+the field, or the candidate's row, that caused them; nothing is saved then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.forms.utils import ErrorList
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from .. import drafts, rules, services
+from ..models import Ballot, Candidacy, Election
+from ..preview import Preview, ballot_in, preview_result, preview_retraction
+from ..standings import ballot_changes
+from . import history
+from .overview import work_list_url
+
+COUNT_FIELDS = ("ballot_papers_counted", "rejected_ballots", "electorate")
+SETTABLE_STATUSES = (
+    Ballot.Status.AWAITING,
+    Ballot.Status.COUNTING,
+    Ballot.Status.RECOUNT,
+    Ballot.Status.POSTPONED,
+)
+
+
+def ballot_paper_order(candidacy: Candidacy) -> tuple[str, str]:
+    """Ballot papers list candidates by surname, then forenames."""
+    parts = candidacy.person_name.split()
+    return (parts[-1].casefold() if parts else "", candidacy.person_name.casefold())
+
+
+# --------------------------------------------------------------------------
+# The form
+# --------------------------------------------------------------------------
+
+
+class CountInput(forms.TextInput):
+    """A big box for a count: numeric keypad on touch screens, no spinner, no autofill."""
+
+    def __init__(self, attrs=None):
+        base = {"inputmode": "numeric", "autocomplete": "off", "class": "count-input", "data-entry": ""}
+        super().__init__({**base, **(attrs or {})})
+
+
+class CountField(forms.IntegerField):
+    """A whole number typed as people type counts: "1,234" and "1 234" are 1234."""
+
+    widget = CountInput
+    default_error_messages = {
+        "invalid": "Type a whole number, such as 1234.",
+        "min_value": "Cannot be negative.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.replace(",", "").replace(" ", "").replace("\u00a0", "")
+        return super().to_python(value)
+
+
+class BallotEntryForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    previewed = forms.CharField(widget=forms.HiddenInput, required=False)
+    ballot_papers_counted = CountField(label="Ballot papers counted", help_text="Rejected ones included.")
+    rejected_ballots = CountField(label="Rejected ballot papers")
+    electorate = CountField(label="Electorate")
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=500,
+        help_text="Kept in the history, e.g. “returning officer re-read Able's total”.",
+        widget=forms.TextInput(attrs={"class": "vTextField", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, ballot: Ballot, candidacies: list[Candidacy], require_votes: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ballot = ballot
+        self.candidacies = candidacies
+        self.contested = len(candidacies) > ballot.winner_count
+        self.require_votes = require_votes and self.contested
+        self.section_errors: dict[str, ErrorList] = {}
+        if self.contested:
+            # Votes come first in tab order: the returning officer reads them first.
+            order = list(self.fields)
+            for c in candidacies:
+                self.fields[f"votes_{c.pk}"] = CountField(label=f"Votes for {c.person_name}")
+                self.fields[f"lot_{c.pk}"] = forms.BooleanField(
+                    label=f"{c.person_name} won the drawing of lots",
+                    required=False,
+                    widget=forms.CheckboxInput(attrs={"data-entry": "", "class": "lot-input"}),
+                )
+            self.order_fields([f"votes_{c.pk}" for c in candidacies] + order)
+
+    # ---------------------------------------------------------------- reading
+
+    def votes(self) -> dict[int, int | None]:
+        if not self.contested:
+            return {}
+        return {c.pk: self.cleaned_data.get(f"votes_{c.pk}") for c in self.candidacies}
+
+    def lot_winners(self) -> set[int]:
+        if not self.contested:
+            return set()
+        return {c.pk for c in self.candidacies if self.cleaned_data.get(f"lot_{c.pk}")}
+
+    def counts(self) -> dict[str, int | None]:
+        return {name: self.cleaned_data.get(name) for name in COUNT_FIELDS}
+
+    def digest(self) -> str:
+        """Fingerprint of the figures, so that what is confirmed is exactly what was previewed."""
+        figures = [
+            self.cleaned_data.get("version"),
+            sorted(self.votes().items()),
+            sorted(self.lot_winners()),
+            [self.cleaned_data.get(name) for name in COUNT_FIELDS],
+        ]
+        return hashlib.sha256(json.dumps(figures).encode()).hexdigest()[:20]
+
+    # ---------------------------------------------------------------- checking
+
+    def clean(self):
+        data = super().clean()
+        counted = data.get("ballot_papers_counted")
+        rejected = data.get("rejected_ballots")
+        electorate = data.get("electorate")
+        if counted is not None and electorate is not None and counted > electorate:
+            self.add_error(
+                "ballot_papers_counted",
+                f"{counted:,} ballot papers counted is more than the electorate of {electorate:,}.",
+            )
+        valid = None
+        if counted is not None:
+            if rejected is not None and rejected > counted:
+                self.add_error(
+                    "rejected_ballots",
+                    f"{rejected:,} rejected is more than the {counted:,} ballot papers counted.",
+                )
+            else:
+                valid = counted - (rejected or 0)
+        for c in self.candidacies if self.contested else ():
+            name = f"votes_{c.pk}"
+            if name not in data:
+                continue  # already refused by the field itself
+            value = data[name]
+            if value is None and self.require_votes:
+                self.add_error(name, f"Enter the votes for {c.person_name}.")
+            elif value is not None and valid is not None and value > valid:
+                self.add_error(
+                    name,
+                    f"{value:,} votes is more than the {valid:,} valid ballot papers counted "
+                    f"({counted:,} counted, {rejected or 0:,} rejected).",
+                )
+        return data
+
+    def add_section_error(self, section: str, message: str) -> None:
+        self.section_errors.setdefault(section, ErrorList()).append(message)
+
+    def _row_field(self, prefix: str, message: str) -> str | None:
+        for c in self.candidacies:
+            if message.startswith(f"{c.person_name}:") and f"{prefix}_{c.pk}" in self.fields:
+                return f"{prefix}_{c.pk}"
+        return None
+
+    def check_lot(self, seats: int) -> None:
+        """Lot winners must be level at the cut-off: say which row is wrong, as the service would."""
+        votes = self.votes()
+        lot = self.lot_winners()
+        if not lot or any(v is None for v in votes.values()):
+            return
+        try:
+            rules.decide_winners(votes, seats, lot)
+        except rules.InvalidLot:
+            ranking = sorted(votes.values(), reverse=True)
+            cutoff = ranking[seats - 1]
+            wrong = [c for c in self.candidacies if c.pk in lot and votes[c.pk] != cutoff]
+            for c in wrong:
+                self.add_error(
+                    f"lot_{c.pk}",
+                    f"{c.person_name} did not tie for the last seat, so cannot win it by lot.",
+                )
+            if not wrong:
+                tied = sum(1 for v in votes.values() if v == cutoff)
+                places = seats - sum(1 for v in votes.values() if v > cutoff)
+                if tied <= places:
+                    self.add_section_error(
+                        "lot_winners", "There is no tie for the last seat: no drawing of lots is needed."
+                    )
+                else:
+                    self.add_section_error(
+                        "lot_winners",
+                        f"Tick exactly {places} lot winner{'s' if places != 1 else ''}: {len(lot)} ticked.",
+                    )
+        except rules.TieUnresolved:
+            pass
+
+    def add_service_error(self, exc: ValidationError) -> None:
+        """Put a service's refusal next to the field or candidate's row it names."""
+        for field, messages_ in exc.message_dict.items():
+            for message in messages_:
+                if field in COUNT_FIELDS and field in self.fields:
+                    self.add_error(field, message)
+                elif field == "votes" and (row := self._row_field("votes", message)):
+                    self.add_error(row, message.split(":", 1)[1].strip().capitalize())
+                elif field == "lot_winners" and " did not tie" in message:
+                    named = message.split(" did not tie", 1)[0].split(", ")
+                    rows = [
+                        c for c in self.candidacies if c.person_name in named and f"lot_{c.pk}" in self.fields
+                    ]
+                    for c in rows:
+                        self.add_error(f"lot_{c.pk}", message)
+                    if not rows:
+                        self.add_section_error(field, message)
+                else:
+                    self.add_section_error(field, message)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors) or bool(self.section_errors)
+
+
+# --------------------------------------------------------------------------
+# The view
+# --------------------------------------------------------------------------
+
+
+class BallotEntry:
+    """One request to a ballot's page."""
+
+    template = "admin/results/ballot/entry.html"
+
+    def __init__(self, model_admin, request, object_id):
+        self.model_admin = model_admin
+        self.request = request
+        self.opts = model_admin.model._meta
+        stored = model_admin.get_object(request, unquote(object_id))
+        if stored is None:
+            self.missing = model_admin._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return
+        self.missing = None
+        if not model_admin.has_view_or_change_permission(request, stored):
+            raise PermissionDenied
+        self.can_change = model_admin.has_change_permission(request, stored)
+        self.load(stored.pk, stored.election_id)
+
+    def load(self, ballot_pk: int, election_pk: int) -> None:
+        self.election = Election.objects.with_results().get(pk=election_pk)
+        self.ballot = ballot_in(self.election, ballot_pk)
+        self.candidacies = sorted(self.ballot.candidacies.all(), key=ballot_paper_order)
+
+    # ---------------------------------------------------------------- plumbing
+
+    def form(self, data=None, *, require_votes=False, initial=None) -> BallotEntryForm:
+        return BallotEntryForm(
+            data,
+            ballot=self.ballot,
+            candidacies=self.candidacies,
+            require_votes=require_votes,
+            initial=initial if initial is not None else self.stored_initial(),
+        )
+
+    def stored_initial(self) -> dict:
+        initial = {"version": self.ballot.version, **{f: getattr(self.ballot, f) for f in COUNT_FIELDS}}
+        for c in self.candidacies:
+            initial[f"votes_{c.pk}"] = c.votes
+            initial[f"lot_{c.pk}"] = c.elected_by_lot
+        return initial
+
+    def change_url(self, ballot: Ballot | None = None) -> str:
+        return reverse("admin:results_ballot_change", args=[(ballot or self.ballot).pk])
+
+    def redirect(self, url: str | None = None) -> HttpResponseRedirect:
+        return HttpResponseRedirect(url or self.change_url())
+
+    def render(self, form: BallotEntryForm, *, status: int = 200, **context) -> TemplateResponse:
+        ballot = self.ballot
+        preview: Preview | None = context.get("preview")
+        tied = self.tied(form)
+        elected_now = {c.pk for c in self.candidacies if c.elected}
+        rows = []
+        for c in self.candidacies:
+            rows.append(
+                {
+                    "candidacy": c,
+                    "votes": form[f"votes_{c.pk}"] if form.contested else None,
+                    "lot": form[f"lot_{c.pk}"]
+                    if form.contested and (c.pk in tied or form.has_error(f"lot_{c.pk}"))
+                    else None,
+                    "elected_now": c.pk in elected_now and ballot.is_published,
+                    "elected": preview is not None and c in preview.elected,
+                    "by_lot": preview is not None and c.pk in preview.by_lot,
+                }
+            )
+        confirmable = (
+            preview is not None
+            and preview.complete
+            and not form.has_errors
+            and context.get("kind") != "retract"
+        )
+        status_actions = []
+        if not ballot.is_published:
+            status_actions = [(s.value, s.label) for s in SETTABLE_STATUSES if s != ballot.status]
+        autofocus = None
+        with_errors = [name for name in form.errors if name in form.fields]
+        if confirmable or context.get("kind") == "retract":
+            autofocus = "confirm"
+        elif with_errors:
+            autofocus = with_errors[0]
+        elif tied and preview is not None and not preview.complete:
+            autofocus = next(f"lot_{c.pk}" for c in self.candidacies if c.pk in tied)
+        elif form.contested:
+            autofocus = f"votes_{self.candidacies[0].pk}"
+        if autofocus and autofocus in form.fields:
+            form.fields[autofocus].widget.attrs["autofocus"] = True
+        if not self.can_change:
+            for field in form.fields.values():
+                field.disabled = True
+        full_context = {
+            **self.model_admin.admin_site.each_context(self.request),
+            "title": f"{ballot.label}: {self.election.council.name}",
+            "is_nav_sidebar_enabled": False,  # the whole width for the figures
+            "subtitle": None,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "original": ballot,
+            "has_view_permission": True,
+            "has_change_permission": self.can_change,
+            "ballot": ballot,
+            "election": self.election,
+            "form": form,
+            "rows": rows,
+            "tied": tied,
+            "lot_column": any(row["lot"] is not None for row in rows),
+            "status_actions": status_actions,
+            "confirmable": confirmable,
+            "autofocus": autofocus,
+            "work_list_url": work_list_url(self.election),
+            "history": history.history(ballot),
+            "previous_winners": [(p.party, p.seats) for p in ballot.previous_winners.all()],
+            "changes_now": [],
+            "count_fields": [form[name] for name in COUNT_FIELDS],
+            "top_errors": {k: v for k, v in form.section_errors.items() if k not in ("votes", "lot_winners")},
+            "change_url": self.change_url(),
+            **context,
+        }
+        if preview is not None:
+            full_context.update(preview_context(preview))
+        if ballot.is_published and preview is None:
+            full_context["changes_now"] = ballot_changes(ballot)
+        return TemplateResponse(self.request, self.template, full_context, status=status)
+
+    def tied(self, form: BallotEntryForm) -> set[int]:
+        """Candidates level at the cut-off, from the figures on the form (typed or stored)."""
+        if not form.contested:
+            return set()
+        if form.is_bound and hasattr(form, "cleaned_data"):
+            votes = form.votes()
+        else:
+            votes = {c.pk: c.votes for c in self.candidacies}
+        if any(v is None for v in votes.values()):
+            return set()
+        try:
+            rules.decide_winners(votes, self.ballot.winner_count)
+        except rules.TieUnresolved as tie:
+            return set(tie.tied)
+        return set()
+
+    def conflict(self, form: BallotEntryForm) -> TemplateResponse:
+        """Someone saved this ballot since the editor opened it: show theirs next to yours, save nothing."""
+        stored = Ballot.objects.select_related("election__council", "ward").get(pk=self.ballot.pk)
+        self.load(stored.pk, stored.election_id)
+        submitted = form.cleaned_data
+        rows = []
+        for c in self.candidacies:
+            if form.contested:
+                rows.append((c.person_name, c.votes, submitted.get(f"votes_{c.pk}")))
+        for name in COUNT_FIELDS:
+            rows.append((form.fields[name].label, getattr(self.ballot, name), submitted.get(name)))
+        conflict = history.conflict(self.ballot, self.ballot.label, rows)
+        return self.render(self.form(), status=409, conflict=conflict)
+
+    # ---------------------------------------------------------------- requests
+
+    def respond(self):
+        if self.missing is not None:
+            return self.missing
+        if self.request.method != "POST":
+            return self.render(self.form())
+        if not self.can_change:
+            raise PermissionDenied
+        post = self.request.POST
+        if "_status" in post:
+            return self.set_status(post["_status"])
+        if "_save" in post:
+            return self.save()
+        if "_retract_preview" in post or "_retract" in post:
+            return self.retract(confirm="_retract" in post)
+        return self.publish(confirm="_confirm" in post)
+
+    def bound(self, *, require_votes: bool) -> BallotEntryForm | None:
+        form = self.form(self.request.POST, require_votes=require_votes)
+        return form
+
+    def stale(self, form: BallotEntryForm) -> bool:
+        return form.cleaned_data["version"] != self.ballot.version
+
+    def save(self):
+        form = self.bound(require_votes=False)
+        if not form.is_valid():
+            return self.render(form)
+        if self.stale(form):
+            return self.conflict(form)
+        try:
+            self._save_figures(form)
+        except services.StaleEdit:
+            return self.conflict(form)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+            return self.render(form)
+        messages.success(
+            self.request,
+            f"Saved the figures for {self.ballot.label}. They are not public until the ballot is declared.",
+        )
+        return self.redirect()
+
+    def _save_figures(self, form: BallotEntryForm) -> Ballot:
+        saved = drafts.save_count_in_progress(
+            self.ballot,
+            votes=form.votes(),
+            **form.counts(),
+            expected_version=form.cleaned_data["version"],
+        )
+        names = {c.pk: c.person_name for c in self.candidacies}
+        votes = ", ".join(
+            f"{names[pk]} {v:,}"
+            for pk, v in sorted(form.votes().items(), key=lambda kv: names[kv[0]])
+            if v is not None
+        )
+        counts = ", ".join(
+            f"{form.fields[k].label.lower()} {v:,}" for k, v in form.counts().items() if v is not None
+        )
+        summary = "; ".join(part for part in (votes, counts) if part) or "no figures"
+        self.model_admin.log_change(
+            self.request,
+            saved,
+            f"Saved figures before declaring (not public), version {saved.version}: {summary}.",
+        )
+        return saved
+
+    def set_status(self, status: str):
+        form = self.bound(require_votes=False)
+        if not form.is_valid():
+            return self.render(form)
+        if self.stale(form):
+            return self.conflict(form)
+        typed_changed = form.votes() != {c.pk: c.votes for c in self.candidacies if form.contested} or any(
+            form.counts()[k] != getattr(self.ballot, k) for k in COUNT_FIELDS
+        )
+        try:
+            with transaction.atomic():
+                version = form.cleaned_data["version"]
+                if typed_changed:
+                    version = self._save_figures(form).version  # keep what was typed before moving on
+                services.set_ballot_status(
+                    self.ballot, status, user=self.request.user, expected_version=version
+                )
+        except services.StaleEdit:
+            return self.conflict(form)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+            return self.render(form)
+        messages.success(self.request, f"{self.ballot.label}: {Ballot.Status(status).label.lower()}.")
+        return self.redirect()
+
+    def publish(self, *, confirm: bool):
+        form = self.bound(require_votes=True)
+        if not form.is_valid():
+            return self.render(form)
+        if self.stale(form):
+            return self.conflict(form)
+        kind = "correct" if self.ballot.is_published else "declare"
+        if self.ballot.status == Ballot.Status.POSTPONED:
+            form.add_section_error(
+                "status", f"{self.ballot.label} is postponed: set it back to counting before declaring."
+            )
+            return self.render(form)
+        if not self.candidacies:
+            form.add_section_error("candidacy", f"{self.ballot.label} has no candidates to declare.")
+        form.check_lot(self.ballot.winner_count)
+        if form.has_errors:
+            return self.render(form)
+        try:
+            preview = preview_result(
+                self.election,
+                self.ballot.pk,
+                votes=form.votes(),
+                lot_winners=form.lot_winners(),
+                electorate=form.cleaned_data.get("electorate"),
+                ballot_papers_counted=form.cleaned_data.get("ballot_papers_counted"),
+            )
+        except rules.InvalidLot as bad:  # check_lot names the row; this is the backstop
+            form.add_section_error("lot_winners", f"The drawing of lots does not fit the votes: {bad}.")
+            return self.render(form)
+        changed = confirm and form.cleaned_data.get("previewed") != form.digest()
+        if not confirm or changed or not preview.complete:
+            data = form.data.copy()
+            data["previewed"] = form.digest()
+            shown = self.form(data, require_votes=True)
+            shown.is_valid()
+            shown.check_lot(self.ballot.winner_count)
+            notice = (
+                "The figures changed since the preview: check this preview, then confirm." if changed else ""
+            )
+            return self.render(shown, preview=preview, kind=kind, notice=notice)
+        call = services.correct_ballot if kind == "correct" else services.declare_ballot
+        extra = {"reason": form.cleaned_data.get("reason", "")} if kind == "correct" else {}
+        try:
+            call(
+                self.ballot,
+                votes=form.votes() if form.contested else None,
+                lot_winners=form.lot_winners(),
+                **form.counts(),
+                user=self.request.user,
+                expected_version=form.cleaned_data["version"],
+                **extra,
+            )
+        except services.StaleEdit:
+            return self.conflict(form)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+            return self.render(form)
+        headline = "; ".join(c.headline for c in preview.changes)
+        done = "Corrected" if kind == "correct" else "Declared"
+        message = f"{done} {self.ballot.label}" + (f": {headline}" if headline else "") + "."
+        if preview.control_changes and preview.standing_after.headline:
+            message += f" Control: {preview.standing_after.headline}."
+        messages.success(self.request, message)
+        if kind == "correct":
+            return self.redirect()
+        following = next_in_work_list(self.ballot)
+        if following is None:
+            messages.info(self.request, f"Nothing left to declare in {self.election.council.name}.")
+            return self.redirect(reverse("admin:election_night"))
+        return self.redirect(self.change_url(following))
+
+    def retract(self, *, confirm: bool):
+        form = self.bound(require_votes=False)
+        if not form.is_valid():
+            return self.render(form)
+        if self.stale(form):
+            return self.conflict(form)
+        if not self.ballot.is_published:
+            form.add_section_error(
+                "status", f"{self.ballot.label} has not been declared: nothing to retract."
+            )
+            return self.render(form)
+        if not confirm:
+            preview = preview_retraction(self.election, self.ballot.pk)
+            return self.render(self.form(initial=self.stored_initial()), preview=preview, kind="retract")
+        try:
+            services.retract_declaration(
+                self.ballot,
+                reason=form.cleaned_data.get("reason", ""),
+                user=self.request.user,
+                expected_version=form.cleaned_data["version"],
+            )
+        except services.StaleEdit:
+            return self.conflict(form)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+            return self.render(form)
+        messages.success(
+            self.request, f"Retracted the declaration of {self.ballot.label}: its result is no longer public."
+        )
+        return self.redirect()
+
+
+def preview_context(preview: Preview) -> dict:
+    """What the preview panel shows, flattened for the template."""
+    winners = [(c, preview.votes.get(c.pk), c.pk in preview.by_lot) for c in preview.elected]
+    composition = []
+    before, after = preview.standing_before, preview.standing_after
+    if before is not None and after is not None:
+        so_far = {party.ec_id: row.seats for party, row in before.party_rows()}
+        for party, row in after.party_rows():
+            now = so_far.get(party.ec_id, 0)
+            if row.seats or now or row.seats_before:
+                composition.append(
+                    {
+                        "party": party,
+                        "before_poll": row.seats_before,
+                        "now": now,
+                        "after": row.seats,
+                        "delta": row.seats - now,
+                        "change": row.change,
+                    }
+                )
+    tie_votes = None
+    if preview.tie is not None:
+        tie_votes = preview.votes.get(preview.tie.tied[0].pk)
+    return {
+        "preview_winners": winners,
+        "preview_composition": composition,
+        "preview_turnout": None if preview.turnout is None else f"{preview.turnout:.1%}",
+        "tie_votes": tie_votes,
+    }
+
+
+def next_in_work_list(ballot: Ballot) -> Ballot | None:
+    """The next ballot of the same election still to declare (by ward name), skipping postponed ones."""
+    rest = list(
+        Ballot.objects.to_declare()
+        .filter(election_id=ballot.election_id)
+        .exclude(pk=ballot.pk)
+        .exclude(status=Ballot.Status.POSTPONED)
+        .select_related("ward", "election__council")
+        .order_by("ward__name", "pk")
+    )
+    here = ballot.label.casefold()
+    after = [b for b in rest if b.label.casefold() > here]
+    return (after or rest or [None])[0]
+
+
+def entry_view(model_admin, request, object_id):
+    return BallotEntry(model_admin, request, object_id).respond()

@@ -1,0 +1,179 @@
+"""Who changed a ballot or a post, when, and what they changed.
+
+Two sources, merged newest first: the ``Event`` log (everything published,
+with each version in its payload) and the admin's ``LogEntry`` rows (changes
+nothing publishes: figures saved before a declaration, draft posts). Also
+builds the message shown when a save is refused because someone else saved
+first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.admin.utils import unquote
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from ..models import Ballot, Event, Post
+
+HISTORY_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    when: dt.datetime
+    who: str
+    what: str
+    public: bool
+    details: tuple[str, ...] = ()
+    reason: str = ""
+    version: int | None = None
+
+
+def _who(user) -> str:
+    return user.get_username() if user is not None else "an import or a script"
+
+
+def _number(n) -> str:
+    return "—" if n is None else f"{n:,}"
+
+
+def ballot_figures(payload: dict) -> tuple[str, ...]:
+    """One line per candidate, then the count, from a ballot event's payload."""
+    lines = []
+    for c in payload.get("candidacies", ()):
+        mark = " elected" + (" by lot" if c.get("elected_by_lot") else "") if c.get("elected") else ""
+        votes = "" if c.get("votes") is None else f" {_number(c['votes'])}"
+        lines.append(f"{c['person_name']}{votes}{mark}")
+    if payload.get("ballot_papers_counted") is not None or payload.get("electorate") is not None:
+        lines.append(
+            f"ballot papers counted {_number(payload.get('ballot_papers_counted'))}, "
+            f"rejected {_number(payload.get('rejected_ballots'))}, "
+            f"electorate {_number(payload.get('electorate'))}"
+        )
+    return tuple(lines)
+
+
+def _event_entry(event: Event) -> HistoryEntry:
+    payload = event.payload or {}
+    details: tuple[str, ...] = ()
+    what = event.get_kind_display()
+    if event.kind in (Event.Kind.BALLOT_DECLARED, Event.Kind.BALLOT_CORRECTED):
+        details = ballot_figures(payload)
+    elif event.kind == Event.Kind.BALLOT_STATUS:
+        what = f"Status set to {Ballot.Status(payload['status']).label.lower()}"
+    elif event.kind in (Event.Kind.POST_PUBLISHED, Event.Kind.POST_UPDATED):
+        details = tuple(
+            line
+            for line in (
+                f"“{payload.get('headline', '')}”",
+                "breaking" if payload.get("breaking") else "",
+                "key point" if payload.get("key_point") else "",
+            )
+            if line
+        )
+    return HistoryEntry(
+        when=event.created_at,
+        who=_who(event.actor),
+        what=what,
+        public=True,
+        details=details,
+        reason=payload.get("reason", ""),
+        version=payload.get("version"),
+    )
+
+
+def _log_entry(entry: LogEntry) -> HistoryEntry:
+    return HistoryEntry(
+        when=entry.action_time,
+        who=_who(entry.user),
+        what=entry.get_change_message() or "Changed",
+        public=False,
+    )
+
+
+def history(obj: Ballot | Post, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
+    """Every recorded change of a ballot or post, newest first (two queries)."""
+    events = obj.events.select_related("actor").order_by("-id")[:limit]
+    logs = (
+        LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk))
+        .select_related("user")
+        .order_by("-action_time")[:limit]
+    )
+    entries = [_event_entry(e) for e in events] + [_log_entry(e) for e in logs]
+    entries.sort(key=lambda e: e.when, reverse=True)
+    return entries[:limit]
+
+
+def history_view(model_admin, request, object_id, title):
+    """The admin's History page of a ballot or post: every change, published or not."""
+    obj = model_admin.get_object(request, unquote(object_id))
+    if obj is None:
+        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
+    if not model_admin.has_view_or_change_permission(request, obj):
+        raise PermissionDenied
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"History: {title(obj)}",
+        "opts": model_admin.opts,
+        "original": obj,
+        "history": history(obj, limit=500),
+    }
+    return TemplateResponse(request, "admin/results/history.html", context)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A refused save: who saved first, and their figures next to the ones refused."""
+
+    message: str
+    rows: tuple[tuple[str, str, str], ...] = field(default=())  # (what, theirs, yours)
+
+
+def conflict(
+    obj: Ballot | Post, label: str, rows: list[tuple[str, object, object]] | None, noun: str = "figures"
+) -> Conflict:
+    """The message for a save refused because ``obj`` changed since the editor opened it.
+
+    ``rows`` holds ``(what, saved now, submitted)``; only those that differ are
+    kept. ``None`` when the refused action carried no figures (a withdrawal).
+    """
+    entries = history(obj, limit=1)
+    if entries:
+        last = entries[0]
+        when = timezone.localtime(last.when)
+        who = f"{last.who} at {when:%H:%M:%S} ({last.what[:1].lower()}{last.what[1:]})"
+    else:
+        who = "someone else"
+    differ = tuple(
+        (what, _show(theirs), _show(yours)) for what, theirs, yours in rows or () if theirs != yours
+    )
+    message = f"{label} was changed by {who} after you opened it. Nothing of yours was saved"
+    plural = noun.endswith("s")
+    if rows is None:
+        message += ": reload the page to see their change."
+    elif differ:
+        message += (
+            f": their {noun} {'are' if plural else 'is'} below next to yours. "
+            f"Check {'them' if plural else 'it'}, then enter yours again if needed."
+        )
+    else:
+        message += f", but your {noun} {'match' if plural else 'matches'} what is saved now: reload the page."
+    return Conflict(message=message, rows=differ)
+
+
+def _show(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ", ".join(sorted(str(v) for v in value)) or "—"
+    return str(value)

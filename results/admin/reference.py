@@ -1,0 +1,128 @@
+"""Reference data (parties, councils, wards) edited directly, with Django's admin history;
+elections, candidacies and the event log shown for reading."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from ..models import Candidacy, CompositionBefore, Council, Election, Event, Party, PreviousWinner, Ward
+from .overview import work_list_url
+
+
+class ReadOnlyMixin:
+    """Shown, never edited here: these change only through ``results.services`` and the importers."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Party)
+class PartyAdmin(admin.ModelAdmin):
+    list_display = ["ec_id", "name", "short_name", "abbreviation", "colour", "lead_party", "is_independent"]
+    search_fields = ["ec_id", "name", "short_name"]
+    list_select_related = ["lead_party"]
+
+
+class WardInline(admin.TabularInline):
+    model = Ward
+    extra = 0
+
+
+@admin.register(Council)
+class CouncilAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "official_name", "seats_total"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [WardInline]
+
+
+@admin.register(Ward)
+class WardAdmin(admin.ModelAdmin):
+    list_display = ["name", "council", "seats"]
+    list_filter = ["council"]
+    search_fields = ["name"]
+    list_select_related = ["council"]
+
+
+class CompositionInline(ReadOnlyMixin, admin.TabularInline):
+    model = CompositionBefore
+    extra = 0
+
+
+@admin.register(Election)
+class ElectionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = [
+        "election_id",
+        "council",
+        "kind",
+        "poll_date",
+        "seats_total",
+        "control_before",
+        "work_list",
+    ]
+    list_filter = ["kind", "poll_date"]
+    search_fields = ["election_id", "council__name"]
+    list_select_related = ["council", "control_before"]
+    inlines = [CompositionInline]
+
+    @admin.display(description="work list")
+    def work_list(self, election: Election):
+        return format_html('<a href="{}">Ballots still to declare</a>', work_list_url(election))
+
+
+class PreviousWinnerInline(ReadOnlyMixin, admin.TabularInline):
+    model = PreviousWinner
+    extra = 0
+
+
+@admin.register(Candidacy)
+class CandidacyAdmin(admin.ModelAdmin):
+    """A candidate's details, correctable while the ballot is undeclared (retract first otherwise)."""
+
+    list_display = ["person_name", "party", "description", "ballot_link", "votes", "elected"]
+    list_filter = ["ballot__election__council", "party"]
+    search_fields = ["person_name", "person_id", "ballot__ballot_paper_id"]
+    list_select_related = ["party", "ballot__ward", "ballot__election__council"]
+    fields = [
+        "ballot",
+        "person_name",
+        "person_id",
+        "party",
+        "description",
+        "votes",
+        "elected",
+        "elected_by_lot",
+    ]
+    readonly_fields = ["ballot", "votes", "elected", "elected_by_lot"]
+    autocomplete_fields = ["party"]
+
+    @admin.display(description="ballot", ordering="ballot__ballot_paper_id")
+    def ballot_link(self, candidacy: Candidacy):
+        url = reverse("admin:results_ballot_change", args=[candidacy.ballot_id])
+        return format_html('<a href="{}">{}</a>', url, candidacy.ballot.label)
+
+    def has_add_permission(self, request):
+        return False  # candidates come from the candidates import
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.ballot.is_published:
+            return False  # its result is public: retract the declaration to change it
+        return super().has_change_permission(request, obj)
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "kind", "created_at", "actor", "council", "ballot", "post"]
+    list_filter = ["kind", "council"]
+    list_select_related = ["actor", "council", "ballot", "post"]

@@ -1,0 +1,69 @@
+"""The admin site of election night: the overview and imports, and a login that pauses after failures.
+
+It lives outside the ``results.admin`` package on purpose: Django imports the
+default site's class while the admin registers models, and importing it must
+not import the package that registers them.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
+from django.urls import path
+
+from . import login_throttle as throttle
+
+
+class ThrottledAuthenticationForm(AdminAuthenticationForm):
+    """The admin login form, refused for a while after repeated failures for one username and address."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = throttle.client_address(self.request)
+        if username and throttle.is_locked(username, address):
+            raise ValidationError(
+                "Too many failed logins as “%(username)s” from this address. For safety, logging in "
+                "is paused: try again in %(minutes)s minute(s), or ask an administrator to reset "
+                "your password.",
+                code="throttled",
+                params={"username": username, "minutes": throttle.minutes_left(username, address)},
+            )
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            if username:
+                throttle.record_failure(username, address)
+            raise
+        throttle.reset(username, address)
+        return cleaned
+
+
+class ElectionAdminSite(admin.AdminSite):
+    site_header = "Election night: data desk"
+    site_title = "Election night"
+    index_title = "Data desk"
+    index_template = "admin/results/index.html"
+    login_form = ThrottledAuthenticationForm
+
+    def get_urls(self):
+        from .admin.imports import import_view
+        from .admin.overview import overview_view
+
+        return [
+            path("election-night/", self.admin_view(overview_view), name="election_night"),
+            path("import/", self.admin_view(import_view), name="results_import"),
+            *super().get_urls(),
+        ]
+
+    def login(self, request, extra_context=None):
+        response = super().login(request, extra_context)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        throttled = (
+            form is not None
+            and form.is_bound
+            and any(error.code == "throttled" for error in form.non_field_errors().as_data())
+        )
+        if throttled:
+            response.status_code = 429  # Too Many Requests
+        return response

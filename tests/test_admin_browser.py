@@ -1,0 +1,290 @@
+"""The data desk's console in a real browser: Playwright driving Debian's chromium against a live server.
+
+Run only these with ``pytest -m browser``. Without /usr/bin/chromium (or the
+playwright package) they are skipped, unless REQUIRE_BROWSER=1 (as in CI),
+which turns the skip into a failure. A screenshot of each step goes to
+artifacts/screenshots/ (or SCREENSHOTS_DIR).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from results import services
+from results.models import Ballot, Candidacy, Event
+
+from . import factories as f
+from .desk import PASSWORD, staff
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "artifacts" / "screenshots")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is not installed (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+@pytest.fixture
+def browser(live_server):
+    """A headless chromium, for one test.
+
+    Started after the test database is set up and stopped before it is
+    flushed: while Playwright's sync API runs, this thread has an event loop,
+    and Django hands the code here other database connection objects than
+    its own (its connection handler is context-local). The test's data is
+    therefore best created by fixtures listed before ``open_page``.
+    """
+    missing = _missing()
+    if missing:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        # The test's own queries run beside Playwright's event loop: safe here, one thread.
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                yield launched
+            finally:
+                launched.close()
+                connections.close_all()  # the connections opened beside the event loop
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    """Open a fresh browser context (its own cookies: one per person) at the live server."""
+    contexts = []
+
+    def opener():
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield opener
+    for context in contexts:
+        context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"admin-{name}.png"), full_page=True)
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.locator("#user-tools").wait_for()  # logged in
+
+
+def focused(page) -> str:
+    """The name (or id) of the element that has the keyboard focus."""
+    return page.evaluate("document.activeElement.name || document.activeElement.id")
+
+
+def type_and_enter(page, value: str) -> None:
+    page.keyboard.type(value)
+    page.keyboard.press("Enter")
+
+
+@pytest.fixture
+def rushcliffe():
+    """Three single-member wards, Conservative before the poll; Abbey already declared (a Labour gain)."""
+    e = f.election("rushcliffe", seats_total=3, before={"PP52": (2, 0), "PP53": (1, 0)}, name="Rushcliffe")
+    candidates = [("Helen Walsh", "PP53"), ("Rob Inglis", "PP52"), ("Jen Carter", "PP90")]
+    wards = [f.ballot(e, name, candidates, previous={"PP52": 1}) for name in ("Abbey", "Bingham", "Cotgrave")]
+    services.declare_ballot(wards[0], votes=f.votes(wards[0], Walsh=900, Inglis=700, Carter=120))
+    return e, wards
+
+
+@pytest.fixture
+def desk():
+    return staff("desk", password=True)
+
+
+@pytest.fixture
+def bob():
+    return staff("bob", password=True)
+
+
+def test_the_data_desk_declares_a_ward_with_the_keyboard_and_sees_control_change(rushcliffe, desk, open_page):
+    e, (abbey, bingham, cotgrave) = rushcliffe
+    page = open_page()
+    page.goto("/admin/")
+    shot(page, "01-login")
+    log_in(page, "desk")
+
+    page.click("#overview-link")
+    page.locator("#overview").wait_for()
+    row = page.locator('tr[data-election="local.rushcliffe.2023-05-04"]')
+    assert row.locator(".ballots-declared").inner_text() == "1 of 3"
+    assert row.locator(".control").inner_text().startswith("Not called yet")
+    shot(page, "02-overview-before")
+
+    row.locator(".work-list-link").click()
+    page.locator("#result_list").wait_for()
+    assert [link.inner_text() for link in page.locator("#result_list th.field-contest a").all()] == [
+        "Bingham",
+        "Cotgrave",
+    ]
+    shot(page, "03-work-list")
+
+    page.click("text=Bingham")
+    page.wait_for_load_state("load")
+    # From here on, the keyboard only.
+    by_surname = {c.person_name.split()[-1]: c.pk for c in bingham.candidacies.all()}
+    assert focused(page) == f"votes_{by_surname['Carter']}"  # ballot-paper order: Carter, Inglis, Walsh
+    type_and_enter(page, "150")
+    assert focused(page) == f"votes_{by_surname['Inglis']}"
+    type_and_enter(page, "1,010")
+    assert focused(page) == f"votes_{by_surname['Walsh']}"
+    type_and_enter(page, "1204")
+    assert focused(page) == "ballot_papers_counted"
+    type_and_enter(page, "2,380")
+    assert focused(page) == "rejected_ballots"
+    type_and_enter(page, "16")
+    assert focused(page) == "electorate"
+    page.keyboard.type("6100")
+    shot(page, "04-votes-typed")
+    page.keyboard.press("Enter")  # the last box: preview
+
+    preview = page.locator("#preview")
+    preview.wait_for()
+    assert page.locator("#preview-winners").inner_text() == "Helen Walsh (Labour) 1204 votes"
+    assert page.locator("#preview-changes").inner_text() == "Labour gain Bingham from Conservatives"
+    assert re.sub(r"\s+", " ", page.locator(".control-change").inner_text()) == (
+        "Control call changes: not called → Labour gain Rushcliffe"
+    )
+    assert focused(page) == "_confirm"
+    assert Ballot.objects.get(pk=bingham.pk).status == "awaiting"  # nothing published by a preview
+    shot(page, "05-preview")
+
+    page.keyboard.press("Enter")  # confirm
+    page.wait_for_url(f"**/admin/results/ballot/{cotgrave.pk}/change/")
+    assert page.locator(".messagelist").inner_text() == (
+        "Declared Bingham: Labour gain Bingham from Conservatives. Control: Labour gain Rushcliffe."
+    )
+    cotgrave_first = min(cotgrave.candidacies.all(), key=lambda c: c.person_name.split()[-1]).pk
+    assert focused(page) == f"votes_{cotgrave_first}"  # the next ward of the work list, ready to type
+    shot(page, "06-next-ward")
+
+    bingham.refresh_from_db()
+    assert (bingham.status, bingham.ballot_papers_counted, bingham.rejected_ballots, bingham.electorate) == (
+        "declared",
+        2380,
+        16,
+        6100,
+    )
+    assert sorted(
+        Candidacy.objects.filter(ballot=bingham).values_list("person_name", "votes", "elected")
+    ) == [
+        ("Helen Walsh", 1204, True),
+        ("Jen Carter", 150, False),
+        ("Rob Inglis", 1010, False),
+    ]
+    assert Event.objects.filter(kind="ballot_declared", ballot=bingham).get().actor == desk
+
+    page.goto("/admin/election-night/")
+    row = page.locator('tr[data-election="local.rushcliffe.2023-05-04"]')
+    assert row.locator(".ballots-declared").inner_text() == "2 of 3"
+    assert row.locator(".seats-declared").inner_text() == "2 of 3"
+    assert row.locator(".control-called").inner_text() == "Labour gain Rushcliffe"
+    assert re.sub(r"\s+", " ", row.locator(".composition").inner_text()).strip() == "Lab 2 (+2) Con 0 (-2)"
+    shot(page, "07-overview-after")
+
+
+def test_a_second_editors_stale_declaration_is_refused(rushcliffe, desk, bob, open_page):
+    _, (_, bingham, _) = rushcliffe
+    desk_page, bob_page = open_page(), open_page()
+    log_in(desk_page, "desk")
+    log_in(bob_page, "bob")
+    url = f"/admin/results/ballot/{bingham.pk}/change/"
+    desk_page.goto(url)  # desk opens the ward first...
+    bob_page.goto(url)
+    for value in ("100", "700", "800"):  # ...but bob declares it first.
+        type_and_enter(bob_page, value)
+    for _ in range(3):
+        bob_page.keyboard.press("Enter")  # leave the count boxes empty
+    bob_page.locator("#confirm").wait_for()
+    bob_page.keyboard.press("Enter")
+    bob_page.locator(".messagelist").wait_for()  # declared, and on to the next ward
+
+    for value in ("100", "800", "700"):
+        type_and_enter(desk_page, value)
+    for _ in range(3):
+        desk_page.keyboard.press("Enter")
+    conflict = desk_page.locator("#conflict")
+    conflict.wait_for()
+    assert re.match(
+        r"Bingham was changed by bob at \d\d:\d\d:\d\d \(ballot declared\) after you opened it\. "
+        r"Nothing of yours was saved: their figures are below next to yours\.",
+        conflict.locator("p").inner_text(),
+    )
+    rows = [re.split(r"\t", r.inner_text()) for r in conflict.locator("tbody tr").all()]
+    assert rows == [["Rob Inglis", "700", "800"], ["Helen Walsh", "800", "700"]]
+    shot(desk_page, "08-stale-save-refused")
+    assert sorted(
+        Candidacy.objects.filter(ballot=bingham).values_list("person_name", "votes", "elected")
+    ) == [
+        ("Helen Walsh", 800, True),
+        ("Jen Carter", 100, False),
+        ("Rob Inglis", 700, False),
+    ]
+    assert list(Event.objects.filter(ballot=bingham).values_list("kind", "actor__username")) == [
+        ("ballot_declared", "bob")
+    ]
+
+
+def test_a_validation_error_is_shown_next_to_its_field(rushcliffe, desk, open_page):
+    _, (_, bingham, _) = rushcliffe
+    page = open_page()
+    log_in(page, "desk")
+    page.goto(f"/admin/results/ballot/{bingham.pk}/change/")
+    for value in ("150", "1,010", "2,500", "2,380", "16"):
+        type_and_enter(page, value)
+    page.keyboard.press("Enter")  # electorate left empty: preview
+    walsh = bingham.candidacies.get(person_name="Helen Walsh").pk
+    error = page.locator(f"#row-{walsh} .field-error")
+    error.wait_for()
+    assert error.inner_text() == (
+        "2,500 votes is more than the 2,364 valid ballot papers counted (2,380 counted, 16 rejected)."
+    )
+    assert page.locator(".field-error").count() == 1
+    assert focused(page) == f"votes_{walsh}"  # the box to fix has the focus
+    assert page.locator("#confirm").count() == 0
+    shot(page, "09-validation-error")
+    assert Ballot.objects.get(pk=bingham.pk).status == "awaiting"
+    assert list(Candidacy.objects.filter(ballot=bingham).values_list("votes", flat=True)) == [
+        None,
+        None,
+        None,
+    ]
