@@ -45,31 +45,14 @@ def save_count_in_progress(
             raise ValidationError({"status": f"{ballot.label} is declared: correct the declaration instead."})
         candidacies = list(ballot.candidacies.order_by("pk"))
         names = {c.pk: c.person_name for c in candidacies}
-        errors: dict[str, list[str]] = {}
-
-        def add(field: str, message: str) -> None:
-            errors.setdefault(field, []).append(message)
-
-        foreign = set(votes) - set(names)
-        if foreign:
-            add("candidacy", f"Candidacy {sorted(foreign)} does not stand on {ballot.ballot_paper_id}.")
-        for name, message in services._count_fields(
-            ballot, electorate, ballot_papers_counted, rejected_ballots
-        ).items():
-            add(name, message)
-        valid = None if ballot_papers_counted is None else ballot_papers_counted - (rejected_ballots or 0)
-        for pk, value in votes.items():
-            if value is None or pk in foreign:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool):
-                add("votes", f"{names[pk]}: votes must be a whole number.")
-            elif value < 0:
-                add("votes", f"{names[pk]}: votes cannot be negative ({value}).")
-            elif valid is not None and value > valid:
-                add(
-                    "votes",
-                    f"{names[pk]}: {value} votes is more than the {valid} valid ballot papers counted.",
-                )
+        errors = services.count_errors(
+            ballot,
+            names,
+            votes,
+            electorate=electorate,
+            ballot_papers_counted=ballot_papers_counted,
+            rejected_ballots=rejected_ballots,
+        )
         if errors:
             raise ValidationError(errors)
 

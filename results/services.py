@@ -121,34 +121,74 @@ def _standing(election_pk: int):
     return election, election_standing(election)
 
 
-def _count_fields(
+def count_errors(
     ballot: Ballot,
+    names: Mapping[int, str],
+    votes: Mapping[int, int | None],
+    *,
     electorate: int | None,
     ballot_papers_counted: int | None,
     rejected_ballots: int | None,
-) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for name, value in (
-        ("electorate", electorate),
-        ("ballot_papers_counted", ballot_papers_counted),
-        ("rejected_ballots", rejected_ballots),
-    ):
-        if value is not None and (not isinstance(value, int) or value < 0):
-            errors[name] = "Must be a whole number, zero or more."
-    if errors:
-        return errors
-    if electorate is not None and ballot_papers_counted is not None and ballot_papers_counted > electorate:
-        errors["ballot_papers_counted"] = (
-            f"{ballot_papers_counted} ballot papers counted is more than the electorate of {electorate}."
-        )
+) -> dict[str, list[str]]:
+    """What is wrong with a ballot's figures, by field, in the data desk's words.
+
+    ``names`` maps the ballot's candidacy ids to names; ``votes`` maps
+    candidacy ids to votes (``None`` = not typed yet). Checks whole numbers
+    of zero or more, no more papers than electors, no more rejected than
+    counted, no candidate above the valid papers counted, and candidacies of
+    this ballot only. Shared by declarations and figures saved before one.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    counts = {
+        "electorate": electorate,
+        "ballot_papers_counted": ballot_papers_counted,
+        "rejected_ballots": rejected_ballots,
+    }
+    for name, value in counts.items():
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            add(name, "Must be a whole number, zero or more.")
+    if not errors:
+        if (
+            electorate is not None
+            and ballot_papers_counted is not None
+            and ballot_papers_counted > electorate
+        ):
+            add(
+                "ballot_papers_counted",
+                f"{ballot_papers_counted} ballot papers counted is more than the electorate of {electorate}.",
+            )
+        if (
+            rejected_ballots is not None
+            and ballot_papers_counted is not None
+            and rejected_ballots > ballot_papers_counted
+        ):
+            add(
+                "rejected_ballots",
+                f"{rejected_ballots} rejected is more than the {ballot_papers_counted} ballot papers counted.",
+            )
+    foreign = set(votes) - set(names)
+    if foreign:
+        add("candidacy", f"Candidacy {sorted(foreign)} does not stand on {ballot.ballot_paper_id}.")
+    valid = None
     if (
-        rejected_ballots is not None
-        and ballot_papers_counted is not None
-        and rejected_ballots > ballot_papers_counted
+        ballot_papers_counted is not None
+        and "ballot_papers_counted" not in errors
+        and "rejected_ballots" not in errors
     ):
-        errors["rejected_ballots"] = (
-            f"{rejected_ballots} rejected is more than the {ballot_papers_counted} ballot papers counted."
-        )
+        valid = ballot_papers_counted - (rejected_ballots or 0)
+    for pk, value in votes.items():
+        if value is None or pk in foreign:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            add("votes", f"{names[pk]}: votes must be a whole number.")
+        elif value < 0:
+            add("votes", f"{names[pk]}: votes cannot be negative ({value}).")
+        elif valid is not None and value > valid:
+            add("votes", f"{names[pk]}: {value} votes is more than the {valid} valid ballot papers counted.")
     return errors
 
 
@@ -170,27 +210,21 @@ def _apply_result(
     votes = {k: v for k, v in votes.items() if v is not None} if votes else {}
     lot = set(lot_winners or ())
     winner_set = None if winners is None else set(winners)
-    errors: dict[str, list[str]] = {}
+    errors = count_errors(
+        ballot,
+        names,
+        votes,
+        electorate=electorate,
+        ballot_papers_counted=ballot_papers_counted,
+        rejected_ballots=rejected_ballots,
+    )
 
     def add(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
 
-    for name, message in _count_fields(ballot, electorate, ballot_papers_counted, rejected_ballots).items():
-        add(name, message)
-    foreign = (set(votes) | lot | (winner_set or set())) - set(by_pk)
+    foreign = (lot | (winner_set or set())) - set(by_pk)
     if foreign:
         add("candidacy", f"Candidacy {sorted(foreign)} does not stand on {ballot.ballot_paper_id}.")
-    for pk, value in votes.items():
-        if not isinstance(value, int) or isinstance(value, bool):
-            add("votes", f"{names.get(pk, pk)}: votes must be a whole number.")
-        elif value < 0:
-            add("votes", f"{names.get(pk, pk)}: votes cannot be negative ({value}).")
-        elif ballot_papers_counted is not None and value > ballot_papers_counted - (rejected_ballots or 0):
-            add(
-                "votes",
-                f"{names.get(pk, pk)}: {value} votes is more than the "
-                f"{ballot_papers_counted - (rejected_ballots or 0)} valid ballot papers counted.",
-            )
     if not candidacies:
         add("candidacy", f"{ballot.ballot_paper_id} has no candidates to declare.")
     if errors:
@@ -605,7 +639,11 @@ def set_composition(
 
 
 def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]], *, user=None) -> Ballot:
-    """Replace the parties of a ballot's previous winners: ``(party, seats)``."""
+    """Replace the parties of a ballot's previous winners: ``(party, seats)``.
+
+    On a declared ballot this changes its published seat changes, so it
+    records a ``ballot_corrected`` event.
+    """
     with transaction.atomic():
         ballot = _locked_ballot(ballot)
         seats = sum(n for _, n in rows)
@@ -617,15 +655,27 @@ def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]]
             raise ValidationError(
                 {"seats": f"{seats} previous winners for a ballot of {ballot.winner_count} seats."}
             )
-        _lock_election(ballot.election_id)
-        _, standing_before = _standing(ballot.election_id)
+        # Previous winners decide seat changes, never control: no control call to re-derive.
         ballot.previous_winners.all().delete()
         PreviousWinner.objects.bulk_create(
             PreviousWinner(ballot=ballot, party=party, seats=n) for party, n in rows
         )
         ballot.version += 1
         ballot.save(update_fields=["version"])
-        _record_control_change(ballot.election_id, standing_before, user)
+        if ballot.is_published:
+            # Its published seat changes have changed.
+            record_event(
+                Event.Kind.BALLOT_CORRECTED,
+                user=user,
+                payload={
+                    **ballot_snapshot(ballot, list(ballot.candidacies.select_related("party"))),
+                    "reason": "previous winners changed",
+                    "previous_winners": [{"party_id": p.ec_id, "seats": n} for p, n in rows],
+                },
+                ballot=ballot,
+                election=ballot.election,
+                council=ballot.election.council,
+            )
         return ballot
 
 

@@ -476,3 +476,24 @@ def test_stale_post_edit_is_refused(user):
     with pytest.raises(services.StaleEdit):
         services.save_post(Post.objects.get(pk=post.pk), changes={"headline": "Three"}, expected_version=seen)
     assert Post.objects.get(pk=post.pk).headline == "Two"
+
+
+def test_previous_winners_of_a_declared_ballot_are_a_published_correction(council3, user):
+    _, (north, *_) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))
+    services.set_previous_winners(north, [(f.party("PP53"), 1)], user=user)
+    event = Event.objects.last()
+    assert (event.kind, event.actor, event.payload["reason"]) == (
+        "ballot_corrected",
+        user,
+        "previous winners changed",
+    )
+    assert event.payload["previous_winners"] == [{"party_id": "PP53", "seats": 1}]
+    changes = ballot_changes(Ballot.objects.with_results().get(pk=north.pk))
+    assert [(c.kind.value, c.headline) for c in changes] == [("hold", "Labour hold North")]
+
+
+def test_previous_winners_before_the_night_record_no_event(council3):
+    _, (north, *_) = council3
+    services.set_previous_winners(north, [(f.party("PP53"), 1)])
+    assert Event.objects.count() == 0
