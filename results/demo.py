@@ -6,7 +6,7 @@ Rushcliffe's magic number, Tom Hollis's 854 votes in a two-seat ward, the
 Mansfield mayoral result, and the live posts themselves. Where the seed says
 nothing, compositions come from Open Council Data UK (its 2022 row before the
 poll, its 2023 row after). The ward-level results that make those totals are
-*generated* (``random.Random(2023)``, no other randomness and no clock) and
+*generated* (``random.Random`` seeded with 2023 and each council's slug, no other randomness and no clock) and
 every generated ballot is marked ``illustrative``.
 
 ``build_demo()`` is pure: it returns the whole plan (councils, ballots with
@@ -183,7 +183,8 @@ COUNCILS: tuple[CouncilSpec, ...] = (
         name="Derby",
         official_name="Derby City Council",
         gss="E06000015",
-        before=_c(Con=18, Lab=16, LD=8, Ref=2, Ind=7),
+        # The seed: "the Conservatives the largest party by one seat with Labour the second".
+        before=_c(Con=17, Lab=16, LD=8, Ref=2, Ind=8),
         after=_c(Con=15, Lab=23, LD=4, Ind=9),
         headline="Derby remains in no overall control",
         seed_line="Derby remains in no overall control",
@@ -426,7 +427,9 @@ COUNCILS: tuple[CouncilSpec, ...] = (
         name="Mansfield",
         official_name="Mansfield District Council",
         gss="E07000174",
-        before=_c(Con=1, Lab=14, MI=21),
+        # The seed: "no individual party has overall control" and the Conservatives' "two
+        # current councillors" (the open data's 21 "other" are not all Mansfield Independents).
+        before=_c(Con=2, Lab=14, MI=15, Ind=5),
         after=_c(Con=5, Lab=25, Ref=3, MI=3),
         headline="Labour gain Mansfield",
         seed_line="Labour take control of Mansfield",
@@ -1546,16 +1549,18 @@ def _plan_mayor(rng: random.Random, spec: MayorSpec) -> tuple[ElectionPlan, Ball
 
 def build_demo() -> DemoPlan:
     """The whole demo as plain values. Pure and deterministic: the same on every call."""
-    rng = random.Random(RANDOM_SEED)
     elections: list[ElectionPlan] = []
     ballots: list[BallotPlan] = []
     steps: list[Step] = []
     for spec in COUNCILS:
+        # One generator per council, so editing one council's figures leaves the others alone.
+        rng = random.Random(f"{RANDOM_SEED}:{spec.slug}")
         election, council_ballots, council_steps = _plan_council(rng, spec)
         elections.append(election)
         ballots += council_ballots
         steps += council_steps
     for mayor in MAYORS:
+        rng = random.Random(f"{RANDOM_SEED}:{mayor.election_id}")
         election, ballot, mayor_steps = _plan_mayor(rng, mayor)
         elections.append(election)
         ballots.append(ballot)
