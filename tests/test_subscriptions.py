@@ -298,3 +298,31 @@ def test_payload_queries_are_fixed_however_many_events():
     # events + councils/posts; elections; their composition, ballots, candidacies and previous winners;
     # the ballots; their elections (and again composition, ballots, candidacies, previous winners); post councils
     assert len(one.captured_queries) == len(many.captured_queries) == 12
+
+
+async def test_subscribers_of_one_document_share_one_execution_per_event(monkeypatch):
+    handed_out = []
+    original = live.load_events_after
+
+    def recording(cursor, limit):
+        events = original(cursor, limit)
+        handed_out.extend(events)
+        return events
+
+    monkeypatch.setattr(live, "load_events_after", recording)
+    ballots = await sync_to_async(make_council)()
+    a, b, c = await Client().connect(), await Client().connect(), await Client().connect()
+    await a.subscribe()
+    await b.subscribe(councils=["testshire"])  # other root arguments, the same payload selection
+    await c.send(
+        {"id": "1", "type": "subscribe", "payload": {"query": "subscription { events { id kind } }"}}
+    )
+    await asyncio.sleep(0.4)
+    event = await sync_to_async(declare)(ballots[0])
+    [got_a], [got_b], [got_c] = await a.events(1), await b.events(1), await c.events(1)
+    assert got_a["payload"] == got_b["payload"]
+    assert got_c["payload"] == {"data": {"events": {"id": str(event.pk), "kind": "BALLOT_DECLARED"}}}
+    [shared] = [e for e in handed_out if e.pk == event.pk]
+    assert len(shared._shared_payload_results) == 2  # two distinct documents, three subscribers
+    for client in (a, b, c):
+        await client.close()
