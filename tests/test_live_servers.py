@@ -8,8 +8,10 @@ turns the skip into a failure.
 """
 
 import asyncio
+import http.cookiejar
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,12 +19,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, connections
 from websockets.asyncio.client import connect
 
@@ -217,6 +221,46 @@ class GraphQLWS:
                 pytest.fail(f"unexpected message {message}")
 
 
+class AdminSession:
+    """A data desk user's browser session on one server process, over plain HTTP."""
+
+    def __init__(self, server: Server):
+        self.base = f"http://127.0.0.1:{server.port}"
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def _csrf(self, path: str) -> str:
+        with self.opener.open(self.base + path, timeout=10) as response:
+            html = response.read().decode()
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+    def login(self, username: str, password: str) -> None:
+        token = self._csrf("/admin/login/")
+        body = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": token, "username": username, "password": password, "next": "/admin/"}
+        ).encode()
+        with self.opener.open(self.base + "/admin/login/", body, timeout=10) as response:
+            assert response.url.endswith("/admin/"), "login failed"
+
+    def import_candidates(self, csv_text: str) -> str:
+        token = self._csrf("/admin/import/")
+        boundary = "----electionnight"
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n{token}\r\n',
+            f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\ncandidates\r\n',
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="night.csv"\r\n'
+            f"Content-Type: text/csv\r\n\r\n{csv_text}\r\n",
+            f"--{boundary}--\r\n",
+        ]
+        request = urllib.request.Request(
+            self.base + "/admin/import/",
+            data="".join(parts).encode(),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        with self.opener.open(request, timeout=30) as response:
+            return response.read().decode()
+
+
 def make_council(slug: str, wards: int):
     e = f.election(slug, seats_total=wards, before={"PP52": (wards, 0)})
     return [f.ballot(e, f"Ward {i}", [("Ann Able", "PP53"), ("Bob Baker", "PP52")]) for i in range(wards)]
@@ -234,8 +278,9 @@ def event_ids_after(cursor: int) -> list[tuple[int, str]]:
     return [(pk, kind.upper()) for pk, kind in Event.objects.filter(id__gt=cursor).values_list("id", "kind")]
 
 
-async def test_a_declaration_reaches_subscribers_on_every_server_process(servers):
+async def test_a_declaration_through_one_process_reaches_subscribers_on_the_other(servers):
     ballots = await sync_to_async(make_council)("twinshire", 3)
+    await sync_to_async(get_user_model().objects.create_superuser)("desk", password="night-shift-2023")
     # No safety-net poll for a minute: only the Redis notice can deliver in time.
     a, b = servers(EVENTS_POLL_INTERVAL="60"), servers(EVENTS_POLL_INTERVAL="60")
     cursor = str(await sync_to_async(last_event_id)())
@@ -243,8 +288,18 @@ async def test_a_declaration_reaches_subscribers_on_every_server_process(servers
         await on_a.subscribe(cursor)
         await on_b.subscribe(cursor)
         await asyncio.sleep(0.5)
-        # Committed by this process, which shares only PostgreSQL and Redis with the servers.
-        event = await sync_to_async(declare)(ballots[0])
+        # The data desk declares Ward 0 on process B, through the admin's import.
+        desk = AdminSession(b)
+        await sync_to_async(desk.login)("desk", "night-shift-2023")
+        page = await sync_to_async(desk.import_candidates)(
+            "person_name,party_id,party_name,election_id,ballot_paper_id,post_label,seats_contested,votes_cast\n"
+            "Ann Able,PP53,Labour Party,local.twinshire.2023-05-04,local.twinshire.ward-0.2023-05-04,Ward 0,1,10\n"
+            "Bob Baker,PP52,Conservative and Unionist Party,local.twinshire.2023-05-04,"
+            "local.twinshire.ward-0.2023-05-04,Ward 0,1,5\n"
+        )
+        assert "1 events recorded" in page
+        event = await sync_to_async(Event.objects.select_related("actor").get)(ballot=ballots[0])
+        assert event.actor.username == "desk"
         got_a, got_b = await on_a.events(1, timeout=20), await on_b.events(1, timeout=20)
         for got in (got_a, got_b):
             assert [(int(e["id"]), e["kind"]) for e in got] == [(event.pk, "BALLOT_DECLARED")]
