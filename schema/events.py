@@ -56,9 +56,8 @@ class Event:
     def ballot(self, root: strawberry.Parent[models.Event]) -> Ballot | None:
         if root.ballot_id is None:
             return None
-        # The ballot as loaded with its election's results, so both share one set of rows.
-        election = root.ballot.election
-        return next((b for b in election.ballots.all() if b.pk == root.ballot_id), root.ballot)
+        # The ballot as loaded with its election's results (see events_queryset).
+        return next(b for b in root.election.ballots.all() if b.pk == root.ballot_id)
 
     @strawberry_django.field(description="The post concerned, if it is still published; null once withdrawn.")
     @prefetched
@@ -82,15 +81,14 @@ class Event:
 
 
 def events_queryset():
-    """Events with what their fields read, in a fixed number of queries."""
-    from results.models import Ballot as BallotModel
+    """Events with what their fields read, in a fixed number of queries.
 
-    elections = elections_with_results()
+    A ballot's event always names its election too (the services set both),
+    so the election is loaded once, with its results, and the ballot is read
+    from the election's loaded ballots.
+    """
     return models.Event.objects.select_related("council", "post").prefetch_related(
-        Prefetch("election", queryset=elections),
-        Prefetch(
-            "ballot", queryset=BallotModel.objects.prefetch_related(Prefetch("election", queryset=elections))
-        ),
+        Prefetch("election", queryset=elections_with_results()),
     )
 
 
