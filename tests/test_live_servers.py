@@ -382,3 +382,16 @@ async def test_the_npm_graphql_ws_client_receives_a_declaration(servers):
             }
         }
     }
+
+
+async def test_an_idle_subscription_stays_open_on_redis(servers):
+    # redis-py reads time out after 5 s by default, exactly the blocking pop of
+    # channels-redis: without the longer socket timeout in settings, the server
+    # dropped every WebSocket that had been idle for 5 s.
+    ballots = await sync_to_async(make_council)("quietshire", 1)
+    server = servers()
+    async with GraphQLWS(server.ws_url) as client:
+        await client.subscribe(str(await sync_to_async(last_event_id)()))
+        await asyncio.sleep(6.5)
+        event = await sync_to_async(declare)(ballots[0])
+        assert [int(e["id"]) for e in await client.events(1)] == [event.pk]
