@@ -1,4 +1,6 @@
 import pytest
+from asgiref.sync import SyncToAsync
+from django.db import connections
 from hypothesis import HealthCheck, settings
 
 # The autouse database fixture below does nothing for pure tests, so the
@@ -36,3 +38,16 @@ def _db_for_all(request):
     """Every test gets the database, except those marked ``pure``."""
     if request.node.get_closest_marker("pure") is None:
         request.getfixturevalue("db")
+
+
+@pytest.fixture
+def anyio_backend():
+    """Async tests (pytest.mark.anyio) run on asyncio, as the server does."""
+    return "asyncio"
+
+
+@pytest.fixture
+def close_thread_connections():
+    """Close the connection that sync_to_async's thread opened, so the test database can be dropped."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()

@@ -24,10 +24,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from asgiref.sync import SyncToAsync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, connections
+from django.db import connection
 from websockets.asyncio.client import connect
 
 from results import services
@@ -59,22 +59,11 @@ if _missing and os.environ.get("REQUIRE_SERVICES") == "1":
     raise RuntimeError(f"REQUIRE_SERVICES=1 but this test module {_missing}")
 
 pytestmark = [
+    pytest.mark.usefixtures("close_thread_connections"),
     pytest.mark.skipif(_missing is not None, reason=_missing or ""),
     pytest.mark.anyio,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def close_thread_connections():
-    """Close the connection that sync_to_async's thread opened, so the test database can be dropped."""
-    yield
-    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 def free_port() -> int:

@@ -7,9 +7,9 @@ import asyncio
 import json
 
 import pytest
-from asgiref.sync import SyncToAsync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import re_path
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -23,7 +23,11 @@ from schema.ws import graphql_ws_consumer
 from . import factories as f
 from .asgi_ws import WebsocketCommunicator
 
-pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [
+    pytest.mark.usefixtures("close_thread_connections"),
+    pytest.mark.anyio,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 SUBSCRIPTION = """subscription($after: String, $councils: [String!], $kinds: [EventKind!]) {
   events(after: $after, councils: $councils, kinds: $kinds) {
@@ -32,18 +36,6 @@ SUBSCRIPTION = """subscription($after: String, $councils: [String!], $kinds: [Ev
     post { headline }
   }
 }"""
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def close_thread_connections():
-    """Close the connection that sync_to_async's thread opened, so the test database can be dropped."""
-    yield
-    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 @pytest.fixture(autouse=True)

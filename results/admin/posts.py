@@ -23,18 +23,8 @@ from .. import services
 from ..models import Post
 from . import history
 
-EDITABLE = [
-    "headline",
-    "body",
-    "author_name",
-    "author_role",
-    "author_outlet",
-    "breaking",
-    "key_point",
-    "image_url",
-    "image_caption",
-    "image_credit",
-]
+# What editors type: the service's fields, less the publication time it sets.
+EDITABLE = [name for name in services.POST_FIELDS if name != "published_at"]
 
 
 class PostForm(forms.ModelForm):
