@@ -23,6 +23,7 @@ from strawberry.types import ExecutionResult
 
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+GET_MAX_AGE = 5  # seconds a cache may serve a GET answer: a declaration shows within that
 
 
 def negotiate(accept: str | None) -> str:
@@ -94,6 +95,11 @@ class GraphQLHTTPView(AsyncGraphQLView):
         status = getattr(request, "_graphql_status", None)
         if status:
             response.status_code = status
+        if request is not None and request.method == "GET" and response.status_code == 200:
+            # Queries over GET are public and the same for everyone: caches and CDNs may
+            # keep them briefly, which is what lets millions read a live page.
+            response["Cache-Control"] = f"public, max-age={GET_MAX_AGE}"
+            response["Vary"] = "Accept"
         return response
 
     async def get_sub_response(self, request: HttpRequest):

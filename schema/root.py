@@ -3,7 +3,7 @@
 import strawberry
 from django.core.exceptions import ValidationError
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, QueryDepthLimiter
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
@@ -33,6 +33,8 @@ schema = strawberry.Schema(
     execution_context_class=SharedEventExecutor,
     extensions=[
         DjangoOptimizerExtension,
+        # Deep enough for every page's query (docs/queries.md), not for abuse.
+        lambda: QueryDepthLimiter(max_depth=12),
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Unexpected server error."),
     ],
 )

@@ -108,3 +108,15 @@ def test_graphiql_is_served_to_browsers():
     response = Client().get("/graphql", HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"graphiql" in response.content.lower()
+
+
+def test_get_answers_may_be_cached_briefly_and_post_answers_not():
+    response = Client().get("/graphql", {"query": "{ parties { id } }"}, HTTP_ACCEPT="application/json")
+    assert (response["Cache-Control"], response["Vary"]) == ("public, max-age=5", "Accept")
+    assert not post({"query": "{ parties { id } }"}).has_header("Cache-Control")
+
+
+def test_absurdly_deep_queries_are_refused():
+    deep = "{ elections { " + "ballots { election { " * 7 + "id" + " } }" * 7 + " } }"
+    response = post({"query": deep})
+    assert response.json()["errors"][0]["message"] == "'anonymous' exceeds maximum operation depth of 12"
