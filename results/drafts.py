@@ -39,8 +39,8 @@ def save_count_in_progress(
     """
     with transaction.atomic():
         # The services' own lock and version check: writers of one ballot queue up.
-        ballot = services._locked_ballot(ballot)
-        services._check_version(ballot, expected_version)
+        ballot = services.lock_ballot(ballot)
+        services.check_version(ballot, expected_version)
         if ballot.is_published:
             raise ValidationError({"status": f"{ballot.label} is declared: correct the declaration instead."})
         candidacies = list(ballot.candidacies.order_by("pk"))

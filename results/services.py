@@ -56,7 +56,11 @@ def _actor(user):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
-def _check_version(obj, expected_version: int | None) -> None:
+def check_version(obj, expected_version: int | None) -> None:
+    """Refuse a write made from a stale copy: raise ``StaleEdit`` naming who changed ``obj``.
+
+    ``obj`` must be the locked row; ``None`` skips the check.
+    """
     if expected_version is None or expected_version == obj.version:
         return
     last = obj.events.select_related("actor").order_by("-id").first() if hasattr(obj, "events") else None
@@ -103,7 +107,8 @@ def ballot_snapshot(ballot: Ballot, candidacies: Sequence[Candidacy]) -> dict:
     }
 
 
-def _locked_ballot(ballot: Ballot | int) -> Ballot:
+def lock_ballot(ballot: Ballot | int) -> Ballot:
+    """The ballot's row, locked until the transaction ends (writers of one ballot queue up)."""
     pk = ballot.pk if isinstance(ballot, Ballot) else ballot
     return (
         Ballot.objects.select_for_update(of=("self",)).select_related("election__council", "ward").get(pk=pk)
@@ -330,8 +335,8 @@ def _publish_ballot(
     reason: str = "",
 ) -> Event:
     with transaction.atomic():
-        ballot = _locked_ballot(ballot)
-        _check_version(ballot, expected_version)
+        ballot = lock_ballot(ballot)
+        check_version(ballot, expected_version)
         if must_be_declared and not ballot.is_published:
             raise ValidationError(
                 {"status": f"{ballot.label} has not been declared, so there is nothing to correct."}
@@ -467,8 +472,8 @@ def retract_declaration(
     the ballot is undeclared); winners are cleared.
     """
     with transaction.atomic():
-        ballot = _locked_ballot(ballot)
-        _check_version(ballot, expected_version)
+        ballot = lock_ballot(ballot)
+        check_version(ballot, expected_version)
         if not ballot.is_published:
             raise ValidationError({"status": f"{ballot.label} has not been declared: nothing to retract."})
         _lock_election(ballot.election_id)
@@ -508,8 +513,8 @@ def set_ballot_status(
     if status not in allowed:
         raise ValidationError({"status": "Use declare, correct or retract to publish or withdraw a result."})
     with transaction.atomic():
-        ballot = _locked_ballot(ballot)
-        _check_version(ballot, expected_version)
+        ballot = lock_ballot(ballot)
+        check_version(ballot, expected_version)
         if ballot.is_published:
             raise ValidationError({"status": f"{ballot.label} is declared: retract the declaration first."})
         ballot.status = status
@@ -645,7 +650,7 @@ def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]]
     records a ``ballot_corrected`` event.
     """
     with transaction.atomic():
-        ballot = _locked_ballot(ballot)
+        ballot = lock_ballot(ballot)
         seats = sum(n for _, n in rows)
         if any(n < 1 for _, n in rows):
             raise ValidationError({"seats": "Each party's previous seats must be at least 1."})
@@ -736,7 +741,7 @@ def save_post(
         if post.pk:
             # Edit the row as stored, not the caller's possibly stale copy.
             post = Post.objects.select_for_update().get(pk=post.pk)
-            _check_version(post, expected_version)
+            check_version(post, expected_version)
         for name, value in changes.items():
             setattr(post, name, value)
         post.full_clean(exclude=["councils", "ballots"])
@@ -757,7 +762,7 @@ def publish_post(
     """Publish a draft (or re-publish a withdrawn post). It becomes public at once."""
     with transaction.atomic():
         post = Post.objects.select_for_update().get(pk=post.pk)
-        _check_version(post, expected_version)
+        check_version(post, expected_version)
         if post.status == Post.Status.PUBLISHED:
             raise ValidationError({"status": f"“{post.headline}” is already published: update it instead."})
         post.status = Post.Status.PUBLISHED
@@ -772,7 +777,7 @@ def withdraw_post(post: Post, *, reason: str = "", user=None, expected_version: 
     """Take a published post down: it no longer exists publicly."""
     with transaction.atomic():
         post = Post.objects.select_for_update().get(pk=post.pk)
-        _check_version(post, expected_version)
+        check_version(post, expected_version)
         if post.status != Post.Status.PUBLISHED:
             raise ValidationError({"status": f"“{post.headline}” is not published: nothing to withdraw."})
         post.status = Post.Status.WITHDRAWN
