@@ -185,6 +185,11 @@ async def stream_events(cursor: int | None, event_filter: EventFilter) -> AsyncI
     yielded are skipped at the seam.
     """
     async with hub().subscribe(event_filter) as (subscription, position):
+        if cursor is not None and cursor > position:
+            latest = await database_sync_to_async(latest_event_id)()
+            if cursor > latest:
+                # A cursor from the future (or another server's log) would silently skip events.
+                raise GraphQLError(f"Unknown cursor {cursor}: the latest event is {latest}.")
         last = position if cursor is None else cursor
         if cursor is not None:
             while True:

@@ -318,3 +318,16 @@ async def test_subscribers_of_one_document_share_one_execution_per_event(monkeyp
     assert len(shared._shared_payload_results) == 2  # two distinct documents, three subscribers
     for client in (a, b, c):
         await client.close()
+
+
+async def test_a_cursor_beyond_the_log_is_refused_rather_than_skipping_events():
+    ballots = await sync_to_async(make_council)()
+    event = await sync_to_async(declare)(ballots[0])
+    client = await Client().connect()
+    await client.subscribe(after=str(event.pk + 1000))
+    message = await client.receive()
+    assert message["type"] == "next"
+    assert [e["message"] for e in message["payload"]["errors"]] == [
+        f"Unknown cursor {event.pk + 1000}: the latest event is {event.pk}."
+    ]
+    await client.close()
