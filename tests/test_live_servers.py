@@ -384,3 +384,43 @@ async def test_an_idle_subscription_stays_open_on_redis(servers):
         await asyncio.sleep(6.5)
         event = await sync_to_async(declare)(ballots[0])
         assert [int(e["id"]) for e in await client.events(1)] == [event.pk]
+
+
+async def test_a_client_that_stops_reading_does_not_hold_up_the_others(servers):
+    ballots = await sync_to_async(make_council)("stallshire", 40)
+    server = servers()
+    cursor = str(await sync_to_async(last_event_id)())
+    # The stalled client asks for every event with the whole council in it (about 4 kB
+    # each, uncompressed) and then reads nothing, through a 4 kB receive buffer: its
+    # library stops taking frames off the socket after one message, so what the
+    # socket buffers cannot hold waits on the server.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    stalled = await connect(
+        server.ws_url,
+        sock=sock,
+        subprotocols=["graphql-transport-ws"],
+        max_queue=1,
+        ping_interval=None,
+        compression=None,
+        close_timeout=1,
+    )
+    heavy = "subscription($after: String) { events(after: $after) { id election { ballots { id candidacies { name votes elected party { id name } } } } } }"
+    await stalled.send(json.dumps({"type": "connection_init"}))
+    await stalled.send(
+        json.dumps(
+            {"id": "1", "type": "subscribe", "payload": {"query": heavy, "variables": {"after": cursor}}}
+        )
+    )
+    try:
+        async with GraphQLWS(server.ws_url) as reader:
+            await reader.subscribe(cursor)
+            await asyncio.sleep(0.3)
+            for ballot in ballots:
+                await sync_to_async(declare)(ballot)
+            expected = await sync_to_async(event_ids_after)(int(cursor))
+            received = await reader.events(len(expected), timeout=30)
+            assert [(int(e["id"]), e["kind"]) for e in received] == expected
+    finally:
+        await stalled.close()
