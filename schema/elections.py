@@ -457,22 +457,37 @@ class Council:
     official_name: auto = strawberry_django.field(description='e.g. "Derby City Council".')
     official_identifier: auto = strawberry_django.field(description="ONS/GSS code, where known.")
 
-    @strawberry_django.field(
-        description="The council's elections (council and mayoral), newest first.",
-        prefetch_related=[
-            lambda info: Prefetch(
-                "elections",
-                queryset=elections_with_results().order_by("-poll_date", "kind"),
-                to_attr="_elections",
-            )
-        ],
-        disable_optimization=True,
-    )
+    @strawberry_django.field(description="The council's elections (council and mayoral), newest first.")
     def elections(self, root: strawberry.Parent[models.Council]) -> list[Election]:
         elections = getattr(root, "_elections", None)
         if elections is None:
             elections = list(elections_with_results().filter(council=root).order_by("-poll_date", "kind"))
         return elections
+
+
+def _selects(selections, name: str) -> bool:
+    """Whether a field of this name is selected here, fragments included."""
+    for selection in selections:
+        if getattr(selection, "type_condition", None) is not None or not hasattr(selection, "arguments"):
+            if _selects(getattr(selection, "selections", ()), name):
+                return True
+        elif selection.name == name:
+            return True
+    return False
+
+
+def councils_queryset(info: strawberry.Info):
+    """Councils, with their elections' results loaded in one batch when the query asks for them."""
+    qs = models.Council.objects.order_by("name")
+    if any(_selects(field.selections, "elections") for field in info.selected_fields):
+        qs = qs.prefetch_related(
+            Prefetch(
+                "elections",
+                queryset=elections_with_results().order_by("-poll_date", "kind"),
+                to_attr="_elections",
+            )
+        )
+    return qs
 
 
 # ---------------------------------------------------------------- queries
@@ -491,11 +506,14 @@ def filter_elections(elections: list[models.Election], control_called: bool | No
 @strawberry.type
 class ElectionQuery:
     parties: list[Party] = strawberry_django.field(description="Every party, by name.")
-    councils: list[Council] = strawberry_django.field(description="Every council, by name.")
 
-    @strawberry_django.field(description='One council by slug, e.g. "derby".')
+    @strawberry_django.field(description="Every council, by name.", disable_optimization=True)
+    def councils(self, info: strawberry.Info) -> list[Council]:
+        return list(councils_queryset(info))
+
+    @strawberry_django.field(description='One council by slug, e.g. "derby".', disable_optimization=True)
     def council(self, info: strawberry.Info, slug: str) -> Council | None:
-        return models.Council.objects.filter(slug=slug).first()
+        return councils_queryset(info).filter(slug=slug).first()
 
     @strawberry_django.field(
         description="Elections, newest first then by council. Filter by poll date, council slug, kind, and "

@@ -391,3 +391,24 @@ def test_async_http_execution_gives_the_same_answers_as_sync():
             content_type="application/json",
         )
         assert response.json() == {"data": run(query, **variables)}
+
+
+COUNCILS = """query { councils { slug elections { id control { headline } ballots { id candidacies { votes } } } } }"""
+COUNCILS_BY_FRAGMENT = """query { councils { ...C } } fragment C on Council { slug elections { id } }"""
+
+
+@pytest.mark.parametrize("councils", [2, 12])
+def test_councils_with_their_elections_query_count_is_fixed(councils):
+    for i in range(councils):
+        build_council(f"council-{i:02d}", 2)
+    data, queries = run_counting(COUNCILS)
+    assert len(data["councils"]) == councils
+    assert data["councils"][0]["elections"][0]["control"]["headline"] == (
+        "Conservatives lose Council 00 to no overall control"
+    )
+    # councils; elections + council + control before; composition; ballots; candidacies; previous winners
+    assert queries == 6
+    data, queries = run_counting(COUNCILS_BY_FRAGMENT)
+    assert queries == 6
+    data, queries = run_counting("query { councils { slug } }")
+    assert queries == 1
