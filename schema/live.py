@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 POLL_INTERVAL = settings.EVENTS_POLL_INTERVAL
 REPLAY_BATCH = 200  # events read per query while replaying
 QUEUE_LIMIT = 2_000  # events a subscription may have waiting before it is dropped
+REJOIN_EVERY = 3_600  # seconds between renewals of the hub's group membership
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ class EventHub:
         self._task: asyncio.Task | None = None
         self._listener: asyncio.Task | None = None
         self._started = asyncio.Lock()
+        self._channel: str | None = None
+        self._joined_at = time.monotonic()
 
     async def start(self) -> None:
         async with self._started:
@@ -108,9 +112,10 @@ class EventHub:
             if layer is not None:
                 # The default prefix: channels-redis reads all of a process's own
                 # channels from one queue named by it, and would never read another.
-                channel = await layer.new_channel()
-                await layer.group_add(EVENTS_GROUP, channel)
-                self._listener = asyncio.create_task(self._listen(layer, channel))
+                self._channel = await layer.new_channel()
+                await layer.group_add(EVENTS_GROUP, self._channel)
+                self._joined_at = time.monotonic()
+                self._listener = asyncio.create_task(self._listen(layer, self._channel))
             self._task = asyncio.create_task(self._run())
 
     async def _listen(self, layer, channel: str) -> None:
@@ -122,16 +127,27 @@ class EventHub:
             except Exception:  # the layer (Redis) is down: the safety-net poll carries on
                 logger.exception("channel layer receive failed; retrying")
                 await asyncio.sleep(POLL_INTERVAL)
-                with contextlib.suppress(Exception):
-                    await layer.group_add(EVENTS_GROUP, channel)
+                await self._join()
                 continue
             self._wake.set()
+
+    async def _join(self) -> None:
+        """(Re)join the events group; membership expires (after a day, in channels-redis)."""
+        if self._channel is None:
+            return
+        try:
+            await get_channel_layer().group_add(EVENTS_GROUP, self._channel)
+        except Exception:
+            logger.exception("joining the events group failed; the safety-net poll carries on")
+        self._joined_at = time.monotonic()
 
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=POLL_INTERVAL)
             self._wake.clear()
+            if time.monotonic() - self._joined_at > REJOIN_EVERY:
+                await self._join()
             try:
                 await self.catch_up()
             except asyncio.CancelledError:
