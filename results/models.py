@@ -67,11 +67,6 @@ class Party(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.ec_id})"
 
-    @property
-    def counting_party_id(self) -> int:
-        """Database id of the party this one's seats count for."""
-        return self.lead_party_id or self.pk
-
 
 class Council(models.Model):
     """A local authority."""

@@ -15,10 +15,6 @@ def _party_related(prefix: str) -> list[str]:
 
 
 class ElectionQuerySet(models.QuerySet):
-    def councils(self):
-        """Council elections (not mayoralties)."""
-        return self.filter(kind="local")
-
     def with_results(self):
         """Prefetch composition, ballots, candidacies and previous winners with their parties."""
         from .models import Ballot, Candidacy, CompositionBefore, PreviousWinner
