@@ -15,10 +15,12 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from electionsite import net
+
 
 def client_address(request) -> str:
-    """The address the request came from (the proxy's, behind one: set it to pass the client's)."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client's address: behind a proxy, from the trusted header only (electionsite/net.py)."""
+    return net.client_address(request)
 
 
 def _key(username: str, address: str, what: str) -> str:
