@@ -1,6 +1,7 @@
 """The CSV importers: what they create, what they declare, and how they fail."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -305,6 +306,7 @@ def test_previous_winners_errors():
         f"{ABBEY},PP52,0\n"
     )
     assert errors_of(lambda: import_previous_winners(csv)) == [
+        f"line 2: {ALLESTREE}: 3 previous winners for a ballot of 2 seats.",
         "line 3: ballot local.derby.nowhere.2023-05-04 does not exist: import its candidates first",
         "line 4: seats 0 must be at least 1",
     ]
@@ -341,3 +343,91 @@ def test_import_command_lists_errors_with_the_file_and_line(tmp_path, capsys):
 def test_import_command_reports_a_missing_file(tmp_path):
     with pytest.raises(CommandError, match="no such file"):
         call_command("import_previous_winners", str(tmp_path / "nope.csv"))
+
+
+# ---------------------------------------------------------------- chunks, progress, scale
+
+
+def big_file(elections: int, wards: int) -> str:
+    """``elections`` councils of ``wards`` declared two-candidate wards each."""
+    lines = [HEADER]
+    for e in range(elections):
+        eid = f"local.council-{e}.2023-05-04"
+        for w in range(wards):
+            bid = f"local.council-{e}.ward-{w}.2023-05-04"
+            lines.append(f"{e}-{w}-1,Ann Able {w},PP53,Labour Party,,{eid},{bid},Ward {w},1,{500 + w},\n")
+            lines.append(
+                f"{e}-{w}-2,Bob Baker {w},PP52,Conservative and Unionist Party,,{eid},{bid},Ward {w},1,400,\n"
+            )
+    return "".join(lines)
+
+
+def test_an_error_found_only_by_the_last_ballots_result_writes_nothing_of_the_file():
+    # Two elections; the second's only ballot has a tie nobody resolved: found before any write.
+    csv = big_file(1, 3) + (
+        "9,Dan Dee,PP90,Liberal Democrats,,local.erewash.2023-05-04,local.erewash.x.2023-05-04,X,1,500,\n"
+        "8,Eve Ely,PP52,Conservative and Unionist Party,,local.erewash.2023-05-04,local.erewash.x.2023-05-04,X,1,500,\n"
+    )
+    assert errors_of(lambda: import_candidates(csv)) == [
+        "line 8: local.erewash.x.2023-05-04: Dan Dee, Eve Ely tie for the last 1 seat: "
+        "record who won the drawing of lots."
+    ]
+    assert snapshot() == (0, 0, 0, 0, 9, [], [], 0, 0)
+
+
+def test_import_writes_election_by_election_and_reports_progress():
+    lines = []
+    report = import_candidates(big_file(3, 2), progress=lines.append)
+    assert lines == [
+        "local.council-0.2023-05-04: 2 ballot(s) written, 2 of 6",
+        "local.council-1.2023-05-04: 2 ballot(s) written, 4 of 6",
+        "local.council-2.2023-05-04: 2 ballot(s) written, 6 of 6",
+    ]
+    assert report.events == 6
+    # One transaction per election: its ballots' events are consecutive, each followed by nothing
+    # of another election.
+    assert list(Event.objects.order_by("id").values_list("election__election_id", "kind")) == [
+        (f"local.council-{e}.2023-05-04", "ballot_declared") for e in range(3) for _ in range(2)
+    ]
+
+
+def test_a_failure_while_writing_stops_at_that_election_and_says_what_was_written(monkeypatch):
+    from results import services
+
+    real = services.publish_results
+    calls = []
+
+    def publish_then_fail(entries, **kwargs):
+        calls.append(len(entries))
+        if len(calls) == 2:  # as if an editor had changed a ballot since the file was checked
+            raise ValidationError({"status": "Ward 0 is already declared: correct it instead."})
+        return real(entries, **kwargs)
+
+    monkeypatch.setattr(services, "publish_results", publish_then_fail)
+    with pytest.raises(ImportFailed) as failed:
+        import_candidates(big_file(3, 2))
+    assert failed.value.written == 2
+    assert [str(e) for e in failed.value.errors] == [
+        "line 6: local.council-1.2023-05-04: Ward 0 is already declared: correct it instead."
+    ]
+    assert Ballot.objects.published().count() == 2
+    assert Ballot.objects.count() == 2  # the failed election's ballots were rolled back with it
+
+
+FIXED = 28  # parties, the checks before writing, the election, its standing twice, the events
+
+
+def test_import_queries_grow_linearly_with_the_ballots_of_one_election():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(wards: int) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            import_candidates(big_file(1, wards).replace("council-0", f"council-{wards}"))
+        return len(ctx.captured_queries)
+
+    small, large = queries(20), queries(80)
+    # A fixed cost, then the same number of queries per ballot.
+    # (ward, ballot and candidacies created, the result validated and written.)
+    assert (large - small) / 60 == 10
+    assert small - 20 * 10 == FIXED + (connection.vendor == "postgresql")  # the event-log lock

@@ -183,3 +183,23 @@ def test_a_batch_that_fails_validation_writes_nothing():
         )
     assert Event.objects.count() == before
     assert set(Ballot.objects.filter(election=e).values_list("status", flat=True)) == {"awaiting"}
+
+
+def test_an_import_commits_each_election_before_writing_the_next():
+    from results.importers import import_candidates
+
+    from .test_importers import big_file
+
+    seen_by_others = []
+
+    def progress(line):
+        # What another connection sees now: the elections written so far, committed.
+        with ThreadPoolExecutor(1) as pool:
+            seen_by_others.append(
+                pool.submit(in_thread, lambda: Event.objects.filter(kind="ballot_declared").count()).result(
+                    WAIT
+                )
+            )
+
+    import_candidates(big_file(3, 4), progress=progress)
+    assert seen_by_others == [4, 8, 12]
