@@ -187,7 +187,7 @@ def test_undeclared_ballot_shows_candidates_but_no_votes_or_winners():
     )["ballot"]
     assert data["status"] == "AWAITING"
     assert (data["ballotPapersCounted"], data["turnout"], data["changes"]) == (None, None, [])
-    assert data["electorate"] == 5000
+    assert data["electorate"] is None  # typed while counting: not public until declared
     assert data["candidacies"] == [
         {"name": f"Cand0x{j} Person{j}", "votes": None, "share": None, "elected": None, "electedByLot": False}
         for j in range(4)

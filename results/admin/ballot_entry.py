@@ -283,6 +283,9 @@ class BallotEntry:
         for c in self.candidacies:
             initial[f"votes_{c.pk}"] = c.votes
             initial[f"lot_{c.pk}"] = c.elected_by_lot
+        if not figures_visible(self.can_change, self.ballot):
+            # Figures before a declaration are not results: only the data desk sees them.
+            initial = {name: None for name in initial} | {"version": self.ballot.version}
         return initial
 
     def change_url(self, ballot: Ballot | None = None) -> str:
@@ -354,7 +357,7 @@ class BallotEntry:
             "confirmable": confirmable,
             "autofocus": autofocus,
             "work_list_url": work_list_url(self.election),
-            "history": history.history(ballot),
+            "history": history.history(ballot, figures=figures_visible(self.can_change, ballot)),
             "previous_winners": [(p.party, p.seats) for p in ballot.previous_winners.all()],
             "changes_now": [],
             "count_fields": [form[name] for name in COUNT_FIELDS],
@@ -404,6 +407,8 @@ class BallotEntry:
         if self.missing is not None:
             return self.missing
         if self.request.method != "POST":
+            if not self.can_change:
+                messages.info(self.request, read_only_note(self.ballot))
             return self.render(self.form())
         if not self.can_change:
             raise PermissionDenied
@@ -638,6 +643,17 @@ def next_in_work_list(ballot: Ballot) -> Ballot | None:
     here = ballot.label.casefold()
     after = [b for b in rest if b.label.casefold() > here]
     return (after or rest or [None])[0]
+
+
+def figures_visible(can_change: bool, ballot: Ballot) -> bool:
+    """Whether a user may see a ballot's figures: anyone who may read it once it is declared;
+    before that (figures saved while counting, a retracted result) only those who may change it."""
+    return can_change or ballot.is_published
+
+
+def read_only_note(ballot: Ballot) -> str:
+    hidden = "" if ballot.is_published else " Its figures are not shown until it is declared."
+    return f"Read only: you can see {ballot.label} but not change it (that is the data desk's).{hidden}"
 
 
 def entry_view(model_admin, request, object_id):

@@ -10,7 +10,7 @@ first.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
@@ -97,14 +97,21 @@ def _log_entry(entry: LogEntry) -> HistoryEntry:
     )
 
 
-def history(obj: Ballot | Post, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
-    """Every recorded change of a ballot or post, newest first (two queries)."""
+def history(obj: Ballot | Post, limit: int = HISTORY_LIMIT, *, figures: bool = True) -> list[HistoryEntry]:
+    """Every recorded change of a ballot or post, newest first (two queries).
+
+    With ``figures=False`` (a reader who may not see a ballot's figures before
+    it is declared) the entries keep who and when but lose the figures, and
+    the admin's own log (figures saved before declaring) is left out.
+    """
     events = obj.events.select_related("actor").order_by("-id")[:limit]
     logs = (
         LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk))
         .select_related("user")
         .order_by("-action_time")[:limit]
     )
+    if not figures:
+        return [replace(_event_entry(e), details=()) for e in events]
     entries = [_event_entry(e) for e in events] + [_log_entry(e) for e in logs]
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries[:limit]
@@ -122,9 +129,15 @@ def history_view(model_admin, request, object_id, title):
         "title": f"History: {title(obj)}",
         "opts": model_admin.opts,
         "original": obj,
-        "history": history(obj, limit=500),
+        "history": history(obj, limit=500, figures=_figures_visible(model_admin, request, obj)),
     }
     return TemplateResponse(request, "admin/results/history.html", context)
+
+
+def _figures_visible(model_admin, request, obj) -> bool:
+    if not isinstance(obj, Ballot):
+        return True
+    return model_admin.has_change_permission(request, obj) or obj.is_published
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,10 @@ class EventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "kind", "created_at", "actor", "council", "ballot", "post"]
     list_filter = ["kind", "council"]
     list_select_related = ["actor", "council", "ballot", "post"]
+
+    def get_queryset(self, request):
+        events = super().get_queryset(request)
+        if not request.user.has_perm("results.view_post"):
+            # Posts are the live editors' (drafts, withdrawn words): the data desk's log is results only.
+            events = events.filter(post__isnull=True)
+        return events
