@@ -34,11 +34,14 @@ from django.db.models import Prefetch
 from . import rules, services
 from .models import Ballot, Candidacy, Council, Election, Party, Ward
 
-ELECTION_ID = re.compile(r"^(?P<kind>local|mayor)\.(?P<org>[a-z0-9-]+)\.(?P<date>\d{4}-\d{2}-\d{2})$")
-BALLOT_ID = re.compile(
-    r"^(?P<kind>local|mayor)\.(?P<org>[a-z0-9-]+)(?:\.(?P<ward>[a-z0-9-]+))?\.(?P<date>\d{4}-\d{2}-\d{2})$"
+ELECTION_ID = re.compile(
+    r"^(?P<kind>local|mayor)\.(?P<org>[a-z0-9-]+)\.(?P<date>\d{4}-\d{2}-\d{2})$", re.ASCII
 )
-JOINT_PARTY = re.compile(r"^joint-party:(?P<lead>\d+)-\d+(?:-\d+)*$")
+BALLOT_ID = re.compile(
+    r"^(?P<kind>local|mayor)\.(?P<org>[a-z0-9-]+)(?:\.(?P<ward>[a-z0-9-]+))?\.(?P<date>\d{4}-\d{2}-\d{2})$",
+    re.ASCII,
+)
+JOINT_PARTY = re.compile(r"^joint-party:(?P<lead>\d+)-\d+(?:-\d+)*$", re.ASCII)
 TRUE_WORDS = {"true", "t", "yes", "y", "1"}
 FALSE_WORDS = {"false", "f", "no", "n", "0", ""}
 
@@ -82,24 +85,70 @@ class ImportReport:
         )
 
 
-class _Rows:
-    """Read a CSV, checking the header, remembering each row's line number."""
+# The largest whole numbers the database stores: votes (integer) and seats (smallint).
+MAX_VOTES = 2**31 - 1
+MAX_SEATS = 2**15 - 1
+# A whole number as people type it: digits (ASCII only), optionally in groups of three.
+WHOLE_NUMBER = re.compile(r"^-?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)$", re.ASCII)
+LONE_CR = re.compile(r"\r(?!\n)")
 
-    def __init__(self, source, required: Iterable[str], optional: Iterable[str] = ()):
+
+def _max_length(model, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
+class _Rows:
+    """Read a CSV, checking the header, remembering each row's line number.
+
+    Refuses, by line, what the database could not store or a reader could
+    misread: NUL characters, lines ended by a lone CR, a column named twice,
+    values longer than their column (``limits``), and (in ``int``) numbers
+    that are not plain ASCII digits, badly grouped, or out of range.
+    """
+
+    def __init__(
+        self,
+        source,
+        required: Iterable[str],
+        optional: Iterable[str] = (),
+        limits: dict[str, int] | None = None,
+    ):
         text = source.read() if hasattr(source, "read") else source
         if isinstance(text, bytes):
             try:
                 text = text.decode("utf-8-sig")
             except UnicodeDecodeError as exc:
-                raise ImportFailed([RowError(1, "the file is not UTF-8 text")]) from exc
+                line = text[: exc.start].count(b"\n") + 1
+                raise ImportFailed([RowError(line, "the file is not UTF-8 text")]) from exc
         text = text.lstrip("\ufeff")
-        reader = csv.DictReader(io.StringIO(text))
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        if "\x00" in text:
+            line = text.count("\n", 0, text.index("\x00")) + 1
+            raise ImportFailed([RowError(line, "contains a NUL character: the file is not plain CSV text")])
+        if cr := LONE_CR.search(text):
+            line = text.count("\n", 0, cr.start()) + 1
+            raise ImportFailed(
+                [
+                    RowError(
+                        line,
+                        "a line ends with a lone carriage return (CR): save the file with LF or CRLF line endings",
+                    )
+                ]
+            )
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            header = [h.strip() for h in (reader.fieldnames or [])]
+        except csv.Error as exc:
+            raise ImportFailed([RowError(1, f"not valid CSV: {exc}")]) from exc
+        twice = sorted({h for h in header if h and header.count(h) > 1})
+        if twice:
+            raise ImportFailed([RowError(1, f"column(s) named twice: {', '.join(twice)}")])
         missing = [c for c in required if c not in header]
         if missing:
             raise ImportFailed([RowError(1, f"missing column(s): {', '.join(missing)}")])
         reader.fieldnames = header
+        limits = limits or {}
         self.rows: list[tuple[int, dict[str, str]]] = []
+        self.errors: list[RowError] = []
         try:
             for row in reader:
                 if None in row:
@@ -107,27 +156,43 @@ class _Rows:
                 cleaned = {k: (v or "").strip() for k, v in row.items()}
                 if not any(cleaned.values()):
                     continue
+                for column, limit in limits.items():
+                    if len(cleaned.get(column, "")) > limit:
+                        self.error(
+                            reader.line_num,
+                            f"{column} is {len(cleaned[column])} characters long: at most {limit}",
+                        )
                 self.rows.append((reader.line_num, cleaned))
         except csv.Error as exc:
             raise ImportFailed([RowError(reader.line_num, f"not valid CSV: {exc}")]) from exc
-        self.errors: list[RowError] = []
 
     def error(self, line: int, message: str) -> None:
         self.errors.append(RowError(line, message))
 
-    def int(self, line: int, row: dict, column: str, *, required: bool = True, minimum: int = 0):
+    def int(
+        self,
+        line: int,
+        row: dict,
+        column: str,
+        *,
+        required: bool = True,
+        minimum: int = 0,
+        maximum: int = MAX_SEATS,
+    ):
         value = row.get(column, "")
         if value == "":
             if required:
                 self.error(line, f"{column} is empty")
             return None
-        try:
-            number = int(value.replace(",", ""))
-        except ValueError:
+        if not WHOLE_NUMBER.match(value):
             self.error(line, f"{column} {value!r} is not a whole number")
             return None
+        number = int(value.replace(",", ""))
         if number < minimum:
             self.error(line, f"{column} {number} must be at least {minimum}")
+            return None
+        if number > maximum:
+            self.error(line, f"{column} {number:,} is more than the largest allowed, {maximum:,}")
             return None
         return number
 
@@ -303,7 +368,22 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
     first; then each election's ballots are written in one transaction, and
     ``progress`` (if given) is called with a line of text after each.
     """
-    rows = _Rows(source, CANDIDATE_COLUMNS, CANDIDATE_OPTIONAL)
+    rows = _Rows(
+        source,
+        CANDIDATE_COLUMNS,
+        CANDIDATE_OPTIONAL,
+        limits={
+            "person_name": _max_length(Candidacy, "person_name"),
+            "person_id": _max_length(Candidacy, "person_id"),
+            "party_id": _max_length(Party, "ec_id"),
+            "party_name": _max_length(Party, "name"),
+            "party_description_text": _max_length(Candidacy, "description"),
+            "election_id": _max_length(Election, "election_id"),
+            "ballot_paper_id": _max_length(Ballot, "ballot_paper_id"),
+            "post_label": _max_length(Ward, "name"),
+            "organisation_name": _max_length(Council, "name"),
+        },
+    )
     report = ImportReport(rows=len(rows.rows))
     ballots: dict[str, _BallotRows] = {}
     for line, row in rows.rows:
@@ -312,7 +392,7 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
         election_id = rows.text(line, row, "election_id")
         ballot_id = rows.text(line, row, "ballot_paper_id")
         seats = rows.int(line, row, "seats_contested", minimum=1)
-        votes = rows.int(line, row, "votes_cast", required=False)
+        votes = rows.int(line, row, "votes_cast", required=False, maximum=MAX_VOTES)
         try:
             elected = _parse_bool(row.get("elected", ""))
         except ValueError:
@@ -337,6 +417,14 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
             continue
         if emat["kind"] == "mayor" and bmat["ward"]:
             rows.error(line, f"a mayoral ballot_paper_id is the election id ({election_id})")
+            continue
+        if problem := _election_id_problem(election_id):
+            rows.error(line, problem)
+            continue
+        if bmat["ward"] and len(bmat["ward"]) > _max_length(Ward, "slug"):
+            rows.error(
+                line, f"the ward of {ballot_id!r} is longer than {_max_length(Ward, 'slug')} characters"
+            )
             continue
         ballot = ballots.get(ballot_id)
         if ballot is None:
@@ -637,7 +725,17 @@ def import_composition(source, *, user=None, progress=None) -> ImportReport:
     ``seats_total_before`` and ``cycle``) must agree on every row of an
     election. Control on the eve of the poll is derived from it.
     """
-    rows = _Rows(source, COMPOSITION_COLUMNS, COMPOSITION_OPTIONAL)
+    rows = _Rows(
+        source,
+        COMPOSITION_COLUMNS,
+        COMPOSITION_OPTIONAL,
+        limits={
+            "election_id": _max_length(Election, "election_id"),
+            "party_id": _max_length(Party, "ec_id"),
+            "party_name": _max_length(Party, "name"),
+            "organisation_name": _max_length(Council, "name"),
+        },
+    )
     report = ImportReport(rows=len(rows.rows))
     elections: dict[str, dict] = {}
     for line, row in rows.rows:
@@ -683,8 +781,8 @@ def import_composition(source, *, user=None, progress=None) -> ImportReport:
             rows.error(line, f"{party_id} appears twice for {election_id}")
         entry["rows"].append((line, party_id, row.get("party_name", ""), seats_before, not_up))
     for election_id, entry in elections.items():
-        if not _valid_date(election_id):
-            rows.error(entry["line"], f"election_id {election_id!r} has an impossible date")
+        if problem := _election_id_problem(election_id):
+            rows.error(entry["line"], problem)
         not_up_total = sum(r[4] for r in entry["rows"])
         if not_up_total > entry["seats_total"]:
             rows.error(
@@ -744,12 +842,16 @@ def import_composition(source, *, user=None, progress=None) -> ImportReport:
     return report
 
 
-def _valid_date(election_id: str) -> bool:
+def _election_id_problem(election_id: str) -> str | None:
+    """What is wrong with a well-formed election id that the database would refuse, if anything."""
+    match = ELECTION_ID.match(election_id)
     try:
-        dt.date.fromisoformat(election_id.rsplit(".", 1)[-1])
+        dt.date.fromisoformat(match["date"])
     except ValueError:
-        return False
-    return True
+        return f"election_id {election_id!r} has an impossible date"
+    if len(match["org"]) > _max_length(Council, "slug"):
+        return f"the council of {election_id!r} is longer than {_max_length(Council, 'slug')} characters"
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -762,7 +864,16 @@ PREVIOUS_OPTIONAL = ("party_name",)
 
 def import_previous_winners(source, *, user=None, progress=None) -> ImportReport:
     """Import, per ballot, the party of each seat's previous winner (notional where boundaries changed)."""
-    rows = _Rows(source, PREVIOUS_COLUMNS, PREVIOUS_OPTIONAL)
+    rows = _Rows(
+        source,
+        PREVIOUS_COLUMNS,
+        PREVIOUS_OPTIONAL,
+        limits={
+            "ballot_paper_id": _max_length(Ballot, "ballot_paper_id"),
+            "party_id": _max_length(Party, "ec_id"),
+            "party_name": _max_length(Party, "name"),
+        },
+    )
     report = ImportReport(rows=len(rows.rows))
     grouped: dict[str, dict] = {}
     for line, row in rows.rows:

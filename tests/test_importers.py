@@ -431,3 +431,111 @@ def test_import_queries_grow_linearly_with_the_ballots_of_one_election():
     # (ward, ballot and candidacies created, the result validated and written.)
     assert (large - small) / 60 == 10
     assert small - 20 * 10 == FIXED + (connection.vendor == "postgresql")  # the event-log lock
+
+
+# ---------------------------------------------------------------- every bad input refused by line
+
+ROW = f"1,Ann Able,PP53,Labour Party,,{E},{ALLESTREE},Allestree,1,900,\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (
+            HEADER + ROW.replace("Ann Able", "A" * 256),
+            "line 2: person_name is 256 characters long: at most 255",
+        ),
+        (
+            HEADER + ROW.replace("1,Ann", "1" * 33 + ",Ann"),
+            "line 2: person_id is 33 characters long: at most 32",
+        ),
+        (
+            HEADER + ROW.replace(",900,", ",2147483648,"),
+            "line 2: votes_cast 2,147,483,648 is more than the largest allowed, 2,147,483,647",
+        ),
+        (
+            HEADER + ROW.replace("Allestree,1,", "Allestree,32768,"),
+            "line 2: seats_contested 32,768 is more than the largest allowed, 32,767",
+        ),
+        (
+            HEADER + ROW.replace(",900,", ',"1,2,3",'),
+            "line 2: votes_cast '1,2,3' is not a whole number",
+        ),
+        (
+            HEADER + ROW.replace(",900,", ",\u0669\u0660\u0660,"),  # Arabic-Indic 900
+            "line 2: votes_cast '\u0669\u0660\u0660' is not a whole number",
+        ),
+        (
+            HEADER + ROW.replace("Ann Able", "Ann\x00Able"),
+            "line 2: contains a NUL character: the file is not plain CSV text",
+        ),
+        (
+            (HEADER + ROW).replace("\n", "\r"),
+            "line 1: a line ends with a lone carriage return (CR): save the file with LF or CRLF line endings",
+        ),
+        (HEADER.replace("party_name", "person_name") + ROW, "line 1: column(s) named twice: person_name"),
+        (
+            HEADER
+            + ROW.replace(f"{E},{ALLESTREE}", "local.derby.2023-02-30,local.derby.allestree.2023-02-30"),
+            "line 2: election_id 'local.derby.2023-02-30' has an impossible date",
+        ),
+        (
+            HEADER + ROW.replace(ALLESTREE, f"local.derby.{'w' * 101}.2023-05-04"),
+            f"line 2: the ward of 'local.derby.{'w' * 101}.2023-05-04' is longer than 100 characters",
+        ),
+        (HEADER.encode() + b"1,Ann \xff,PP53", "line 2: the file is not UTF-8 text"),
+    ],
+    ids=[
+        "long-name",
+        "long-person-id",
+        "votes-over-int32",
+        "seats-over-smallint",
+        "1,2,3",
+        "arabic-indic-digits",
+        "nul",
+        "cr-only",
+        "duplicated-column",
+        "impossible-date",
+        "long-ward-slug",
+        "not-utf8",
+    ],
+)
+def test_bad_candidate_files_are_refused_by_line_and_change_nothing(content, error):
+    before = snapshot()
+    assert errors_of(lambda: import_candidates(content)) == [error]
+    assert snapshot() == before
+
+
+def test_grouped_thousands_are_read_as_people_write_them():
+    import_candidates(
+        HEADER
+        + ROW.replace(",900,", ',"1,900",')
+        + ROW.replace("1,Ann Able", "2,Bo Bee").replace(",900,", ",12,")
+    )
+    assert Candidacy.objects.get(person_name="Ann Able").votes == 1900
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (
+            f"election_id,seats_total,party_id,seats_before,seats_not_up\n{E},32768,PP52,2,0\n",
+            "line 2: seats_total 32,768 is more than the largest allowed, 32,767",
+        ),
+        (
+            f"election_id,seats_total,party_id,seats_before,seats_not_up\n{E},3,{'P' * 65},2,0\n",
+            "line 2: party_id is 65 characters long: at most 64",
+        ),
+    ],
+)
+def test_bad_composition_files_are_refused_by_line(content, error):
+    assert errors_of(lambda: import_composition(content)) == [error]
+    assert Election.objects.count() == 0
+
+
+def test_bad_previous_winner_files_are_refused_by_line():
+    import_candidates(CANDIDATES)
+    content = f"ballot_paper_id,party_id,seats\n{ALLESTREE},PP52,99999\n"
+    assert errors_of(lambda: import_previous_winners(content)) == [
+        "line 2: seats 99,999 is more than the largest allowed, 32,767"
+    ]
