@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "electionsite.settings")
+os.environ.setdefault("DEBUG", "true")  # a benchmark, not a deployment: no production secret needed
 
 HEADER = (
     "person_id,person_name,party_id,party_name,party_description_text,election_id,"

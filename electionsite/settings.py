@@ -1,8 +1,12 @@
 """Settings, read from the environment.
 
-Defaults make the demo work on a laptop: SQLite in the project folder, the
-in-memory channel layer, DEBUG on. With DEBUG off the process refuses to start
-without a real SECRET_KEY.
+Defaults are safe for production: DEBUG is off unless ``DEBUG=true`` asks for
+it (``bin/demo`` and the tests do), and with DEBUG off the process refuses to
+start without a real SECRET_KEY; HTTPS is required (redirect, HSTS, secure
+cookies). Everything else defaults to what the demo needs on a laptop: SQLite
+in the project folder, the in-memory channel layer. The README's "Production"
+section lists the settings of a deployment behind a TLS-terminating proxy,
+under which ``manage.py check --deploy`` is clean (a test runs it).
 """
 
 import os
@@ -23,7 +27,7 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in _TRUE
 
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 
 _INSECURE_KEY = "django-insecure-demo-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -31,8 +35,14 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (production mode).")
     SECRET_KEY = _INSECURE_KEY
-elif not DEBUG and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
-    raise ImproperlyConfigured("SECRET_KEY is too weak for production: use at least 32 random characters.")
+elif not DEBUG and (
+    SECRET_KEY == _INSECURE_KEY
+    or SECRET_KEY.startswith("django-insecure")
+    or len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+):
+    # Django's own bar (check --deploy, security.W009): 50 characters, 5 different ones.
+    raise ImproperlyConfigured("SECRET_KEY is too weak for production: use at least 50 random characters.")
 
 ALLOWED_HOSTS = [
     h.strip()
@@ -145,7 +155,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `manage.py collectstatic` gathers the static files, which whitenoise serves with DEBUG off.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -161,8 +172,17 @@ WHITENOISE_AUTOREFRESH = DEBUG
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if not DEBUG:
+    # HTTPS only. Behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER names the
+    # header it sets to "https" (e.g. X-Forwarded-Proto); the proxy must overwrite any
+    # value a client sent, as it does for TRUSTED_PROXY_HEADER.
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    if _ssl_header := os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip():
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _ssl_header.upper().replace("-", "_"), "https")
 
 LOGGING = {
     "version": 1,
