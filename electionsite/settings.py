@@ -121,8 +121,7 @@ else:
 # read the event table this often, in case a notice was lost.
 EVENTS_POLL_INTERVAL = float(os.environ.get("EVENTS_POLL_INTERVAL", "2"))
 
-# The cache holds the admin's failed-login counts: shared between processes
-# (Redis) when there is more than one, per process otherwise.
+# The cache: shared between processes (Redis) when there is more than one, per process otherwise.
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -140,8 +139,10 @@ else:
 TRUSTED_PROXY_HEADER = os.environ.get("TRUSTED_PROXY_HEADER", "").strip()
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1"))
 
-# Admin login throttling: this many failures per username and address within the window.
+# Admin login throttling (results/login_throttle.py): this many failures within the window
+# per username and address (and per browser that logged in before), and per address.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "30"))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", str(15 * 60)))
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -427,3 +427,41 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()}"
+
+
+class LoginThrottle(models.Model):
+    """Failed admin logins counted for one scope (see ``results.login_throttle``).
+
+    A username from one address, one address whatever the username, or one
+    browser that has logged in as that username before. Staff with the
+    permission see them in the admin and unlock by deleting them.
+    """
+
+    class Scope(models.TextChoices):
+        """What the failures are counted for."""
+
+        USERNAME_ADDRESS = "username_address", "A username, from an address"
+        ADDRESS = "address", "An address, any username"
+        DEVICE = "device", "A browser that logged in as the username before"
+
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    key = models.CharField(
+        max_length=64, help_text="A digest of what is counted (username, address, browser)."
+    )
+    username = models.CharField(
+        max_length=150, blank=True, help_text="As typed, lower case; empty for an address."
+    )
+    address = models.CharField(max_length=64, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started = models.DateTimeField(help_text="The first failure of the current window.")
+
+    class Meta:
+        ordering = ["-window_started"]
+        verbose_name = "login lockout"
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="login_throttle_one_row_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        who = " from ".join(part for part in (self.username, self.address) if part) or "a browser"
+        return f"{who}: {self.failures} failed login(s)"
