@@ -4,10 +4,10 @@ Each importer reads the whole file and validates everything first: every
 row, and every ballot's result against what is stored (winners, ties, the
 candidates of a declared ballot). Any error fails the import with its line
 number and reason, and nothing of the file is written. Only then does it
-write, through ``results.services``, in chunks: one transaction per election,
-so that a large import never holds up the rest of the night (each chunk's
-events are inserted in one statement, the event-log lock held only for
-that), and its time grows linearly with the file. Importing the same file
+write, through ``results.services``, in chunks: one transaction per election
+(per 50 ballots of a larger one), so that a large import never holds up the
+rest of the night (each chunk's events are inserted in one statement, the
+event-log lock held only for that), and its time grows linearly with the file. Importing the same file
 twice changes nothing the second time (no rows, no events).
 
 If someone changes a ballot of the file between the check and the write
@@ -84,6 +84,11 @@ class ImportReport:
             f"{self.events} events recorded; {self.unchanged} already up to date."
         )
 
+
+# Ballots of one election written per transaction: enough that an election's standing is
+# derived a few times, not once per ballot (linear time); few enough that an editor of the
+# same council never waits long for a chunk to commit.
+CHUNK = 50
 
 # The largest whole numbers the database stores: votes (integer) and seats (smallint).
 MAX_VOTES = 2**31 - 1
@@ -365,8 +370,8 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
     ``elected`` column as the drawing of lots). Rows with ``elected`` but no
     votes declare the winners only (or an uncontested ballot). A declared
     ballot whose figures differ is corrected. The whole file is checked
-    first; then each election's ballots are written in one transaction, and
-    ``progress`` (if given) is called with a line of text after each.
+    first; then each election's ballots are written in one transaction (50
+    at a time), and ``progress`` (if given) is called with a line of text after each.
     """
     rows = _Rows(
         source,
@@ -496,14 +501,16 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
         by_election[ballot_rows.election_id].append(ballot_rows)
     written = 0
     for election_id, group in by_election.items():
-        try:
-            with transaction.atomic():
-                _write_election(group, parties, report, user)
-        except _ChunkFailed as failed:
-            raise ImportFailed([failed.error], written=written) from None
-        written += len(group)
-        if progress:
-            progress(f"{election_id}: {len(group)} ballot(s) written, {written} of {len(ballots)}")
+        for start in range(0, len(group), CHUNK):
+            chunk = group[start : start + CHUNK]
+            try:
+                with transaction.atomic():
+                    _write_election(chunk, parties, report, user)
+            except _ChunkFailed as failed:
+                raise ImportFailed([failed.error], written=written) from None
+            written += len(chunk)
+            if progress:
+                progress(f"{election_id}: {len(chunk)} ballot(s) written, {written} of {len(ballots)}")
     return report
 
 
