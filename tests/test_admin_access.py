@@ -283,3 +283,27 @@ def test_staff_see_lockouts_in_the_admin_and_unlock_them(fresh_counts):
     assert login(Client(), "desk", PASSWORD).status_code == 302
     # The election-night groups do not see them.
     assert client_for(staff("desk2")).get("/admin/results/loginthrottle/").status_code == 403
+
+
+def test_the_lockouts_page_takes_the_same_queries_for_two_lockouts_or_twenty(fresh_counts):
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    root = client_for(get_user_model().objects.create_superuser("root", password=None))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert root.get("/admin/results/loginthrottle/?state=locked").status_code == 200
+        return len(ctx.captured_queries)
+
+    def lock(n: int) -> None:
+        for _ in range(5):
+            login_throttle.record_failure(f"user{n}", f"10.0.0.{n}")
+
+    lock(0)
+    lock(1)
+    two = queries()
+    for n in range(2, 20):
+        lock(n)
+    assert queries() == two == 6
