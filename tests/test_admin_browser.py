@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from results import services
+from results import drafts, services
 from results.models import Ballot, Candidacy, Event
 
 from . import factories as f
@@ -288,3 +288,39 @@ def test_a_validation_error_is_shown_next_to_its_field(rushcliffe, desk, open_pa
         None,
         None,
     ]
+
+
+def box_values(page) -> list[str]:
+    """What the vote and count boxes hold, in tab order."""
+    return page.evaluate("Array.from(document.querySelectorAll('input.count-input')).map((box) => box.value)")
+
+
+def test_typing_over_saved_figures_replaces_them(rushcliffe, desk, open_page):
+    _, (_, bingham, _) = rushcliffe
+    drafts.save_count_in_progress(
+        bingham, votes=f.votes(bingham, Carter=800, Inglis=1010, Walsh=1204), electorate=6100
+    )
+    page = open_page()
+    log_in(page, "desk")
+    page.goto(f"/admin/results/ballot/{bingham.pk}/change/")
+    # On load: the first box has the focus, and its saved figure is selected.
+    assert focused(page) == f"votes_{f.pk(bingham, 'Carter')}"
+    page.keyboard.type("800")  # the same figure again
+    page.keyboard.press("Tab")  # Tab to the next box
+    type_and_enter(page, "1300")  # over 1010
+    page.keyboard.type("1204")  # reached with Enter
+    shot(page, "10-typing-replaces-saved-figures")
+    assert box_values(page) == ["800", "1300", "1204", "", "", "6100"]
+
+
+def test_typing_over_a_declared_wards_figures_replaces_them(rushcliffe, desk, open_page):
+    _, (abbey, _, _) = rushcliffe
+    page = open_page()
+    log_in(page, "desk")
+    page.goto(f"/admin/results/ballot/{abbey.pk}/change/")
+    assert focused(page) == f"votes_{f.pk(abbey, 'Carter')}"
+    assert box_values(page)[:3] == ["120", "700", "900"]
+    for figure in ("130", "710", "900"):
+        type_and_enter(page, figure)
+    shot(page, "11-typing-replaces-declared-figures")
+    assert box_values(page)[:3] == ["130", "710", "900"]

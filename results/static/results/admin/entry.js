@@ -1,10 +1,31 @@
 // Keyboard entry on the ballot page: Enter moves to the next box; on the last box it
-// previews (never publishes). Focusing a box selects its figure, so typing replaces it.
+// previews (never publishes). Focusing a box selects its figure, so typing replaces it:
+// typing "800" into a box holding 800 must give 800, never 800800.
 (function () {
   "use strict";
   const form = document.getElementById("entry-form");
   if (!form) return;
   const boxes = () => Array.from(form.querySelectorAll("[data-entry]:not([disabled])"));
+  const isCountBox = (el) => el instanceof HTMLInputElement && el.type === "text" && el.matches("[data-entry]");
+
+  function selectAll(box) {
+    box.select();
+  }
+
+  // A click focuses, then its mouseup would drop the selection: keep it, for that first click only.
+  let justFocused = null;
+  form.addEventListener("mouseup", function (event) {
+    if (event.target === justFocused) event.preventDefault();
+    justFocused = null;
+  });
+
+  // Registered before anything is focused below, so no focus escapes it (on load, Tab, Enter, a click).
+  form.addEventListener("focusin", function (event) {
+    if (isCountBox(event.target)) {
+      justFocused = event.target;
+      selectAll(event.target);
+    }
+  });
 
   form.addEventListener("keydown", function (event) {
     if (event.key !== "Enter" || event.isComposing || event.shiftKey || event.altKey) return;
@@ -25,11 +46,6 @@
   if (wanted && (document.activeElement === document.body || !document.activeElement)) {
     wanted.focus();
   }
-
-  form.addEventListener("focusin", function (event) {
-    const target = event.target;
-    if (target instanceof HTMLInputElement && target.type === "text" && target.matches("[data-entry]")) {
-      target.select();
-    }
-  });
+  // Autofocus may have focused the box before this script ran: select its figure now.
+  if (isCountBox(document.activeElement)) selectAll(document.activeElement);
 })();
