@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import rules
+from . import plausibility, rules
 from .broadcast import schedule_broadcast
 from .models import Ballot, Candidacy, CompositionBefore, Election, Event, Party, Post, PreviousWinner
 from .standings import control_signature, counting_party, election_standing
@@ -194,6 +194,21 @@ def count_errors(
             add("votes", f"{names[pk]}: votes cannot be negative ({value}).")
         elif valid is not None and value > valid:
             add("votes", f"{names[pk]}: {value} votes is more than the {valid} valid ballot papers counted.")
+    if "electorate" not in errors and "votes" not in errors:
+        # What no count can produce: more votes than electors (each has one per candidate and
+        # as many as there are seats), more votes in all than valid papers times seats.
+        figures = {pk: v for pk, v in votes.items() if pk not in foreign}
+        findings = plausibility.check_figures(
+            figures,
+            seats=ballot.winner_count,
+            electorate=electorate,
+            ballot_papers_counted=None if valid is None else ballot_papers_counted,
+            rejected_ballots=rejected_ballots,
+            names=names,
+        )
+        for finding in plausibility.impossible(findings):
+            if finding.check is not plausibility.Check.VOTES_ABOVE_PAPERS:  # refused above already
+                add("votes", finding.message)
     return errors
 
 

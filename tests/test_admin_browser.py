@@ -83,8 +83,8 @@ def open_page(browser, live_server):
     """Open a fresh browser context (its own cookies: one per person) at the live server."""
     contexts = []
 
-    def opener():
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    def opener(width: int = 1280, height: int = 900):
+        context = browser.new_context(viewport={"width": width, "height": height}, base_url=live_server.url)
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()
@@ -324,3 +324,142 @@ def test_typing_over_a_declared_wards_figures_replaces_them(rushcliffe, desk, op
         type_and_enter(page, figure)
     shot(page, "11-typing-replaces-declared-figures")
     assert box_values(page)[:3] == ["130", "710", "900"]
+
+
+class Counted:
+    """Keystrokes sent and pages loaded in one tab: the cost of the honest path, measured."""
+
+    def __init__(self, page):
+        self.page = page
+        self.keys = 0
+        self.loads = 0
+        page.on("load", self._loaded)
+
+    def _loaded(self, _page) -> None:
+        self.loads += 1
+
+    def type(self, text: str) -> None:
+        self.page.keyboard.type(text)
+        self.keys += len(text)
+
+    def press(self, key: str) -> None:
+        self.page.keyboard.press(key)
+        self.keys += 1
+
+    def type_and_enter(self, text: str) -> None:
+        self.type(text)
+        self.press("Enter")
+
+
+def in_viewport(page, selector: str) -> bool:
+    """Whether the element is wholly inside the viewport as it is scrolled now."""
+    return page.evaluate(
+        """(selector) => {
+            const box = document.querySelector(selector).getBoundingClientRect();
+            return box.top >= 0 && box.left >= 0 && box.bottom <= window.innerHeight && box.right <= window.innerWidth;
+        }""",
+        selector,
+    )
+
+
+@pytest.fixture
+def allestree():
+    """A three-seat ward with nine candidates in a six-party council: the longest preview of the demo's kind."""
+    e = f.election(
+        "derby",
+        seats_total=6,
+        before={"PP52": (3, 3), "PP53": (2, 0), "PP90": (1, 0)},
+        name="Derby",
+    )
+    parties = ["PP52", "PP53", "PP90"]
+    names = [
+        "Ann Able",
+        "Bob Baker",
+        "Cat Cole",
+        "Dan Dodd",
+        "Eve Eden",
+        "Fay Ford",
+        "Gus Gray",
+        "Hal Hunt",
+        "Ida Iles",
+    ]
+    ward = f.ballot(
+        e, "Allestree", [(n, parties[i % 3]) for i, n in enumerate(names)], seats=3, previous={"PP52": 3}
+    )
+    return e, ward
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(1280, 800), (1280, 680)]
+)  # 1280x680: a 13-inch laptop's window
+def test_the_preview_headline_and_confirm_are_both_in_view_when_confirm_has_the_focus(
+    allestree, desk, open_page, width, height
+):
+    _, ward = allestree
+    page = open_page(width, height)
+    log_in(page, "desk")
+    page.goto(f"/admin/results/ballot/{ward.pk}/change/")
+    for votes in ("1500", "1400", "1300", "900", "800", "700", "300", "200", "100"):
+        type_and_enter(page, votes)
+    for count in ("3,100", "20"):
+        type_and_enter(page, count)
+    type_and_enter(page, "9,000")  # the last box: preview
+    page.locator("#preview").wait_for()
+    assert focused(page) == "_confirm"
+    assert page.locator("#preview-winners li").count() == 3
+    shot(page, f"12-preview-and-confirm-{width}x{height}")
+    page.screenshot(path=str(SCREENSHOTS / f"admin-12-viewport-{width}x{height}.png"))  # what is on screen
+    for selector in ("#preview h2", "#preview-headline", "#confirm"):
+        assert in_viewport(page, selector), f"{selector} is outside the {width}x{height} viewport"
+    assert Ballot.objects.get(pk=ward.pk).status == "awaiting"
+
+
+def test_enter_enter_declares_a_clean_ward_in_two_page_loads(rushcliffe, desk, open_page):
+    _, (_, bingham, cotgrave) = rushcliffe
+    page = open_page(1280, 800)
+    log_in(page, "desk")
+    page.goto(f"/admin/results/ballot/{bingham.pk}/change/")
+    desk_ = Counted(page)
+    for figure in ("150", "1,010", "1204", "2,380", "16", "6100"):
+        desk_.type_and_enter(figure)
+    page.locator("#preview").wait_for()
+    assert in_viewport(page, "#preview-headline") and in_viewport(page, "#confirm")
+    desk_.press("Enter")  # confirm
+    page.wait_for_url(f"**/admin/results/ballot/{cotgrave.pk}/change/")
+    page.locator(".messagelist").wait_for()
+    shot(page, "13-declared-with-enter-enter")
+    # The figures as the returning officer reads them, six Enters and one more to confirm.
+    assert (desk_.keys, desk_.loads) == (30, 2)
+    assert Ballot.objects.get(pk=bingham.pk).status == "declared"
+
+
+def test_800800_is_stopped_by_the_plausibility_warning(rushcliffe, desk, open_page):
+    _, (_, bingham, _) = rushcliffe
+    drafts.save_count_in_progress(bingham, votes=f.votes(bingham, Carter=150, Inglis=1010, Walsh=800))
+    page = open_page(1280, 800)
+    log_in(page, "desk")
+    page.goto(f"/admin/results/ballot/{bingham.pk}/change/")
+    page.keyboard.press("Enter")  # Carter's 150 stands
+    page.keyboard.press("Enter")  # Inglis's 1010 stands
+    # Walsh's 800 typed again: suppose the box kept its figure (the old slip) and it became 800800.
+    page.keyboard.type("800800")
+    for _ in range(4):
+        page.keyboard.press("Enter")  # the count boxes left empty, then preview
+    warnings = page.locator("#warnings")
+    warnings.wait_for()
+    assert [li.inner_text() for li in warnings.locator("li").all()] == [
+        "Helen Walsh has 800,800 votes, more than 10 times the next candidate's 1,010.",
+        "Helen Walsh: 800,800 repeats the digits of the figure saved before 800: was the box cleared before typing?",
+        "Helen Walsh: 800 → 800,800 is 1001.0 times the figure saved before.",
+    ]
+    assert focused(page) == "figures_checked"
+    assert in_viewport(page, "#warnings") and in_viewport(page, "#confirm")
+    shot(page, "14-800800-warned")
+    page.keyboard.press("Enter")  # the habit: Enter, Enter
+    page.keyboard.press("Enter")
+    assert focused(page) == "figures_checked"  # still there: Enter does not tick, nor publish
+    page.locator("#confirm").click()  # Confirm without the tick
+    page.locator("#checked-error").wait_for()
+    shot(page, "15-800800-refused")
+    assert Ballot.objects.get(pk=bingham.pk).status == "awaiting"
+    assert not Event.objects.filter(ballot=bingham).exists()

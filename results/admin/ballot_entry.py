@@ -23,7 +23,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from .. import drafts, rules, services
+from .. import drafts, plausibility, rules, services
 from ..models import Ballot, Candidacy, Election
 from ..preview import Preview, ballot_in, preview_result, preview_retraction
 from ..standings import ballot_changes
@@ -89,7 +89,12 @@ class BallotEntryForm(forms.Form):
         required=False,
         max_length=500,
         help_text="Kept in the history, e.g. “returning officer re-read Able's total”.",
-        widget=forms.TextInput(attrs={"class": "vTextField", "autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"class": "vTextField reason-input", "autocomplete": "off"}),
+    )
+    figures_checked = forms.BooleanField(
+        label="Figures checked: they match the returning officer's sheet",
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "checked-input"}),
     )
 
     def __init__(self, *args, ballot: Ballot, candidacies: list[Candidacy], require_votes: bool, **kwargs):
@@ -170,7 +175,27 @@ class BallotEntryForm(forms.Form):
                     f"{value:,} votes is more than the {valid:,} valid ballot papers counted "
                     f"({counted:,} counted, {rejected or 0:,} rejected).",
                 )
+        if self.contested and not self.errors:
+            # What no count can produce (the services refuse it too), next to its row.
+            for finding in plausibility.impossible(self.findings()):
+                if finding.key in {c.pk for c in self.candidacies}:
+                    self.add_error(f"votes_{finding.key}", finding.message.split(": ", 1)[-1])
+                else:
+                    self.add_section_error("votes", finding.message)
         return data
+
+    def findings(self, saved: dict | None = None) -> tuple[plausibility.Finding, ...]:
+        """What is impossible or improbable about the figures typed (``saved``: the figures before)."""
+        return plausibility.check_figures(
+            self.votes(),
+            seats=self.ballot.winner_count,
+            electorate=self.cleaned_data.get("electorate"),
+            ballot_papers_counted=self.cleaned_data.get("ballot_papers_counted"),
+            rejected_ballots=self.cleaned_data.get("rejected_ballots"),
+            saved=saved,
+            names={c.pk: c.person_name for c in self.candidacies},
+            thresholds=plausibility.Thresholds.from_settings(),
+        )
 
     def add_section_error(self, section: str, message: str) -> None:
         self.section_errors.setdefault(section, ErrorList()).append(message)
@@ -285,6 +310,12 @@ class BallotEntry:
             initial[f"lot_{c.pk}"] = c.elected_by_lot
         return initial
 
+    def saved_figures(self) -> dict:
+        """The figures stored now (a draft, or the declaration a correction replaces), for comparison."""
+        saved: dict = {c.pk: c.votes for c in self.candidacies}
+        saved.update({name: getattr(self.ballot, name) for name in COUNT_FIELDS})
+        return saved
+
     def change_url(self, ballot: Ballot | None = None) -> str:
         return reverse("admin:results_ballot_change", args=[(ballot or self.ballot).pk])
 
@@ -310,18 +341,22 @@ class BallotEntry:
                     "by_lot": preview is not None and c.pk in preview.by_lot,
                 }
             )
+        blocking = {name for name in form.errors if name != "figures_checked"}
         confirmable = (
             preview is not None
             and preview.complete
-            and not form.has_errors
+            and not blocking
+            and not form.section_errors
             and context.get("kind") != "retract"
         )
         status_actions = []
         if not ballot.is_published:
             status_actions = [(s.value, s.label) for s in SETTABLE_STATUSES if s != ballot.status]
         autofocus = None
-        with_errors = [name for name in form.errors if name in form.fields]
-        if confirmable or context.get("kind") == "retract":
+        with_errors = [name for name in form.errors if name in form.fields and name != "figures_checked"]
+        if confirmable and context.get("warnings"):
+            autofocus = "figures_checked"  # a deliberate second action before Confirm
+        elif confirmable or context.get("kind") == "retract":
             autofocus = "confirm"
         elif with_errors:
             autofocus = with_errors[0]
@@ -520,17 +555,26 @@ class BallotEntry:
         except rules.InvalidLot as bad:  # check_lot names the row; this is the backstop
             form.add_section_error("lot_winners", f"The drawing of lots does not fit the votes: {bad}.")
             return self.render(form)
+        warnings = plausibility.improbable(form.findings(self.saved_figures()))
         changed = confirm and form.cleaned_data.get("previewed") != form.digest()
         if not confirm or changed or not preview.complete:
             data = form.data.copy()
             data["previewed"] = form.digest()
+            data.pop("figures_checked", None)  # ticked for what was previewed, never carried over
             shown = self.form(data, require_votes=True)
             shown.is_valid()
             shown.check_lot(self.ballot.winner_count)
             notice = (
                 "The figures changed since the preview: check this preview, then confirm." if changed else ""
             )
-            return self.render(shown, preview=preview, kind=kind, notice=notice)
+            return self.render(shown, preview=preview, kind=kind, notice=notice, warnings=warnings)
+        if warnings and not form.cleaned_data.get("figures_checked"):
+            form.add_error(
+                "figures_checked",
+                "These figures look wrong (see the warnings): check them with the returning officer's, "
+                "then tick this box to publish them as they are, or correct them.",
+            )
+            return self.render(form, preview=preview, kind=kind, warnings=warnings)
         call = services.correct_ballot if kind == "correct" else services.declare_ballot
         extra = {"reason": form.cleaned_data.get("reason", "")} if kind == "correct" else {}
         try:

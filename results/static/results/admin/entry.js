@@ -30,6 +30,13 @@
   form.addEventListener("keydown", function (event) {
     if (event.key !== "Enter" || event.isComposing || event.shiftKey || event.altKey) return;
     const target = event.target;
+    // "Figures checked": Enter there moves to Confirm once ticked, and never submits by itself.
+    if (target instanceof HTMLInputElement && target.name === "figures_checked") {
+      event.preventDefault();
+      const confirm = document.getElementById("confirm");
+      if (target.checked && confirm) confirm.focus();
+      return;
+    }
     if (!(target instanceof HTMLElement) || !target.matches("[data-entry]")) return;
     event.preventDefault();
     const list = boxes();
