@@ -356,6 +356,11 @@ def _publish_ballot(
             raise ValidationError(
                 {"status": f"{ballot.label} has not been declared, so there is nothing to correct."}
             )
+        if must_be_declared and not reason.strip():
+            # A published result changes: the history must say why.
+            raise ValidationError(
+                {"reason": f"Say why {ballot.label} is being corrected: the reason is kept in its history."}
+            )
         if not must_be_declared and ballot.is_published:
             raise ValidationError({"status": f"{ballot.label} is already declared: correct it instead."})
         if ballot.status == Ballot.Status.POSTPONED:
@@ -451,7 +456,7 @@ def correct_ballot(
     user=None,
     expected_version: int | None = None,
 ) -> Event:
-    """Correct a declared ballot: same inputs as ``declare_ballot``.
+    """Correct a declared ballot: same inputs as ``declare_ballot``, and a ``reason`` (required).
 
     Winners, changes and control are re-derived; the declaration time is kept.
     Records a ``ballot_corrected`` event holding the new version (the earlier
@@ -470,7 +475,7 @@ def correct_ballot(
         declared_at=None,
         user=user,
         expected_version=expected_version,
-        reason=reason,
+        reason=reason.strip(),
     )
 
 

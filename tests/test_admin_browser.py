@@ -463,3 +463,49 @@ def test_800800_is_stopped_by_the_plausibility_warning(rushcliffe, desk, open_pa
     shot(page, "15-800800-refused")
     assert Ballot.objects.get(pk=bingham.pk).status == "awaiting"
     assert not Event.objects.filter(ballot=bingham).exists()
+
+
+def test_a_correction_without_a_reason_is_refused_and_its_preview_says_what_changed(
+    rushcliffe, desk, open_page
+):
+    _, (abbey, _, _) = rushcliffe
+    page = open_page(1280, 800)
+    log_in(page, "desk")
+    page.goto(f"/admin/results/ballot/{abbey.pk}/change/")
+    for figure in ("120", "950", "900", "2,000", "10", "5,000"):  # Carter, Inglis, Walsh, then the count
+        type_and_enter(page, figure)
+    assert focused(page) == "reason"  # a correction's Enter chain ends in its reason
+    page.keyboard.press("Enter")  # no reason
+    error = page.locator(".errorlist li")
+    error.wait_for()
+    assert error.inner_text() == "Say why you are correcting this result: the reason is kept in its history."
+    assert focused(page) == "reason"
+    assert page.locator("#preview").count() == 0
+    shot(page, "16-correction-without-reason")
+    type_and_enter(page, "Inglis's second bundle was missed")
+    diff = page.locator("#correction-diff li")
+    diff.first.wait_for()
+    assert [li.inner_text() for li in diff.all()] == [
+        "Rob Inglis: 700 → 950",
+        "Ballot papers counted: — → 2,000",
+        "Rejected ballot papers: — → 10",
+        "Electorate: — → 5,000",
+        "Elected: Helen Walsh → Rob Inglis",
+        "Seat change: Labour gain Abbey from Conservatives → Conservatives hold Abbey",
+    ]
+    assert in_viewport(page, "#preview-headline") and in_viewport(page, "#confirm")
+    shot(page, "17-correction-preview")
+    page.keyboard.press("Enter")
+    page.locator(".messagelist").wait_for()
+    history = page.locator("#history .diff li")
+    assert [li.inner_text() for li in history.all()] == [
+        "Rob Inglis: 700 → 950",
+        "Ballot papers counted: — → 2,000",
+        "Rejected ballot papers: — → 10",
+        "Electorate: — → 5,000",
+        "Elected: Helen Walsh → Rob Inglis",
+    ]
+    shot(page, "18-correction-in-history")
+    assert Event.objects.filter(ballot=abbey, kind="ballot_corrected").get().payload["reason"] == (
+        "Inglis's second bundle was missed"
+    )

@@ -7,6 +7,7 @@ from django.contrib.admin.models import LogEntry
 from django.core.exceptions import ValidationError
 
 from results import services
+from results.admin import history
 from results.admin.ballot_entry import BallotEntry, BallotEntryForm, ballot_paper_order
 from results.models import Ballot, Candidacy, Event
 
@@ -571,3 +572,75 @@ def test_plausible_figures_need_no_second_action(council3, desk):
     )
     assert (shown.context["warnings"], shown.context["autofocus"]) == ((), "confirm")
     assert 'name="figures_checked"' not in shown.content.decode()
+
+
+# ---------------------------------------------------------------- corrections
+
+
+def test_a_correction_without_a_reason_is_refused_before_the_preview(council3, desk):
+    _, (north, *_) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))
+    before = unchanged(north)
+    page = client_for(desk).post(
+        entry_url(north), {**form_data(north, Able="600", Baker="610", reason=" "), "_preview": "1"}
+    )
+    assert field_errors(page, "reason") == [
+        "Say why you are correcting this result: the reason is kept in its history."
+    ]
+    assert page.context["autofocus"] == "reason"
+    assert "preview" not in page.context
+    confirm = client_for(desk).post(
+        entry_url(north), {**form_data(north, Able="600", Baker="610"), "previewed": "x", "_confirm": "1"}
+    )
+    assert field_errors(confirm, "reason") == [
+        "Say why you are correcting this result: the reason is kept in its history."
+    ]
+    assert unchanged(north) == before
+
+
+def test_the_correction_preview_lists_each_change_old_to_new(council3, desk):
+    e, (north, south, _) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400), electorate=3000)
+    services.declare_ballot(south, votes=f.votes(south, Able=600, Baker=400))
+    shown = client_for(desk).post(
+        entry_url(north),
+        {
+            **form_data(
+                north, Able="600", Baker="610", electorate="3,000", counted="1,250", reason="Baker's bundle"
+            ),
+            "_preview": "1",
+        },
+    )
+    diff = shown.context["correction"]
+    assert diff["figures"] == (
+        "Bob Baker: 400 → 610",
+        "Ballot papers counted: — → 1,250",
+        "Elected: Ann Able → Bob Baker",
+    )
+    assert diff["seat_changes"] == (("Labour gain North from Conservatives",), ("Conservatives hold North",))
+    assert diff["control"] == ("Labour gain Testshire", None)
+    assert re.sub(r"\s+", " ", text(shown)).count("What this correction changes Bob Baker: 400 → 610") == 1
+
+
+def test_the_history_shows_what_each_correction_changed(council3, desk):
+    _, (north, *_) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))
+    services.correct_ballot(north, votes=f.votes(north, Able=600, Baker=401), reason="typo")
+    services.correct_ballot(
+        north, votes=f.votes(north, Able=600, Baker=610), electorate=3000, reason="bundle"
+    )
+    page = client_for(desk).get(entry_url(north))
+    assert [(e.what, e.reason, e.changes) for e in page.context["history"]] == [
+        (
+            "Declared ballot corrected",
+            "bundle",
+            ("Bob Baker: 401 → 610", "Electorate: — → 3,000", "Elected: Ann Able → Bob Baker"),
+        ),
+        ("Declared ballot corrected", "typo", ("Bob Baker: 400 → 401",)),
+        ("Ballot declared", "", ()),
+    ]
+    assert "Bob Baker: 400 → 401" in text(page)
+    # A window of one still compares the correction it shows with the version before it.
+    assert [e.changes for e in history.history(north, limit=1)] == [
+        ("Bob Baker: 401 → 610", "Electorate: — → 3,000", "Elected: Ann Able → Bob Baker")
+    ]

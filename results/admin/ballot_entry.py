@@ -89,7 +89,10 @@ class BallotEntryForm(forms.Form):
         required=False,
         max_length=500,
         help_text="Kept in the history, e.g. “returning officer re-read Able's total”.",
-        widget=forms.TextInput(attrs={"class": "vTextField reason-input", "autocomplete": "off"}),
+        # In the Enter chain of a correction: after the counts, before the preview.
+        widget=forms.TextInput(
+            attrs={"class": "vTextField reason-input", "autocomplete": "off", "data-entry": ""}
+        ),
     )
     figures_checked = forms.BooleanField(
         label="Figures checked: they match the returning officer's sheet",
@@ -555,7 +558,13 @@ class BallotEntry:
         except rules.InvalidLot as bad:  # check_lot names the row; this is the backstop
             form.add_section_error("lot_winners", f"The drawing of lots does not fit the votes: {bad}.")
             return self.render(form)
+        if kind == "correct" and not form.cleaned_data.get("reason", "").strip():
+            form.add_error(
+                "reason", "Say why you are correcting this result: the reason is kept in its history."
+            )
+            return self.render(form)
         warnings = plausibility.improbable(form.findings(self.saved_figures()))
+        correction = self.correction(form, preview) if kind == "correct" else None
         changed = confirm and form.cleaned_data.get("previewed") != form.digest()
         if not confirm or changed or not preview.complete:
             data = form.data.copy()
@@ -567,14 +576,16 @@ class BallotEntry:
             notice = (
                 "The figures changed since the preview: check this preview, then confirm." if changed else ""
             )
-            return self.render(shown, preview=preview, kind=kind, notice=notice, warnings=warnings)
+            return self.render(
+                shown, preview=preview, kind=kind, notice=notice, warnings=warnings, correction=correction
+            )
         if warnings and not form.cleaned_data.get("figures_checked"):
             form.add_error(
                 "figures_checked",
                 "These figures look wrong (see the warnings): check them with the returning officer's, "
                 "then tick this box to publish them as they are, or correct them.",
             )
-            return self.render(form, preview=preview, kind=kind, warnings=warnings)
+            return self.render(form, preview=preview, kind=kind, warnings=warnings, correction=correction)
         call = services.correct_ballot if kind == "correct" else services.declare_ballot
         extra = {"reason": form.cleaned_data.get("reason", "")} if kind == "correct" else {}
         try:
@@ -605,6 +616,46 @@ class BallotEntry:
             messages.info(self.request, f"Nothing left to declare in {self.election.council.name}.")
             return self.redirect(reverse("admin:election_night"))
         return self.redirect(self.change_url(following))
+
+    def correction(self, form: BallotEntryForm, preview: Preview) -> dict:
+        """What a correction changes: each figure old → new, then winners, seat changes and control."""
+        stored = {
+            "candidacies": [
+                {
+                    "person_name": c.person_name,
+                    "votes": c.votes,
+                    "elected": c.elected,
+                    "elected_by_lot": c.elected_by_lot,
+                }
+                for c in self.candidacies
+            ],
+            **{name: getattr(self.ballot, name) for name in COUNT_FIELDS},
+        }
+        elected = {c.pk for c in preview.elected}
+        typed = form.votes()
+        previewed = {
+            "candidacies": [
+                {
+                    "person_name": c.person_name,
+                    "votes": typed.get(c.pk) if form.contested else None,
+                    "elected": c.pk in elected,
+                    "elected_by_lot": c.pk in preview.by_lot,
+                }
+                for c in self.candidacies
+            ],
+            **form.counts(),
+        }
+        seat_before = tuple(change.headline for change in ballot_changes(self.ballot))
+        seat_after = tuple(change.headline for change in preview.changes)
+        return {
+            "figures": history.version_changes(stored, previewed),
+            "seat_changes": (seat_before, seat_after) if seat_before != seat_after else None,
+            "control": (
+                (preview.standing_before.headline, preview.standing_after.headline)
+                if preview.control_changes
+                else None
+            ),
+        }
 
     def retract(self, *, confirm: bool):
         form = self.bound(require_votes=False)

@@ -33,6 +33,49 @@ class HistoryEntry:
     details: tuple[str, ...] = ()
     reason: str = ""
     version: int | None = None
+    changes: tuple[str, ...] = ()  # old → new against the version published before
+
+
+COUNT_LABELS = (
+    ("ballot_papers_counted", "Ballot papers counted"),
+    ("rejected_ballots", "Rejected ballot papers"),
+    ("electorate", "Electorate"),
+)
+
+
+def _names(people) -> str:
+    return ", ".join(people) or "nobody"
+
+
+def version_changes(before: dict, after: dict) -> tuple[str, ...]:
+    """What changed between two published versions of a ballot, one line per figure: old → new.
+
+    Both are ballot snapshots as the events store them (``services.ballot_snapshot``):
+    each candidate's votes, then the counts, then who is elected.
+    """
+    lines = []
+    old = {c["person_name"]: c for c in before.get("candidacies", ())}
+    new = {c["person_name"]: c for c in after.get("candidacies", ())}
+    for name in sorted(
+        old.keys() | new.keys(), key=lambda n: (n.split()[-1].casefold() if n.split() else "", n)
+    ):
+        was, now = old.get(name, {}).get("votes"), new.get(name, {}).get("votes")
+        if was != now:
+            lines.append(f"{name}: {_number(was)} → {_number(now)}")
+    for key, label in COUNT_LABELS:
+        if before.get(key) != after.get(key):
+            lines.append(f"{label}: {_number(before.get(key))} → {_number(after.get(key))}")
+
+    def elected(snapshot: dict) -> list[str]:
+        return sorted(
+            c["person_name"] + (" (by lot)" if c.get("elected_by_lot") else "")
+            for c in snapshot.get("candidacies", ())
+            if c.get("elected")
+        )
+
+    if elected(before) != elected(after):
+        lines.append(f"Elected: {_names(elected(before))} → {_names(elected(after))}")
+    return tuple(lines)
 
 
 def _who(user) -> str:
@@ -59,12 +102,18 @@ def ballot_figures(payload: dict) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _event_entry(event: Event) -> HistoryEntry:
+PUBLISHED_VERSIONS = (Event.Kind.BALLOT_DECLARED, Event.Kind.BALLOT_CORRECTED)
+
+
+def _event_entry(event: Event, published_before: Event | None = None) -> HistoryEntry:
     payload = event.payload or {}
     details: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
     what = event.get_kind_display()
-    if event.kind in (Event.Kind.BALLOT_DECLARED, Event.Kind.BALLOT_CORRECTED):
+    if event.kind in PUBLISHED_VERSIONS:
         details = ballot_figures(payload)
+        if event.kind == Event.Kind.BALLOT_CORRECTED and published_before is not None:
+            changes = version_changes(published_before.payload or {}, payload)
     elif event.kind == Event.Kind.BALLOT_STATUS:
         what = f"Status set to {Ballot.Status(payload['status']).label.lower()}"
     elif event.kind in (Event.Kind.POST_PUBLISHED, Event.Kind.POST_UPDATED):
@@ -85,6 +134,7 @@ def _event_entry(event: Event) -> HistoryEntry:
         details=details,
         reason=payload.get("reason", ""),
         version=payload.get("version"),
+        changes=changes,
     )
 
 
@@ -99,13 +149,23 @@ def _log_entry(entry: LogEntry) -> HistoryEntry:
 
 def history(obj: Ballot | Post, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
     """Every recorded change of a ballot or post, newest first (two queries)."""
-    events = obj.events.select_related("actor").order_by("-id")[:limit]
+    events = list(obj.events.select_related("actor").order_by("-id")[:limit])
     logs = (
         LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk))
         .select_related("user")
         .order_by("-action_time")[:limit]
     )
-    entries = [_event_entry(e) for e in events] + [_log_entry(e) for e in logs]
+    # Each correction is compared with the version published before it, even one older than the window.
+    older = {}
+    published = [e for e in events if e.kind in PUBLISHED_VERSIONS]
+    for newer, previous in zip(published, published[1:], strict=False):
+        older[newer.pk] = previous
+    oldest = published[-1] if published else None
+    if oldest is not None and oldest.kind == Event.Kind.BALLOT_CORRECTED:
+        older[oldest.pk] = (
+            obj.events.filter(kind__in=PUBLISHED_VERSIONS, id__lt=oldest.pk).order_by("-id").first()
+        )
+    entries = [_event_entry(e, older.get(e.pk)) for e in events] + [_log_entry(e) for e in logs]
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries[:limit]
 
