@@ -456,9 +456,11 @@ def test_a_stale_save_of_figures_names_the_editor_who_saved_first(council3, desk
     refused = client_for(desk).post(entry_url(north), {**loaded, "_save": "1"})
     assert refused.status_code == 409
     assert re.search(
-        r"North was changed by alice at \d\d:\d\d:\d\d \(saved figures before declaring \(not public\), version 2",
+        r"North was changed by alice at \d\d:\d\d:\d\d \(saved figures before declaring \(not public\), "
+        r"version 2\) after you opened it\. Nothing of yours was saved: their figures are below next to yours\.",
         text(refused),
     )
+    assert "Ann Able 70" not in refused.context["conflict"].message  # the figures once, in the table
     assert refused.context["conflict"].rows == (("Ann Able", "70", "7"), ("Bob Baker", "80", "8"))
     assert unchanged(north) == before
 

@@ -207,7 +207,9 @@ def conflict(
     if entries:
         last = entries[0]
         when = timezone.localtime(last.when)
-        who = f"{last.who} at {when:%H:%M:%S} ({last.what[:1].lower()}{last.what[1:]})"
+        # What they did, without the figures it may list: those are in the table below, once.
+        what = last.what.split(":", 1)[0].rstrip(".")
+        who = f"{last.who} at {when:%H:%M:%S} ({what[:1].lower()}{what[1:]})"
     else:
         who = "someone else"
     differ = tuple(
