@@ -5,7 +5,10 @@ import re
 import pytest
 from django.test import Client
 
-from .desk import client_for, staff
+from results import services
+
+from .desk import client_for, entry_url, form_data, staff, text
+from .test_admin_lists import council_with, queries
 
 
 @pytest.fixture
@@ -27,3 +30,100 @@ def test_the_site_has_a_favicon():
     icon = Client().get(redirect["Location"])
     assert icon.status_code == 200
     assert b"".join(icon.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
+# ---------------------------------------------------------------- the work list
+
+
+def save_figures(client, ballot, votes: int) -> None:
+    """Save a figure for the ballot's first candidate (not public), as the desk does before declaring."""
+    ballot.refresh_from_db()
+    first = ballot.candidacies.order_by("pk").first()
+    data = {**form_data(ballot), f"votes_{first.pk}": str(votes), "_save": "1"}
+    assert client.post(entry_url(ballot), data).status_code == 302
+
+
+def work_list_rows(page) -> list[tuple[str, ...]]:
+    """Each row of the work list as the desk reads it: ward, status, next action, candidates, who, recount."""
+    rows = []
+    for b in page.context["cl"].result_list:
+        admin_ = page.context["cl"].model_admin
+        touched = re.sub(r"<[^>]+>", "", str(admin_.last_touched(b)))
+        rows.append(
+            (
+                b.label,
+                b.get_status_display(),
+                admin_.next_action(b),
+                str(admin_.candidates(b)),
+                re.sub(r"\d\d:\d\d:\d\d", "HH:MM:SS", touched),
+                re.sub(r"<[^>]+>", "", str(admin_.recount_flag(b))),
+            )
+        )
+    return rows
+
+
+def test_the_work_list_shows_who_touched_each_ward_and_its_recounts_sorted_by_what_comes_next(desk):
+    e = council_with("testshire", 5, declared=1)
+    b = {x.label: x for x in e.ballots.all()}
+    bob = staff("bob")
+    services.set_ballot_status(b["Ward 001"], "counting", user=bob)
+    services.set_ballot_status(b["Ward 002"], "recount", user=bob)
+    services.set_ballot_status(b["Ward 003"], "recount", user=bob)
+    services.set_ballot_status(b["Ward 003"], "counting", user=bob)
+    client = client_for(desk)
+    save_figures(client, b["Ward 003"], 50)
+    services.set_ballot_status(b["Ward 004"], "postponed", user=bob)
+    page = client.get(f"/admin/results/ballot/?election__id__exact={e.pk}")
+    assert work_list_rows(page) == [
+        ("Ward 002", "Recount", "Type the recount", "3", "bob HH:MM:SS", "In recount"),
+        ("Ward 001", "Counting", "Type the figures", "3", "bob HH:MM:SS", "—"),
+        ("Ward 003", "Counting", "Type the figures", "3", "desk HH:MM:SS", "Recounted"),
+        (
+            "Ward 004",
+            "Postponed (e.g. a candidate died)",
+            "Postponed: nothing to do",
+            "3",
+            "bob HH:MM:SS",
+            "—",
+        ),
+        ("Ward 000", "Declared", "Declared: correct if needed", "3", "an import or a script HH:MM:SS", "—"),
+    ]
+    assert page.context["title"] == "Testshire: all ballots"
+    html = page.content.decode()
+    assert 'id="changelist-filter"' not in html  # no sidebar
+    assert "local.testshire.2023-05-04" not in html  # no list of election ids
+    # A bar of drop-downs above the list (one council here: no council to choose).
+    assert [spec.title for spec in page.context["cl"].filter_specs if spec.has_output()] == [
+        "progress",
+        "status",
+    ]
+    assert 'id="work-filters"' in html
+    to_declare = client.get(f"/admin/results/ballot/?election__id__exact={e.pk}&progress=to_declare")
+    assert to_declare.context["title"] == "Testshire: still to declare"
+    assert [row[0] for row in work_list_rows(to_declare)] == ["Ward 002", "Ward 001", "Ward 003", "Ward 004"]
+
+
+def test_the_work_list_runs_the_same_number_of_queries_for_5_and_50_touched_wards(desk):
+    client = client_for(desk)
+    small = council_with("small", 5, declared=2, recount=1)
+    for ballot in small.ballots.filter(status="awaiting"):
+        services.set_ballot_status(ballot, "counting")
+    url = "/admin/results/ballot/?progress=to_declare"
+    queries(client, url)  # warm the content-type cache
+    five = queries(client, url)
+    large = council_with("large", 45, declared=20, recount=5)
+    for ballot in large.ballots.filter(status="awaiting")[:10]:
+        save_figures(client, ballot, 5)
+    fifty = queries(client, url)
+    assert (five, fifty) == (9, 9)
+
+
+def test_a_declared_wards_breadcrumb_leads_to_the_declared_ballots(desk):
+    e = council_with("testshire", 2, declared=1)
+    declared, undeclared = e.ballots.order_by("ward__name")
+    crumbs = text(client_for(desk).get(entry_url(declared))).split("Election night › ", 2)[-1]
+    assert crumbs.startswith("Testshire: declared › Ward 000")
+    html = client_for(desk).get(entry_url(declared)).content.decode()
+    assert f'href="/admin/results/ballot/?election__id__exact={e.pk}&amp;progress=published"' in html
+    assert "still to declare" not in html
+    assert "Testshire: still to declare › Ward 001" in text(client_for(desk).get(entry_url(undeclared)))

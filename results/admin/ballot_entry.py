@@ -28,7 +28,7 @@ from ..models import Ballot, Candidacy, Election
 from ..preview import Preview, ballot_in, preview_result, preview_retraction
 from ..standings import ballot_changes
 from . import history
-from .overview import work_list_url
+from .overview import declared_list_url, work_list_url
 
 COUNT_FIELDS = ("ballot_papers_counted", "rejected_ballots", "electorate")
 SETTABLE_STATUSES = (
@@ -392,6 +392,7 @@ class BallotEntry:
             "confirmable": confirmable,
             "autofocus": autofocus,
             "work_list_url": work_list_url(self.election),
+            "declared_list_url": declared_list_url(self.election),
             "history": history.history(ballot),
             "previous_winners": [(p.party, p.seats) for p in ballot.previous_winners.all()],
             "changes_now": [],

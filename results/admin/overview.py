@@ -52,6 +52,12 @@ def work_list_url(election: Election) -> str:
     return f"{reverse('admin:results_ballot_changelist')}?{query}"
 
 
+def declared_list_url(election: Election) -> str:
+    """The ballots of one election already declared (or uncontested)."""
+    query = urlencode({"election__id__exact": election.pk, "progress": "published"})
+    return f"{reverse('admin:results_ballot_changelist')}?{query}"
+
+
 def election_row(election: Election) -> ElectionRow:
     ballots = list(election.ballots.all())
     published = [b for b in ballots if b.is_published]
