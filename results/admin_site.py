@@ -50,10 +50,12 @@ class ElectionAdminSite(admin.AdminSite):
 
     def get_urls(self):
         from .admin.imports import import_view
-        from .admin.overview import overview_view
+        from .admin.overview import overview_view, presence_view, updates_view
 
         return [
             path("election-night/", self.admin_view(overview_view), name="election_night"),
+            path("election-night/updates/", self.admin_view(updates_view), name="election_night_updates"),
+            path("presence/", self.admin_view(presence_view), name="presence"),
             path("import/", self.admin_view(import_view), name="results_import"),
             *super().get_urls(),
         ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -509,3 +510,46 @@ def test_a_correction_without_a_reason_is_refused_and_its_preview_says_what_chan
     assert Event.objects.filter(ballot=abbey, kind="ballot_corrected").get().payload["reason"] == (
         "Inglis's second bundle was missed"
     )
+
+
+def test_the_overview_shows_a_declaration_from_another_browser_within_3_seconds(
+    rushcliffe, desk, bob, open_page
+):
+    from django.core.cache import cache
+
+    from results import presence
+
+    cache.delete(presence.INDEX_KEY)
+    _, (_, bingham, _) = rushcliffe
+    watcher, typist = open_page(), open_page()
+    log_in(watcher, "desk")
+    log_in(typist, "bob")
+    watcher.goto("/admin/election-night/")
+    row = watcher.locator('tr[data-election="local.rushcliffe.2023-05-04"]')
+    assert row.locator(".ballots-declared").inner_text() == "1 of 3"
+    watcher.evaluate("window.notReloaded = true")
+
+    typist.goto(f"/admin/results/ballot/{bingham.pk}/change/")
+    # Within a poll or two, the overview says bob has Bingham open.
+    watcher.wait_for_function(
+        "document.querySelector('tr[data-election=\"local.rushcliffe.2023-05-04\"] .open-now')"
+        ".textContent === 'Bingham (bob)'",
+        timeout=3_000,
+    )
+    shot(watcher, "19-overview-shows-who-has-a-ward-open")
+    for figure in ("150", "1,010", "1204", "2,380", "16", "6100"):
+        type_and_enter(typist, figure)
+    typist.locator("#confirm").wait_for()
+    typist.keyboard.press("Enter")
+    typist.locator(".messagelist").wait_for()
+    declared_at = time.monotonic()
+    watcher.wait_for_function(
+        "document.querySelector('tr[data-election=\"local.rushcliffe.2023-05-04\"] .ballots-declared')"
+        ".textContent === '2 of 3'",
+        timeout=3_000,
+    )
+    seen_after = time.monotonic() - declared_at
+    assert seen_after < 3
+    assert watcher.evaluate("window.notReloaded") is True  # updated in place, not reloaded
+    assert row.locator(".control-called").inner_text() == "Labour gain Rushcliffe"
+    shot(watcher, "20-overview-updated-live")

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from results import services
+from results.models import Event
 
 from .desk import client_for, entry_url, form_data, staff, text
 from .test_admin_lists import council_with, queries
@@ -14,6 +15,18 @@ from .test_admin_lists import council_with, queries
 @pytest.fixture
 def desk():
     return staff("desk")
+
+
+@pytest.fixture(autouse=True)
+def _nobody_present():
+    """Presence lives in the cache, which outlives each test's database (Redis in CI)."""
+    from django.core.cache import cache
+
+    from results import presence
+
+    cache.delete(presence.INDEX_KEY)
+    yield
+    cache.delete(presence.INDEX_KEY)
 
 
 def test_view_site_links_to_the_public_apis_graphiql(desk):
@@ -127,3 +140,81 @@ def test_a_declared_wards_breadcrumb_leads_to_the_declared_ballots(desk):
     assert f'href="/admin/results/ballot/?election__id__exact={e.pk}&amp;progress=published"' in html
     assert "still to declare" not in html
     assert "Testshire: still to declare › Ward 001" in text(client_for(desk).get(entry_url(undeclared)))
+
+
+# ---------------------------------------------------------------- the overview, live
+
+
+def test_the_overview_polls_with_the_event_cursor_and_gets_the_table_only_when_something_happened(desk):
+    e = council_with("testshire", 3, declared=1)
+    client = client_for(desk)
+    page = client.get("/admin/election-night/")
+    cursor = page.context["cursor"]
+    assert cursor == Event.objects.latest("id").id
+    assert f'data-cursor="{cursor}"' in page.content.decode()
+    assert 'http-equiv="refresh"' not in page.content.decode()  # no reload every 30 s
+    quiet = client.get(f"/admin/election-night/updates/?after={cursor}")
+    assert quiet.json() == {"cursor": cursor, "changed": False, "html": None, "open_now": {}}
+    ballot = e.ballots.order_by("ward__name")[1]
+    services.declare_ballot(ballot, votes={c.pk: 100 + c.pk for c in ballot.candidacies.all()})
+    news = client.get(f"/admin/election-night/updates/?after={cursor}").json()
+    assert (news["cursor"], news["changed"]) == (Event.objects.latest("id").id, True)
+    assert '<td class="ballots-declared">2 of 3</td>' in news["html"]
+    assert client.get("/admin/election-night/updates/?after=x").status_code == 400
+
+
+def test_a_quiet_poll_costs_the_same_few_queries_however_big_the_night(desk):
+    client = client_for(desk)
+    council_with("small", 2, declared=1)
+    after = Event.objects.latest("id").id
+    small = queries(client, f"/admin/election-night/updates/?after={after}")
+    for slug in ("one", "two"):
+        council_with(slug, 20, declared=10, recount=2)
+    after = Event.objects.latest("id").id
+    large = queries(client, f"/admin/election-night/updates/?after={after}")
+    # The session, the user, their two permission sets, and whether any event is newer.
+    assert (small, large) == (5, 5)
+
+
+def test_the_overview_shows_which_wards_other_editors_have_open(desk):
+    e = council_with("testshire", 3)
+    first, second, _ = e.ballots.order_by("ward__name")
+    bob, carol = staff("bob"), staff("carol")
+    assert client_for(bob).post("/admin/presence/", {"ballot": first.pk}).json() == {"others": []}
+    assert client_for(carol).post("/admin/presence/", {"ballot": first.pk}).json() == {"others": ["bob"]}
+    client_for(carol).post("/admin/presence/", {"ballot": second.pk})
+    client_for(desk).post("/admin/presence/", {"ballot": second.pk})  # the desk's own page is not news to it
+    page = client_for(desk).get("/admin/election-night/")
+    assert [(b.label, names) for b, names in page.context["rows"][0].open_now] == [
+        ("Ward 000", ("bob", "carol")),
+        ("Ward 001", ("carol",)),
+    ]
+    assert "Ward 000 (bob, carol); Ward 001 (carol)" in text(page)
+    quiet = client_for(desk).get(f"/admin/election-night/updates/?after={page.context['cursor']}").json()
+    assert quiet["open_now"] == {"local.testshire.2023-05-04": "Ward 000 (bob, carol); Ward 001 (carol)"}
+    client_for(carol).post("/admin/presence/", {"ballot": first.pk, "leave": "1"})
+    quiet = client_for(desk).get(f"/admin/election-night/updates/?after={page.context['cursor']}").json()
+    assert quiet["open_now"] == {"local.testshire.2023-05-04": "Ward 000 (bob); Ward 001 (carol)"}
+
+
+def test_presence_refuses_a_ballot_that_does_not_exist_and_staff_who_cannot_see_ballots(desk):
+    assert client_for(desk).post("/admin/presence/", {"ballot": "999999"}).status_code == 400
+    assert client_for(desk).get("/admin/presence/").status_code == 405
+    e = council_with("testshire", 1)
+    nobody = client_for(staff("nobody", group=None))
+    assert nobody.post("/admin/presence/", {"ballot": e.ballots.get().pk}).status_code == 403
+    assert nobody.get("/admin/election-night/updates/?after=0").status_code == 403
+
+
+def test_an_editor_is_present_until_the_ttl_after_their_last_heartbeat(desk):
+    from results import presence
+
+    presence.heartbeat(7, desk, now=1000.0)
+    presence.heartbeat(7, desk, now=1005.0)
+    assert presence.present(now=1005.0 + presence.TTL_SECONDS - 1) == [
+        presence.Present(7, desk.pk, "desk", 1000.0)
+    ]
+    assert presence.present(now=1005.0 + presence.TTL_SECONDS) == []
+    presence.heartbeat(8, desk, now=2000.0)
+    presence.leave(8, desk)
+    assert presence.present(now=2001.0) == []

@@ -23,7 +23,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from .. import drafts, plausibility, rules, services
+from .. import drafts, plausibility, presence, rules, services
 from ..models import Ballot, Candidacy, Election
 from ..preview import Preview, ballot_in, preview_result, preview_retraction
 from ..standings import ballot_changes
@@ -393,6 +393,7 @@ class BallotEntry:
             "autofocus": autofocus,
             "work_list_url": work_list_url(self.election),
             "declared_list_url": declared_list_url(self.election),
+            "heartbeat_seconds": presence.HEARTBEAT_SECONDS,
             "history": history.history(ballot),
             "previous_winners": [(p.party, p.seats) for p in ballot.previous_winners.all()],
             "changes_now": [],

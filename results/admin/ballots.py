@@ -35,6 +35,15 @@ NEXT_ACTION = {
 BAR_FILTER = "admin/results/ballot/filter.html"
 
 
+def next_rank():
+    """The order of ``NEXT_ACTION`` as an SQL expression over the ballot's status."""
+    return Case(
+        *(When(status=status, then=Value(rank)) for status, (rank, _) in NEXT_ACTION.items()),
+        default=Value(9),
+        output_field=IntegerField(),
+    )
+
+
 class ProgressFilter(admin.SimpleListFilter):
     """The work list: ballots whose result is still to come (``Ballot.objects.to_declare()``)."""
 
@@ -98,11 +107,7 @@ class BallotAdmin(admin.ModelAdmin):
                 Prefetch("candidacies", queryset=Candidacy.objects.select_related("party").order_by("pk"))
             )
             .annotate(
-                next_rank=Case(
-                    *(When(status=status, then=Value(rank)) for status, (rank, _) in NEXT_ACTION.items()),
-                    default=Value(9),
-                    output_field=IntegerField(),
-                ),
+                next_rank=next_rank(),
                 last_event_at=Subquery(events.values("created_at")[:1]),
                 last_event_by=Subquery(events.values("actor__username")[:1]),
                 last_log_at=Subquery(logs.values("action_time")[:1]),
@@ -118,7 +123,8 @@ class BallotAdmin(admin.ModelAdmin):
 
     def get_ordering(self, request):
         # By what the desk does next, then council and ward (a column header click overrides it).
-        return ["next_rank", "election__council__name", "election__kind", "ward__name"]
+        # An expression, not the annotation: other admins' ballot pickers order by this too.
+        return [next_rank().asc(), "election__council__name", "election__kind", "ward__name"]
 
     @admin.display(description="ward", ordering="ward__name")
     def contest(self, ballot: Ballot) -> str:

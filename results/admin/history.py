@@ -208,7 +208,7 @@ def conflict(
         last = entries[0]
         when = timezone.localtime(last.when)
         # What they did, without the figures it may list: those are in the table below, once.
-        what = last.what.split(":", 1)[0].rstrip(".")
+        what = last.what.split(":", 1)[0]
         who = f"{last.who} at {when:%H:%M:%S} ({what[:1].lower()}{what[1:]})"
     else:
         who = "someone else"

@@ -55,4 +55,33 @@
   }
   // Autofocus may have focused the box before this script ran: select its figure now.
   if (isCountBox(document.activeElement)) selectAll(document.activeElement);
+
+  // Presence: tell the desk this ward is open here (the overview shows it), and show who else has it open.
+  const presenceUrl = form.dataset.presenceUrl;
+  const ballot = form.dataset.ballot;
+  const others = document.getElementById("open-elsewhere");
+  const token = form.querySelector("[name=csrfmiddlewaretoken]");
+  if (presenceUrl && ballot && token) {
+    const send = function (leave) {
+      const body = new URLSearchParams({ ballot: ballot, csrfmiddlewaretoken: token.value });
+      if (leave) {
+        body.set("leave", "1");
+        navigator.sendBeacon(presenceUrl, body);
+        return;
+      }
+      fetch(presenceUrl, { method: "POST", body: body, credentials: "same-origin" })
+        .then((response) => (response.ok ? response.json() : { others: [] }))
+        .then(function (answer) {
+          if (!others) return;
+          others.hidden = answer.others.length === 0;
+          others.textContent = answer.others.length
+            ? "Also open now for " + answer.others.join(", ") + ": agree who types this ward."
+            : "";
+        })
+        .catch(function () {});
+    };
+    send(false);
+    setInterval(send, (parseFloat(form.dataset.heartbeatSeconds) || 10) * 1000, false);
+    window.addEventListener("pagehide", function () { send(true); });
+  }
 })();
