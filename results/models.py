@@ -399,6 +399,7 @@ class Event(models.Model):
         BALLOT_CORRECTED = "ballot_corrected", "Declared ballot corrected"
         BALLOT_RETRACTED = "ballot_retracted", "Declaration retracted"
         BALLOT_STATUS = "ballot_status", "Ballot status changed"
+        NOMINATIONS_CHANGED = "nominations", "Candidates changed"
         CONTROL_CALLED = "control_called", "Control called or changed"
         POST_PUBLISHED = "post_published", "Post published"
         POST_UPDATED = "post_updated", "Post updated"

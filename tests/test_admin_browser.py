@@ -553,3 +553,34 @@ def test_the_overview_shows_a_declaration_from_another_browser_within_3_seconds(
     assert watcher.evaluate("window.notReloaded") is True  # updated in place, not reloaded
     assert row.locator(".control-called").inner_text() == "Labour gain Rushcliffe"
     shot(watcher, "20-overview-updated-live")
+
+
+def test_the_desk_adds_and_withdraws_a_candidate_before_the_declaration(rushcliffe, desk, open_page):
+    _, (_, bingham, _) = rushcliffe
+    page = open_page()
+    log_in(page, "desk")
+    page.goto(f"/admin/results/ballot/{bingham.pk}/change/")
+    page.click("#candidates-link")
+    page.locator("#add-candidate").wait_for()
+    page.fill("#id_add-person_name", "Pat Green")
+    page.select_option("#id_add-party", label="Green Party (PP63)")
+    page.click("#add-candidate button[type=submit]")
+    page.locator(".messagelist").wait_for()
+    shot(page, "21-candidate-added")
+    walsh = bingham.candidacies.get(person_name="Helen Walsh")
+    row = page.locator(f"#candidate-{walsh.pk}")
+    row.locator("input[name=reason]").fill("died on 28 April; poll countermanded")
+    row.locator("button.danger-button").click()
+    page.locator(".messagelist").wait_for()
+    shot(page, "22-candidate-withdrawn")
+    bingham.refresh_from_db()
+    assert bingham.status == "postponed"
+    assert sorted(bingham.candidacies.values_list("person_name", flat=True)) == [
+        "Jen Carter",
+        "Pat Green",
+        "Rob Inglis",
+    ]
+    assert [e.payload["change"] for e in Event.objects.filter(ballot=bingham, kind="nominations")] == [
+        "added",
+        "withdrawn",
+    ]

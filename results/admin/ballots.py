@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from ..models import Ballot, Candidacy, Election, Event
-from . import ballot_entry, history
+from . import ballot_entry, candidates, history
 
 # What the desk does next with a ballot of each status, most urgent first.
 NEXT_ACTION = {
@@ -207,6 +207,20 @@ class BallotAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # a ballot is part of the published record
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [
+            path(
+                "<path:object_id>/candidates/",
+                self.admin_site.admin_view(
+                    lambda request, object_id: candidates.candidates_view(self, request, object_id)
+                ),
+                name="results_ballot_candidates",
+            ),
+            *super().get_urls(),
+        ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         return ballot_entry.entry_view(self, request, object_id)

@@ -116,6 +116,20 @@ def _event_entry(event: Event, published_before: Event | None = None) -> History
             changes = version_changes(published_before.payload or {}, payload)
     elif event.kind == Event.Kind.BALLOT_STATUS:
         what = f"Status set to {Ballot.Status(payload['status']).label.lower()}"
+    elif event.kind == Event.Kind.NOMINATIONS_CHANGED:
+        change = payload.get("change")
+        name = payload.get("person_name", "")
+        if change == "added":
+            what = f"Candidate added: {name}"
+        elif change == "withdrawn":
+            what = f"Candidate withdrawn: {name} (poll postponed)"
+        else:
+            what = f"Candidate changed: {name}"
+            before, after = payload.get("before", {}), payload.get("after", {})
+            changes = tuple(
+                f"{key.replace('_', ' ').capitalize()}: {before.get(key) or '—'} → {after.get(key) or '—'}"
+                for key in sorted(after)
+            )
     elif event.kind in (Event.Kind.POST_PUBLISHED, Event.Kind.POST_UPDATED):
         details = tuple(
             line
