@@ -18,7 +18,17 @@ from django.utils import timezone
 
 from . import plausibility, rules
 from .broadcast import schedule_broadcast
-from .models import Ballot, Candidacy, CompositionBefore, Election, Event, Party, Post, PreviousWinner
+from .models import (
+    Ballot,
+    Candidacy,
+    CompositionBefore,
+    Election,
+    Event,
+    Party,
+    PendingCheck,
+    Post,
+    PreviousWinner,
+)
 from .standings import control_signature, counting_party, election_standing
 
 
@@ -348,6 +358,7 @@ def _publish_ballot(
     user,
     expected_version,
     reason: str = "",
+    typed_by=None,
 ) -> Event:
     with transaction.atomic():
         ballot = lock_ballot(ballot)
@@ -392,6 +403,10 @@ def _publish_ballot(
         payload = ballot_snapshot(ballot, candidacies)
         if reason:
             payload["reason"] = reason
+        if typed_by is not None:  # the two-person check: typed by one editor, confirmed by ``user``
+            payload["typed_by"] = typed_by.get_username()
+        # Figures waiting for a second editor's check are settled once the ballot is declared.
+        PendingCheck.objects.filter(ballot=ballot).delete()
         event = record_event(
             kind,
             user=user,
@@ -416,6 +431,7 @@ def declare_ballot(
     declared_at: dt.datetime | None = None,
     user=None,
     expected_version: int | None = None,
+    typed_by=None,
 ) -> Event:
     """Declare a ballot's result and publish it.
 
@@ -425,11 +441,13 @@ def declare_ballot(
     source that gives only winners passes ``winners`` without votes; with
     votes, ``winners`` is checked against them. Records a
     ``ballot_declared`` event, and a ``control_called`` one if the council's
-    control call changes.
+    control call changes. ``typed_by``: under the two-person check, the
+    editor who typed the figures that ``user`` confirmed.
     """
     return _publish_ballot(
         ballot,
         kind=Event.Kind.BALLOT_DECLARED,
+        typed_by=typed_by,
         must_be_declared=False,
         votes=votes,
         winners=winners,

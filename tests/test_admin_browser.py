@@ -584,3 +584,57 @@ def test_the_desk_adds_and_withdraws_a_candidate_before_the_declaration(rushclif
         "added",
         "withdrawn",
     ]
+
+
+def test_two_person_mode_refuses_self_confirmation(rushcliffe, desk, bob, open_page, settings):
+    settings.TWO_PERSON_CHECK = True
+    _, (_, bingham, cotgrave) = rushcliffe
+    desk_page, bob_page = open_page(1280, 800), open_page(1280, 800)
+    log_in(desk_page, "desk")
+    log_in(bob_page, "bob")
+    url = f"/admin/results/ballot/{bingham.pk}/change/"
+    figures = ("150", "1,010", "1204", "2,380", "16", "6100")
+
+    desk_page.goto(url)
+    for figure in figures:
+        type_and_enter(desk_page, figure)
+    assert desk_page.locator("#confirm").inner_text() == "Send for a second editor's check"
+    desk_page.keyboard.press("Enter")
+    desk_page.wait_for_url(f"**/admin/results/ballot/{cotgrave.pk}/change/")
+    assert desk_page.locator(".messagelist").inner_text() == (
+        "Sent Bingham for a second editor's check: not public until another editor types the same figures."
+    )
+    assert Ballot.objects.get(pk=bingham.pk).status == "awaiting"
+
+    desk_page.goto(url)  # the same editor tries to confirm their own figures
+    assert (
+        "You sent these figures for a second editor's check" in desk_page.locator("#two-person").inner_text()
+    )
+    for _ in figures:
+        desk_page.keyboard.press("Enter")  # their own figures are in the boxes
+    desk_page.locator("#confirm").wait_for()
+    desk_page.keyboard.press("Enter")
+    refused = desk_page.locator('[data-section="checked_by"]')
+    refused.wait_for()
+    assert refused.inner_text() == (
+        "You typed the figures of Bingham waiting for a check: a second editor must type them again to publish them."
+    )
+    shot(desk_page, "23-two-person-self-confirmation-refused")
+    assert Ballot.objects.get(pk=bingham.pk).status == "awaiting"
+    assert not Event.objects.filter(ballot=bingham).exists()
+
+    bob_page.goto(url)  # the second editor types blind
+    assert box_values(bob_page) == ["", "", "", "", "", ""]
+    assert bob_page.locator("#two-person").inner_text().startswith("desk typed Bingham at ")
+    for figure in figures:
+        type_and_enter(bob_page, figure)
+    assert bob_page.locator("#confirm").inner_text() == "Confirm: publish if they match"
+    shot(bob_page, "24-two-person-second-editor")
+    bob_page.keyboard.press("Enter")
+    bob_page.wait_for_url(f"**/admin/results/ballot/{cotgrave.pk}/change/")
+    assert bob_page.locator(".messagelist").inner_text() == (
+        "Declared Bingham (typed by desk, checked by you): Labour gain Bingham from Conservatives. "
+        "Control: Labour gain Rushcliffe."
+    )
+    event = Event.objects.get(ballot=bingham, kind="ballot_declared")
+    assert (event.actor, event.payload["typed_by"]) == (bob, "desk")

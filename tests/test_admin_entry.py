@@ -646,3 +646,37 @@ def test_the_history_shows_what_each_correction_changed(council3, desk):
     assert [e.changes for e in history.history(north, limit=1)] == [
         ("Bob Baker: 401 → 610", "Electorate: — → 3,000", "Elected: Ann Able → Bob Baker")
     ]
+
+
+# ---------------------------------------------------------------- the two-person check
+
+
+def test_the_two_person_check_is_off_by_default(settings):
+    assert settings.TWO_PERSON_CHECK is False
+
+
+def test_with_the_two_person_check_a_declaration_waits_for_a_second_editor(council3, desk, settings):
+    settings.TWO_PERSON_CHECK = True
+    _, (north, south, _) = council3
+    sent = preview_and_confirm(client_for(desk), north, form_data(north, Able="600", Baker="400"))
+    assert sent["Location"] == entry_url(south)
+    assert Ballot.objects.get(pk=north.pk).status == "awaiting"
+    assert not Event.objects.filter(ballot=north).exists()
+    bob = client_for(staff("bob"))
+    blind = bob.get(entry_url(north))
+    assert blind.context["checking"] is True
+    assert [blind.context["form"][f"votes_{f.pk(north, s)}"].value() for s in ("Able", "Baker")] == [
+        None,
+        None,
+    ]
+    differ = preview_and_confirm(bob, north, form_data(north, Able="600", Baker="410"))
+    assert differ["Location"] == entry_url(north)
+    page = bob.get(entry_url(north))
+    assert [m.message for m in page.context["messages"]] == [
+        "Nothing published: your figures for North differ from desk's in Bob Baker's votes. Check them with "
+        "the returning officer: yours now wait for a check by another editor."
+    ]
+    declared = preview_and_confirm(client_for(desk), north, form_data(north, Able="600", Baker="410"))
+    assert declared.status_code == 302
+    event = Event.objects.get(ballot=north, kind="ballot_declared")
+    assert (event.actor, event.payload["typed_by"]) == (desk, "bob")

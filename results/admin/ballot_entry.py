@@ -14,6 +14,7 @@ import hashlib
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,7 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from .. import drafts, plausibility, presence, rules, services
-from ..models import Ballot, Candidacy, Election
+from ..models import Ballot, Candidacy, Election, PendingCheck
 from ..preview import Preview, ballot_in, preview_result, preview_retraction
 from ..standings import ballot_changes
 from . import history
@@ -294,6 +295,19 @@ class BallotEntry:
         self.election = Election.objects.with_results().get(pk=election_pk)
         self.ballot = ballot_in(self.election, ballot_pk)
         self.candidacies = sorted(self.ballot.candidacies.all(), key=ballot_paper_order)
+        self.pending = None
+        if settings.TWO_PERSON_CHECK and not self.ballot.is_published:
+            self.pending = PendingCheck.objects.select_related("typed_by").filter(ballot_id=ballot_pk).first()
+
+    @property
+    def two_person(self) -> bool:
+        """Whether a declaration here needs a second editor's check."""
+        return settings.TWO_PERSON_CHECK and not self.ballot.is_published
+
+    @property
+    def checking(self) -> bool:
+        """Whether this editor is the second one, typing blind the figures another editor sent."""
+        return self.pending is not None and self.pending.typed_by_id != self.request.user.pk
 
     # ---------------------------------------------------------------- plumbing
 
@@ -311,6 +325,15 @@ class BallotEntry:
         for c in self.candidacies:
             initial[f"votes_{c.pk}"] = c.votes
             initial[f"lot_{c.pk}"] = c.elected_by_lot
+        if self.checking:
+            # The second editor types blind: nothing of the first editor's, nor of any draft, is shown.
+            return {"version": self.ballot.version}
+        if self.pending is not None:  # the editor's own figures, sent for a check
+            figures = self.pending.figures
+            initial.update({name: figures.get(name) for name in COUNT_FIELDS})
+            for c in self.candidacies:
+                initial[f"votes_{c.pk}"] = figures["votes"].get(str(c.pk))
+                initial[f"lot_{c.pk}"] = str(c.pk) in figures["lot_winners"]
         return initial
 
     def saved_figures(self) -> dict:
@@ -394,6 +417,9 @@ class BallotEntry:
             "work_list_url": work_list_url(self.election),
             "declared_list_url": declared_list_url(self.election),
             "heartbeat_seconds": presence.HEARTBEAT_SECONDS,
+            "two_person": self.two_person,
+            "pending": self.pending,
+            "checking": self.checking,
             "history": history.history(ballot),
             "previous_winners": [(p.party, p.seats) for p in ballot.previous_winners.all()],
             "changes_now": [],
@@ -588,6 +614,8 @@ class BallotEntry:
                 "then tick this box to publish them as they are, or correct them.",
             )
             return self.render(form, preview=preview, kind=kind, warnings=warnings, correction=correction)
+        if kind == "declare" and self.two_person:
+            return self.two_person_confirm(form, preview)
         call = services.correct_ballot if kind == "correct" else services.declare_ballot
         extra = {"reason": form.cleaned_data.get("reason", "")} if kind == "correct" else {}
         try:
@@ -658,6 +686,63 @@ class BallotEntry:
                 else None
             ),
         }
+
+    def two_person_confirm(self, form: BallotEntryForm, preview: Preview):
+        """Under the two-person check: send the figures for a check, or check another editor's."""
+        figures = {
+            "votes": form.votes() if form.contested else {},
+            "lot_winners": form.lot_winners(),
+            **form.counts(),
+            "user": self.request.user,
+            "expected_version": form.cleaned_data["version"],
+        }
+        try:
+            if self.pending is None:
+                drafts.submit_for_check(self.ballot, **figures)
+                outcome = None
+            else:
+                outcome = drafts.confirm_check(self.ballot, **figures)
+        except services.StaleEdit:
+            return self.conflict(form)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+            return self.render(form)
+        if outcome is None:
+            self.model_admin.log_change(
+                self.request, self.ballot, "Sent the figures for a second editor's check (not public)."
+            )
+            messages.success(
+                self.request,
+                f"Sent {self.ballot.label} for a second editor's check: not public until another editor "
+                "types the same figures.",
+            )
+        elif outcome.event is None:
+            self.model_admin.log_change(
+                self.request,
+                self.ballot,
+                "Typed figures that differ from those waiting for a check (not public).",
+            )
+            messages.warning(
+                self.request,
+                f"Nothing published: your figures for {self.ballot.label} differ from "
+                f"{self.pending.typed_by.get_username()}'s in {', '.join(outcome.differ)}. Check them with the "
+                "returning officer: yours now wait for a check by another editor.",
+            )
+            return self.redirect()
+        else:
+            headline = "; ".join(c.headline for c in preview.changes)
+            message = (
+                f"Declared {self.ballot.label} (typed by {self.pending.typed_by.get_username()}, checked by you)"
+                + (f": {headline}" if headline else "")
+                + "."
+            )
+            if preview.control_changes and preview.standing_after.headline:
+                message += f" Control: {preview.standing_after.headline}."
+            messages.success(self.request, message)
+        following = next_in_work_list(self.ballot)
+        if following is None:
+            return self.redirect(reverse("admin:election_night"))
+        return self.redirect(self.change_url(following))
 
     def retract(self, *, confirm: bool):
         form = self.bound(require_votes=False)
