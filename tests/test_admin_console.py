@@ -176,6 +176,17 @@ def test_a_quiet_poll_costs_the_same_few_queries_however_big_the_night(desk):
     assert (small, large) == (5, 5)
 
 
+def test_a_poll_after_news_costs_the_same_queries_however_big_the_night(desk):
+    client = client_for(desk)
+    council_with("small", 2, declared=1)
+    small = queries(client, "/admin/election-night/updates/?after=0")
+    for slug in ("one", "two"):
+        council_with(slug, 20, declared=10, recount=2)
+    large = queries(client, "/admin/election-night/updates/?after=0")
+    # The quiet poll's five, then the cursor and the elections with their results, as the overview.
+    assert (small, large) == (11, 11)
+
+
 def test_the_overview_shows_which_wards_other_editors_have_open(desk):
     e = council_with("testshire", 3)
     first, second, _ = e.ballots.order_by("ward__name")

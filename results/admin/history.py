@@ -162,7 +162,10 @@ def _log_entry(entry: LogEntry) -> HistoryEntry:
 
 
 def history(obj: Ballot | Post, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
-    """Every recorded change of a ballot or post, newest first (two queries)."""
+    """Every recorded change of a ballot or post, newest first.
+
+    Two queries; three when the oldest correction shown needs the version published before it.
+    """
     events = list(obj.events.select_related("actor").order_by("-id")[:limit])
     logs = (
         LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk))
