@@ -505,6 +505,7 @@ def test_a_correction_without_a_reason_is_refused_and_its_preview_says_what_chan
         "Rejected ballot papers: — → 10",
         "Electorate: — → 5,000",
         "Elected: Helen Walsh → Rob Inglis",
+        "Seat change: Labour gain Abbey from Conservatives → Conservatives hold Abbey",
     ]
     shot(page, "18-correction-in-history")
     assert Event.objects.filter(ballot=abbey, kind="ballot_corrected").get().payload["reason"] == (

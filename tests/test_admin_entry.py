@@ -625,27 +625,29 @@ def test_the_correction_preview_lists_each_change_old_to_new(council3, desk):
 
 
 def test_the_history_shows_what_each_correction_changed(council3, desk):
-    _, (north, *_) = council3
-    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))
+    _, (north, south, _) = council3
+    services.declare_ballot(south, votes=f.votes(south, Able=700, Baker=300))
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))  # Labour 2 of 3: called
     services.correct_ballot(north, votes=f.votes(north, Able=600, Baker=401), reason="typo")
     services.correct_ballot(
         north, votes=f.votes(north, Able=600, Baker=610), electorate=3000, reason="bundle"
     )
     page = client_for(desk).get(entry_url(north))
+    bundle = (
+        "Bob Baker: 401 → 610",
+        "Electorate: — → 3,000",
+        "Elected: Ann Able → Bob Baker",
+        "Seat change: Labour gain North from Conservatives → Conservatives hold North",
+        "Control: Labour gain Testshire → not called",
+    )
     assert [(e.what, e.reason, e.changes) for e in page.context["history"]] == [
-        (
-            "Declared ballot corrected",
-            "bundle",
-            ("Bob Baker: 401 → 610", "Electorate: — → 3,000", "Elected: Ann Able → Bob Baker"),
-        ),
+        ("Declared ballot corrected", "bundle", bundle),
         ("Declared ballot corrected", "typo", ("Bob Baker: 400 → 401",)),
         ("Ballot declared", "", ()),
     ]
     assert "Bob Baker: 400 → 401" in text(page)
     # A window of one still compares the correction it shows with the version before it.
-    assert [e.changes for e in history.history(north, limit=1)] == [
-        ("Bob Baker: 401 → 610", "Electorate: — → 3,000", "Elected: Ann Able → Bob Baker")
-    ]
+    assert [e.changes for e in history.history(north, limit=1)] == [bundle]
 
 
 # ---------------------------------------------------------------- the two-person check

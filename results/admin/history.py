@@ -19,7 +19,9 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from ..models import Ballot, Event, Post
+from .. import rules
+from ..models import Ballot, Event, Party, Post
+from ..standings import counting_party
 
 HISTORY_LIMIT = 50
 
@@ -105,7 +107,78 @@ def ballot_figures(payload: dict) -> tuple[str, ...]:
 PUBLISHED_VERSIONS = (Event.Kind.BALLOT_DECLARED, Event.Kind.BALLOT_CORRECTED)
 
 
-def _event_entry(event: Event, published_before: Event | None = None) -> HistoryEntry:
+class _BallotOutcomes:
+    """Seat changes and control calls of a ballot's published versions, for the corrections' diffs.
+
+    Loads, in three queries whatever the number of versions, the parties the
+    versions name, the ballot's previous winners and its election's control
+    calls. A correction's control call, if it changed, is the event recorded
+    right after it: both are written in one transaction, which holds the
+    event log's lock, so no other event can come between them.
+    """
+
+    def __init__(self, ballot: Ballot, versions: list[Event]):
+        ids = {c.get("party_id") for e in versions for c in (e.payload or {}).get("candidacies", ())}
+        previous = list(ballot.previous_winners.select_related("party__lead_party"))
+        self.parties = {p.ec_id: p for p in Party.objects.filter(ec_id__in=ids).select_related("lead_party")}
+        self.previous = (
+            [counting_party(r.party) for r in previous for _ in range(r.seats)] if previous else None
+        )
+        self.label = ballot.label
+        last = max((e.pk for e in versions), default=0) + 1
+        self.calls = list(
+            Event.objects.filter(kind=Event.Kind.CONTROL_CALLED, election_id=ballot.election_id, id__lte=last)
+            .order_by("id")
+            .only("id", "payload")
+        )
+
+    def seat_changes(self, payload: dict) -> tuple[str, ...]:
+        if self.previous is None:
+            return ()
+        winners = [
+            c
+            for c in payload.get("candidacies", ())
+            if c.get("elected") and c.get("party_id") in self.parties
+        ]
+        winners.sort(key=lambda c: (-(c.get("votes") or 0), not c.get("elected_by_lot"), c["person_name"]))
+        parties = [counting_party(self.parties[c["party_id"]]) for c in winners]
+        by_id = {p.ec_id: p for p in parties + self.previous}
+        return tuple(
+            rules.seat_change_headline(
+                self.label,
+                by_id[change.party].short_name,
+                change.kind,
+                by_id[change.previous].short_name if change.previous else None,
+            )
+            for change in rules.seat_changes([p.ec_id for p in parties], [p.ec_id for p in self.previous])
+        )
+
+    def control(self, event: Event) -> tuple[str | None, str | None] | None:
+        after = next((c for c in self.calls if c.pk == event.pk + 1), None)
+        if after is None:
+            return None  # the call did not change
+        before = [c for c in self.calls if c.pk < event.pk]
+        return (before[-1].payload.get("headline") if before else None, after.payload.get("headline"))
+
+    def lines(self, before: Event, after: Event) -> tuple[str, ...]:
+        lines = []
+        seats_before, seats_after = (
+            self.seat_changes(before.payload or {}),
+            self.seat_changes(after.payload or {}),
+        )
+        if seats_before != seats_after:
+            lines.append(
+                f"Seat change: {'; '.join(seats_before) or 'none'} → {'; '.join(seats_after) or 'none'}"
+            )
+        control = self.control(after)
+        if control is not None:
+            lines.append(f"Control: {control[0] or 'not called'} → {control[1] or 'not called'}")
+        return tuple(lines)
+
+
+def _event_entry(
+    event: Event, published_before: Event | None = None, outcomes: _BallotOutcomes | None = None
+) -> HistoryEntry:
     payload = event.payload or {}
     details: tuple[str, ...] = ()
     changes: tuple[str, ...] = ()
@@ -114,6 +187,8 @@ def _event_entry(event: Event, published_before: Event | None = None) -> History
         details = ballot_figures(payload)
         if event.kind == Event.Kind.BALLOT_CORRECTED and published_before is not None:
             changes = version_changes(published_before.payload or {}, payload)
+            if outcomes is not None:
+                changes += outcomes.lines(published_before, event)
     elif event.kind == Event.Kind.BALLOT_STATUS:
         what = f"Status set to {Ballot.Status(payload['status']).label.lower()}"
     elif event.kind == Event.Kind.NOMINATIONS_CHANGED:
@@ -164,7 +239,8 @@ def _log_entry(entry: LogEntry) -> HistoryEntry:
 def history(obj: Ballot | Post, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
     """Every recorded change of a ballot or post, newest first.
 
-    Two queries; three when the oldest correction shown needs the version published before it.
+    Two queries; with corrections, three more for their seat changes and control calls, and one
+    when the oldest correction shown needs the version published before it.
     """
     events = list(obj.events.select_related("actor").order_by("-id")[:limit])
     logs = (
@@ -182,7 +258,10 @@ def history(obj: Ballot | Post, limit: int = HISTORY_LIMIT) -> list[HistoryEntry
         older[oldest.pk] = (
             obj.events.filter(kind__in=PUBLISHED_VERSIONS, id__lt=oldest.pk).order_by("-id").first()
         )
-    entries = [_event_entry(e, older.get(e.pk)) for e in events] + [_log_entry(e) for e in logs]
+    outcomes = None
+    if isinstance(obj, Ballot) and any(e.kind == Event.Kind.BALLOT_CORRECTED for e in events):
+        outcomes = _BallotOutcomes(obj, published + [e for e in older.values() if e is not None])
+    entries = [_event_entry(e, older.get(e.pk), outcomes) for e in events] + [_log_entry(e) for e in logs]
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries[:limit]
 
