@@ -229,3 +229,28 @@ def test_an_editor_is_present_until_the_ttl_after_their_last_heartbeat(desk):
     presence.heartbeat(8, desk, now=2000.0)
     presence.leave(8, desk)
     assert presence.present(now=2001.0) == []
+
+
+def test_a_corrected_wards_page_runs_the_same_number_of_queries_with_2_and_12_versions(desk):
+    client = client_for(desk)
+    e = council_with("testshire", 2, declared=1)
+    ballot = e.ballots.order_by("ward__name").first()
+    url = entry_url(ballot)
+
+    def correct(times: int) -> None:
+        for _ in range(times):
+            ballot.refresh_from_db()
+            first = ballot.candidacies.order_by("pk").first()
+            votes = {c.pk: c.votes for c in ballot.candidacies.all()}
+            votes[first.pk] += 1
+            services.correct_ballot(ballot, votes=votes, reason="re-read")
+
+    correct(1)
+    queries(client, url)  # warm the content-type cache
+    two = queries(client, url)
+    correct(10)
+    twelve = queries(client, url)
+    assert (two, twelve) == (
+        16,
+        16,
+    )  # the ballot page's 13, and 3 for the corrections' seat changes and calls
