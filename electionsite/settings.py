@@ -145,6 +145,17 @@ LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "30"))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", str(15 * 60)))
 
+# The data desk's console (results/plausibility.py): figures a slip of the keyboard is the
+# likelier cause of are warned about, and need a deliberate second action to publish.
+PLAUSIBILITY_DOMINANCE = float(os.environ.get("PLAUSIBILITY_DOMINANCE", "10"))
+PLAUSIBILITY_TURNOUT_LOW = float(os.environ.get("PLAUSIBILITY_TURNOUT_LOW", "0.05"))
+PLAUSIBILITY_TURNOUT_HIGH = float(os.environ.get("PLAUSIBILITY_TURNOUT_HIGH", "0.90"))
+PLAUSIBILITY_CHANGE_FACTOR = float(os.environ.get("PLAUSIBILITY_CHANGE_FACTOR", "2"))
+PLAUSIBILITY_REPEAT_DIGITS = int(os.environ.get("PLAUSIBILITY_REPEAT_DIGITS", "3"))
+# Two-person check: a declaration typed by one editor is published only once a second
+# editor has typed the same figures. Off by default.
+TWO_PERSON_CHECK = env_bool("TWO_PERSON_CHECK", False)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

@@ -45,16 +45,20 @@ class ThrottledAuthenticationForm(AdminAuthenticationForm):
 class ElectionAdminSite(admin.AdminSite):
     site_header = "Election night: data desk"
     site_title = "Election night"
+    # "View site": the public API's GraphiQL until the public live page exists.
+    site_url = "/graphql"
     index_title = "Data desk"
     index_template = "admin/results/index.html"
     login_form = ThrottledAuthenticationForm
 
     def get_urls(self):
         from .admin.imports import import_view
-        from .admin.overview import overview_view
+        from .admin.overview import overview_view, presence_view, updates_view
 
         return [
             path("election-night/", self.admin_view(overview_view), name="election_night"),
+            path("election-night/updates/", self.admin_view(updates_view), name="election_night_updates"),
+            path("presence/", self.admin_view(presence_view), name="presence"),
             path("import/", self.admin_view(import_view), name="results_import"),
             *super().get_urls(),
         ]

@@ -298,6 +298,27 @@ class PreviousWinner(models.Model):
         return f"{self.ballot}: {self.party.name} ×{self.seats}"
 
 
+class PendingCheck(models.Model):
+    """A declaration typed by one editor, waiting for a second to type the same figures.
+
+    Only with the two-person check on (``TWO_PERSON_CHECK``). Not public, and
+    not shown to the second editor either (they type blind): the figures are
+    published only when a different editor's match them.
+    """
+
+    ballot = models.OneToOneField(Ballot, on_delete=models.CASCADE, related_name="pending_check")
+    typed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", help_text="Who typed them."
+    )
+    typed_at = models.DateTimeField(auto_now=True)
+    figures = models.JSONField(
+        help_text="votes (candidacy id → votes), lot_winners, electorate, ballot_papers_counted, rejected_ballots."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.ballot}: typed by {self.typed_by}, waiting for a check"
+
+
 class Candidacy(models.Model):
     """A person standing on a ballot. Rank is derived from votes."""
 
@@ -399,6 +420,7 @@ class Event(models.Model):
         BALLOT_CORRECTED = "ballot_corrected", "Declared ballot corrected"
         BALLOT_RETRACTED = "ballot_retracted", "Declaration retracted"
         BALLOT_STATUS = "ballot_status", "Ballot status changed"
+        NOMINATIONS_CHANGED = "nominations", "Candidates changed"
         CONTROL_CALLED = "control_called", "Control called or changed"
         POST_PUBLISHED = "post_published", "Post published"
         POST_UPDATED = "post_updated", "Post updated"

@@ -42,9 +42,19 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import rules
+from . import plausibility, rules
 from .broadcast import schedule_broadcast
-from .models import Ballot, Candidacy, CompositionBefore, Election, Event, Party, Post, PreviousWinner
+from .models import (
+    Ballot,
+    Candidacy,
+    CompositionBefore,
+    Election,
+    Event,
+    Party,
+    PendingCheck,
+    Post,
+    PreviousWinner,
+)
 from .standings import control_signature, counting_party, election_standing
 
 
@@ -270,6 +280,21 @@ def count_errors(
             add("votes", f"{names[pk]}: votes cannot be negative ({value}).")
         elif valid is not None and value > valid:
             add("votes", f"{names[pk]}: {value} votes is more than the {valid} valid ballot papers counted.")
+    if "electorate" not in errors and "votes" not in errors:
+        # What no count can produce: more votes than electors (each has one per candidate and
+        # as many as there are seats), more votes in all than valid papers times seats.
+        figures = {pk: v for pk, v in votes.items() if pk not in foreign}
+        findings = plausibility.check_figures(
+            figures,
+            seats=ballot.winner_count,
+            electorate=electorate,
+            ballot_papers_counted=None if valid is None else ballot_papers_counted,
+            rejected_ballots=rejected_ballots,
+            names=names,
+        )
+        for finding in plausibility.impossible(findings):
+            if finding.check is not plausibility.Check.VOTES_ABOVE_PAPERS:  # refused above already
+                add("votes", finding.message)
     return errors
 
 
@@ -446,6 +471,8 @@ class ResultEntry:
     reason: str = ""
     expected_version: int | None = None
     extra: dict = field(default_factory=dict)
+    # Under the two-person check: the editor who typed the figures that ``user`` confirmed.
+    typed_by: object = None
 
 
 def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]:
@@ -476,6 +503,13 @@ def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]
             if entry.correct and not ballot.is_published:
                 raise ValidationError(
                     {"status": f"{ballot.label} has not been declared, so there is nothing to correct."}
+                )
+            if entry.correct and not entry.reason.strip():
+                # A published result changes: the history must say why.
+                raise ValidationError(
+                    {
+                        "reason": f"Say why {ballot.label} is being corrected: the reason is kept in its history."
+                    }
                 )
             if not entry.correct and ballot.is_published:
                 raise ValidationError({"status": f"{ballot.label} is already declared: correct it instead."})
@@ -512,7 +546,9 @@ def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]
             )
             payload = {**ballot_snapshot(ballot, candidacies), **entry.extra}
             if entry.reason:
-                payload["reason"] = entry.reason
+                payload["reason"] = entry.reason.strip()
+            if entry.typed_by is not None:  # the two-person check: typed by one editor, confirmed by ``user``
+                payload["typed_by"] = entry.typed_by.get_username()
             events.append(
                 new_event(
                     Event.Kind.BALLOT_CORRECTED if entry.correct else Event.Kind.BALLOT_DECLARED,
@@ -523,6 +559,8 @@ def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]
                     council=ballot.election.council,
                 )
             )
+        # Figures waiting for a second editor's check are settled once the ballot is declared.
+        PendingCheck.objects.filter(ballot__in=list(ballots)).delete()
         control = _control_change_event(election_pk, standing_before, user)
         return record_events([*events, *([control] if control else [])])
 
@@ -544,6 +582,7 @@ def declare_ballot(
     declared_at: dt.datetime | None = None,
     user=None,
     expected_version: int | None = None,
+    typed_by=None,
 ) -> Event:
     """Declare a ballot's result and publish it.
 
@@ -553,11 +592,13 @@ def declare_ballot(
     source that gives only winners passes ``winners`` without votes; with
     votes, ``winners`` is checked against them. Records a
     ``ballot_declared`` event, and a ``control_called`` one if the council's
-    control call changes.
+    control call changes. ``typed_by``: under the two-person check, the
+    editor who typed the figures that ``user`` confirmed.
     """
     return _publish_ballot(
         ballot,
         correct=False,
+        typed_by=typed_by,
         votes=votes,
         winners=winners,
         lot_winners=lot_winners,
@@ -583,7 +624,7 @@ def correct_ballot(
     user=None,
     expected_version: int | None = None,
 ) -> Event:
-    """Correct a declared ballot: same inputs as ``declare_ballot``.
+    """Correct a declared ballot: same inputs as ``declare_ballot``, and a ``reason`` (required).
 
     Winners, changes and control are re-derived; the declaration time is kept.
     Records a ``ballot_corrected`` event holding the new version (the earlier
@@ -601,7 +642,7 @@ def correct_ballot(
         declared_at=None,
         user=user,
         expected_version=expected_version,
-        reason=reason,
+        reason=reason.strip(),
     )
 
 
@@ -834,6 +875,180 @@ def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]]
                 council=ballot.election.council,
             )
         return ballot
+
+
+# --------------------------------------------------------------------------
+# Nominations: candidates of an undeclared ballot
+# --------------------------------------------------------------------------
+
+
+def _nominations_event(ballot: Ballot, change: dict, user) -> Event:
+    candidacies = list(ballot.candidacies.select_related("party").order_by("person_name"))
+    return record_event(
+        Event.Kind.NOMINATIONS_CHANGED,
+        user=user,
+        payload={
+            "ballot_paper_id": ballot.ballot_paper_id,
+            "election_id": ballot.election.election_id,
+            "status": ballot.status,
+            "version": ballot.version,
+            **change,
+            "candidacies": [
+                {
+                    "person_name": c.person_name,
+                    "person_id": c.person_id,
+                    "party_id": c.party.ec_id,
+                    "description": c.description,
+                }
+                for c in candidacies
+            ],
+        },
+        ballot=ballot,
+        election=ballot.election,
+        council=ballot.election.council,
+    )
+
+
+def _open_for_nominations(ballot: Ballot, expected_version: int | None) -> None:
+    check_version(ballot, expected_version)
+    if ballot.is_published:
+        raise ValidationError(
+            {"status": f"{ballot.label} is declared: retract the declaration before changing its candidates."}
+        )
+
+
+def _check_candidate(ballot: Ballot, *, person_name: str, person_id: str, exclude: int | None = None) -> None:
+    errors: dict[str, list[str]] = {}
+    if not person_name:
+        errors["person_name"] = ["Enter the candidate's name as it is on the ballot paper."]
+    elif len(person_name) > Candidacy._meta.get_field("person_name").max_length:
+        errors["person_name"] = ["That name is too long (255 characters at most)."]
+    others = ballot.candidacies.exclude(pk=exclude) if exclude else ballot.candidacies.all()
+    if person_name and others.filter(person_name=person_name).exists():
+        errors["person_name"] = [f"{person_name} already stands on {ballot.label}."]
+    if person_id and others.filter(person_id=person_id).exists():
+        errors["person_id"] = [f"Person {person_id} already stands on {ballot.label}."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def add_candidacy(
+    ballot: Ballot | int,
+    *,
+    person_name: str,
+    party: Party,
+    description: str = "",
+    person_id: str = "",
+    user=None,
+    expected_version: int | None = None,
+) -> Candidacy:
+    """Add a candidate the import missed to an undeclared ballot. Records a ``nominations`` event."""
+    with transaction.atomic():
+        ballot = lock_ballot(ballot)
+        _open_for_nominations(ballot, expected_version)
+        person_name, person_id, description = person_name.strip(), person_id.strip(), description.strip()
+        _check_candidate(ballot, person_name=person_name, person_id=person_id)
+        candidacy = Candidacy.objects.create(
+            ballot=ballot, person_name=person_name, person_id=person_id, party=party, description=description
+        )
+        ballot.version += 1
+        ballot.save(update_fields=["version"])
+        _nominations_event(
+            ballot, {"change": "added", "person_name": person_name, "party_id": party.ec_id}, user
+        )
+        return candidacy
+
+
+def change_candidacy(
+    candidacy: Candidacy | int,
+    *,
+    person_name: str | None = None,
+    party: Party | None = None,
+    description: str | None = None,
+    person_id: str | None = None,
+    user=None,
+    expected_version: int | None = None,
+) -> Candidacy:
+    """Correct a candidate's details (a misspelt name, the party, the description) before declaration.
+
+    ``expected_version`` is the version of the candidate's ballot the editor
+    loaded. Records a ``nominations`` event naming the old and new details.
+    """
+    pk = candidacy.pk if isinstance(candidacy, Candidacy) else candidacy
+    with transaction.atomic():
+        ballot_pk = Candidacy.objects.values_list("ballot_id", flat=True).get(pk=pk)
+        ballot = lock_ballot(ballot_pk)
+        _open_for_nominations(ballot, expected_version)
+        candidacy = Candidacy.objects.select_related("party").get(pk=pk)
+        before = {
+            "person_name": candidacy.person_name,
+            "party_id": candidacy.party.ec_id,
+            "description": candidacy.description,
+            "person_id": candidacy.person_id,
+        }
+        wanted = {
+            "person_name": candidacy.person_name if person_name is None else person_name.strip(),
+            "person_id": candidacy.person_id if person_id is None else person_id.strip(),
+            "description": candidacy.description if description is None else description.strip(),
+        }
+        _check_candidate(ballot, person_name=wanted["person_name"], person_id=wanted["person_id"], exclude=pk)
+        for name, value in wanted.items():
+            setattr(candidacy, name, value)
+        if party is not None:
+            candidacy.party = party
+        after = {**wanted, "party_id": candidacy.party.ec_id}
+        if after == before:
+            return candidacy  # nothing changed: no version, no event
+        candidacy.save(update_fields=["person_name", "person_id", "description", "party"])
+        ballot.version += 1
+        ballot.save(update_fields=["version"])
+        _nominations_event(
+            ballot,
+            {
+                "change": "changed",
+                "person_name": candidacy.person_name,
+                "before": {k: v for k, v in before.items() if after[k] != v},
+                "after": {k: v for k, v in after.items() if before[k] != v},
+            },
+            user,
+        )
+        return candidacy
+
+
+def withdraw_candidacy(
+    candidacy: Candidacy | int,
+    *,
+    reason: str,
+    user=None,
+    expected_version: int | None = None,
+) -> Event:
+    """Take a candidate off an undeclared ballot, e.g. one who died: the poll is countermanded.
+
+    The ballot is postponed (a new poll is held later, set it back to
+    counting then). The candidacy row goes; the ``nominations`` event keeps
+    who it was and why. A reason is required.
+    """
+    pk = candidacy.pk if isinstance(candidacy, Candidacy) else candidacy
+    with transaction.atomic():
+        ballot_pk = Candidacy.objects.values_list("ballot_id", flat=True).get(pk=pk)
+        ballot = lock_ballot(ballot_pk)
+        _open_for_nominations(ballot, expected_version)
+        if not reason.strip():
+            raise ValidationError(
+                {"reason": "Say why the candidate is withdrawn: it is kept in the history."}
+            )
+        candidacy = Candidacy.objects.select_related("party").get(pk=pk)
+        withdrawn = {"person_name": candidacy.person_name, "party_id": candidacy.party.ec_id}
+        candidacy.delete()
+        status_before = ballot.status
+        ballot.status = Ballot.Status.POSTPONED
+        ballot.version += 1
+        ballot.save(update_fields=["status", "version"])
+        return _nominations_event(
+            ballot,
+            {"change": "withdrawn", **withdrawn, "reason": reason.strip(), "status_before": status_before},
+            user,
+        )
 
 
 # --------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def desk(log: Log, rng: random.Random, until: float, pks: list[int]) -> None:
                 log.run(
                     "correct",
                     lambda b=ballot, v=version: services.correct_ballot(
-                        b.pk, votes=random_votes(b, rng), expected_version=v
+                        b.pk, votes=random_votes(b, rng), expected_version=v, reason="re-read at the count"
                     ),
                     ballot=pk,
                 )

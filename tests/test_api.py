@@ -46,8 +46,9 @@ def build_council(slug: str, wards: int, *, declared: int | None = None, seats_p
             services.declare_ballot(
                 b,
                 votes={c.pk: 1000 - 100 * j for j, c in enumerate(b.candidacies.order_by("person_name"))},
-                electorate=5000,
-                ballot_papers_counted=1500,
+                # 3,400 votes in a two-seat ward need at least 1,700 valid papers (two votes each).
+                electorate=6000,
+                ballot_papers_counted=1800,
                 rejected_ballots=10,
                 declared_at=when + dt.timedelta(minutes=i),
             )

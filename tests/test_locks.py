@@ -146,7 +146,7 @@ def test_racing_desk_actions_on_one_council_never_deadlock():
         votes = f.votes(b, Able=20, Baker=10)
         return [
             services.declare_ballot(b.pk, votes=votes),
-            services.correct_ballot(b.pk, votes=f.votes(b, Able=5, Baker=10)),
+            services.correct_ballot(b.pk, votes=f.votes(b, Able=5, Baker=10), reason="re-read"),
             services.retract_declaration(b.pk),
         ]
 
