@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "channels",
     "strawberry_django",
     "results",
+    # The reference live results pages, on the public API only (/ and /live/...).
+    "live",
 ]
 
 MIDDLEWARE = [
