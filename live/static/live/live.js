@@ -127,21 +127,26 @@ function upsertPost(p) {
 // ask again (the night-page query over GET, which caches and CDNs may answer), at most
 // once a second however many declarations arrive together.
 let totalsTimer = null;
-function refetchTotalsSoon() {
+function refetchTotalsSoon(delay = 1000) {
   clearTimeout(totalsTimer);
   totalsTimer = setTimeout(async () => {
     const url = new URL(graphqlUrl);
     url.searchParams.set("query", config.refetch);
     url.searchParams.set("variables", JSON.stringify(config.variables));
-    const response = await fetch(url, { headers: { Accept: "application/graphql-response+json" } });
-    const { data } = await response.json();
+    let data;
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/graphql-response+json" } });
+      ({ data } = await response.json());
+    } catch {
+      return refetchTotalsSoon(5000); // the server is away: try again shortly
+    }
     if (!data) return;
     const s = data.nationalSummary;
     document.getElementById("scoreboard").innerHTML = render.scoreboard(s);
     const bannerEl = document.getElementById("banner");
     bannerEl.innerHTML = render.banner(s);
     bannerEl.classList.toggle("done", s.ballotsDeclared === s.ballotsTotal);
-  }, 1000);
+  }, delay);
 }
 
 /** A council's or a mayor's page: redraw the ward and the council's summary. */
