@@ -37,7 +37,7 @@ RUSHCLIFFE = f"/live/{DAY}/rushcliffe/"
 BEACON = "local.rushcliffe.beacon.2023-05-04"
 PROMPT = 2.0  # seconds: how soon an open page must show a change (the issue's acceptance)
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def _missing() -> str | None:
@@ -262,3 +262,76 @@ def test_declarations_corrections_retractions_and_a_restart_reach_the_open_pages
     ]
     assert council_applied == rushcliffe_events
     assert night.errors == [] and council.errors == []
+
+
+PAGES = {
+    "night": "/",
+    "council": RUSHCLIFFE,
+    "mayor": f"/live/{DAY}/mansfield/mayor/",
+}
+
+
+def first_paint_ms(page) -> float:
+    """The browser's own first-contentful-paint time of the page, in milliseconds."""
+    return page.evaluate(
+        "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? "
+        "performance.getEntriesByType('paint')[0].startTime"
+    )
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations of the page, as "rule: target" lines."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {node['target']}"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+        for node in v["nodes"]
+    ]
+
+
+def test_pages_first_paint_accessibility_and_screenshots(browser, demo_server):
+    timings = []
+    for width in (1280, 360):
+        for name, path in PAGES.items():
+            page = open_live(browser, demo_server, path, width=width)
+            # First paint: the server-rendered page, before any script ran.
+            timings.append(f"{name} {width}px: first contentful paint {first_paint_ms(page):.0f} ms")
+            page.screenshot(path=str(SCREENSHOTS / f"live-{name}-{width}.png"), full_page=True)
+            if width == 1280 and name in ("night", "council"):
+                assert serious_violations(page) == [], name
+            # Nothing scrolls sideways on a phone.
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (
+                name,
+                width,
+            )
+            assert page.errors == []
+            page.context.close()
+    (SCREENSHOTS / "live-first-paint.txt").write_text("\n".join(timings) + "\n")
+    print("\n".join(timings))
+
+
+def test_the_night_page_is_complete_without_javascript(browser, demo_server):
+    context = browser.new_context(java_script_enabled=False, base_url=f"http://127.0.0.1:{demo_server.port}")
+    page = context.new_page()
+    page.goto("/")
+    points = key_points(page)
+    assert points[:3] == [
+        "Labour gain Mansfield",
+        "Labour hold Leicester",
+        "Derby remains in no overall control",
+    ]
+    assert points[-2:] == [
+        "Labour hold Mayor of Leicester: Sir Peter Soulsby elected",
+        "Labour hold Mayor of Mansfield: Andy Abrahams elected",
+    ]
+    assert len(points) == 23
+    banner = page.locator("#banner").inner_text()
+    assert banner == "Counting continues: 412 of 437 ballots declared; 21 of 23 councils called"
+    first_post = page.locator("#posts article").first.inner_text()
+    assert "Kevin Stanley" in first_post and "Reporter, BBC Radio Nottingham" in first_post
+    # Keyboard: the skip link is the first stop, then the council links are reachable by Tab.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to results"
+    context.close()

@@ -84,7 +84,7 @@ export function ward(b) {
   const changes = b.changes.length
     ? `<ul class="changes">${b.changes.map((c) => `<li class="${c.kind.toLowerCase()}">${esc(c.headline)}</li>`).join("")}</ul>` : "";
   const rows = b.candidacies.map((c) => `<tr${c.elected ? ' class="elected"' : ""}><th scope="row">${esc(c.name)}${c.elected
-    ? ` <strong class="flag won">Elected${c.electedByLot ? " by lot" : ""}</strong>` : ""}</th><td>${swatch(c.party.colour)}${esc(c.description || c.party.shortName)}</td><td class="n">${c.votes ?? "–"}</td><td class="n">${percent(c.share)}</td></tr>`);
+    ? ` <strong class="flag won">Elected${c.electedByLot ? " by lot" : ""}</strong>` : ""}</th><td>${swatch(c.party.colour)}${esc(c.description || c.party.shortName)}</td><td class="n">${c.votes == null ? "–" : c.votes.toLocaleString("en-GB")}</td><td class="n">${percent(c.share)}</td></tr>`);
   return `<article class="ward ${b.status.toLowerCase()}" id="${ballotDomId(b.id)}" data-ballot="${esc(b.id)}">
   <h3>${esc(b.label)}</h3>
   <p class="ward-meta">${meta.join("")}</p>
@@ -103,7 +103,7 @@ function chart(e) {
   const bar = (rows, y) => {
     let x = 0;
     return rows.filter((r) => r.seats > 0).map((r) => {
-      const width = (r.seats / total) * 1000;
+      const width = (r.seats / total) * 500; // the chart is 500 units wide
       const label = width >= 60
         ? `<text x="${(x + 6).toFixed(2)}" y="${y + 23}" class="seg-label${r.colour ? "" : " dark"}">${r.abbreviation ? `${esc(r.abbreviation)} ${r.seats}` : `To declare ${r.seats}`}</text>` : "";
       const rect = `<rect x="${x.toFixed(2)}" y="${y}" width="${width.toFixed(2)}" height="34" ${r.colour ? `fill="${esc(r.colour)}" class="seg"` : 'class="seg undeclared"'}></rect>`;
@@ -116,12 +116,12 @@ function chart(e) {
   const now = [...e.composition.map((r) => row(r, r.seats)), { label: "To declare", abbreviation: "", colour: "", seats: e.seatsToDeclare }];
   const text = (rows) => rows.filter((r) => r.seats > 0).map((r) => `${esc(r.label)} ${r.seats}`).join(", ");
   return `<figure class="chart">
-  <svg viewBox="0 0 1000 130" role="img" aria-labelledby="chart-title chart-desc" focusable="false">
+  <svg viewBox="0 0 500 130" role="img" aria-labelledby="chart-title chart-desc" focusable="false">
     <title id="chart-title">Seats by party, before the poll and now</title>
     <desc id="chart-desc">Before: ${text(before)}. Now: ${text(now)}. ${e.majority} seats for a majority.</desc>
     <text x="0" y="14" class="axis">Before the poll</text>${bar(before, 20)}
     <text x="0" y="80" class="axis">Now</text>${bar(now, 86)}
-    <line x1="500" x2="500" y1="16" y2="124" class="majority"></line>
+    <line x1="250" x2="250" y1="16" y2="124" class="majority"></line>
   </svg>
   <figcaption>The line marks half the council: a party past it has a majority (${e.majority} of ${e.seatsTotal} seats). Dashed grey: seats still to declare.</figcaption>
 </figure>`;
@@ -133,7 +133,7 @@ export function councilSummary(e) {
     ? `${swatch(e.control.party?.colour ?? "#bbb")}<strong>${esc(e.control.headline)}</strong>`
     : '<span class="flag counting">Counting</span> <strong>No call yet</strong>';
   const rows = e.composition.map((r) =>
-    `<tr><th scope="row">${swatch(r.party.colour)}${esc(r.party.shortName)}</th><td class="n">${r.seats}</td><td class="n">${r.seatsBefore}</td><td class="n">${signed(r.change)}</td><td class="n">${r.seatsWon}</td><td class="n">${r.seatsNotUp}</td><td class="n">${r.seatsNeeded}</td></tr>`);
+    `<tr><th scope="row">${swatch(r.party.colour)}${esc(r.party.shortName)}</th><td class="n">${r.seats}</td><td class="n">${r.seatsBefore}</td><td class="n">${signed(r.change)}</td><td class="n wide">${r.seatsWon}</td><td class="n wide">${r.seatsNotUp}</td><td class="n">${r.seatsNeeded}</td></tr>`);
   return `<p class="headline">${headline}</p>
 <ul class="facts">
   <li><strong>${e.majority}</strong> seats for a majority (the magic number) of ${e.seatsTotal}</li>
@@ -143,7 +143,7 @@ export function councilSummary(e) {
 ${chart(e)}
 <table class="composition">
   <caption>Seats by party</caption>
-  <thead><tr><th scope="col">Party</th><th scope="col" class="n">Seats</th><th scope="col" class="n">Before</th><th scope="col" class="n">Change</th><th scope="col" class="n">Won</th><th scope="col" class="n">Not up</th><th scope="col" class="n">Needs</th></tr></thead>
+  <thead><tr><th scope="col">Party</th><th scope="col" class="n">Seats</th><th scope="col" class="n">Before</th><th scope="col" class="n">Change</th><th scope="col" class="n wide">Won</th><th scope="col" class="n wide">Not up</th><th scope="col" class="n">Needs</th></tr></thead>
   <tbody>${rows.join("")}</tbody>
 </table>`;
 }
