@@ -49,17 +49,25 @@ class NationalSummary:
         description="Ballots declared (or uncontested) so far, council and mayoral, e.g. 412 of 437."
     )
     ballots_total: int = strawberry.field(description="Ballots of the day, council and mayoral.")
-    calls: list[Election] = strawberry.field(
+
+    @strawberry.field(
         description="Council elections whose control is called, most recently called first (in the order "
         "of their latest control call in the event log): a live page's key points, from each one's "
         "`control { headline }`."
     )
+    def calls(self) -> list[Election]:
+        called = [e for e in self.elections if standing_of(e).composition.control.called]
+        # One query, only when asked: each election's latest control call in the log.
+        latest = dict(
+            models.Event.objects.filter(kind=models.Event.Kind.CONTROL_CALLED, election__in=called)
+            .values("election")
+            .annotate(last=Max("id"))
+            .values_list("election", "last")
+        )
+        return sorted(called, key=lambda e: -latest.get(e.pk, 0))
 
 
-def summarise(
-    poll_date: dt.date, elections: list[models.Election], call_order: dict[int, int] | None = None
-) -> NationalSummary:
-    """The tallies of one polling day; ``call_order`` maps an election's pk to its latest call's event id."""
+def summarise(poll_date: dt.date, elections: list[models.Election]) -> NationalSummary:
     councils_held: dict[str, int] = defaultdict(int)
     councils_change: dict[str, int] = defaultdict(int)
     seats: dict[str, int] = defaultdict(int)
@@ -113,10 +121,6 @@ def summarise(
         no_overall_control=NoOverallControl(councils=noc, councils_change=noc_change),
         ballots_declared=sum(1 for e in elections for b in e.ballots.all() if b.is_published),
         ballots_total=sum(len(e.ballots.all()) for e in elections),
-        calls=sorted(
-            (e for e in council_elections if standing_of(e).composition.control.called),
-            key=lambda e: -(call_order or {}).get(e.pk, 0),
-        ),
     )
 
 
@@ -131,11 +135,4 @@ class NationalQuery:
         elections = list(
             elections_with_results().filter(poll_date=poll_date).order_by("council__name", "kind")
         )
-        # One query: each election's latest control call in the log orders the key points.
-        call_order = dict(
-            models.Event.objects.filter(kind=models.Event.Kind.CONTROL_CALLED, election__in=elections)
-            .values("election")
-            .annotate(last=Max("id"))
-            .values_list("election", "last")
-        )
-        return summarise(poll_date, elections, call_order)
+        return summarise(poll_date, elections)

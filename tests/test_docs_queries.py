@@ -128,7 +128,7 @@ def test_ballot_page_of_the_mansfield_mayoralty(loaded):
 def test_national_view(loaded):
     data, queries = run("national")
     summary = data["nationalSummary"]
-    assert queries == 6
+    assert queries == 5
     assert (summary["councilsTotal"], summary["councilsCalled"]) == (23, 21)
     assert summary["noOverallControl"] == {"councils": 7, "councilsChange": 1}
     assert [
