@@ -13,6 +13,7 @@ import datetime as dt
 from django.db.models import Max
 from django.http import Http404
 from django.shortcuts import render
+from django.views.decorators.cache import cache_control
 
 from results.models import Election
 
@@ -30,6 +31,13 @@ def _live_config(page: str, cursor: str | None, **extra) -> dict:
     }
 
 
+# A page a few seconds old is still right once live: its script replays every event
+# after the cursor the page was rendered at. So caches and CDNs may keep it briefly,
+# as they may keep the API's GET answers.
+PUBLIC = cache_control(public=True, max_age=5)
+
+
+@PUBLIC
 def night(request, poll_date: dt.date | None = None):
     """The night's page: key points, scoreboard, counting banner, council grid and live posts."""
     if poll_date is None:
@@ -37,7 +45,7 @@ def night(request, poll_date: dt.date | None = None):
         poll_date = Election.objects.aggregate(last=Max("poll_date"))["last"]
         if poll_date is None:
             return render(request, "live/empty.html")
-    data = queries.run("night-page", date=poll_date.isoformat())
+    data = queries.run_cached("night-page", date=poll_date.isoformat())
     summary = data["nationalSummary"]
     if not summary["elections"] and not summary["mayoralties"]:
         raise Http404("No elections on that day.")
@@ -51,16 +59,17 @@ def night(request, poll_date: dt.date | None = None):
             "live": _live_config(
                 "night",
                 data["lastEventId"],
-                refetch=docs_text("night-page"),
+                refetch=queries.documented()["night-page"],
                 variables={"date": poll_date.isoformat()},
             ),
         },
     )
 
 
+@PUBLIC
 def council(request, poll_date: dt.date, slug: str):
     """A council's page: the call, magic number, composition chart and every ward."""
-    data = queries.run("council-page", id=f"local.{slug}.{poll_date.isoformat()}")
+    data = queries.run_cached("council-page", id=f"local.{slug}.{poll_date.isoformat()}")
     election = data["election"]
     if election is None:
         raise Http404("No such council election.")
@@ -75,9 +84,10 @@ def council(request, poll_date: dt.date, slug: str):
     )
 
 
+@PUBLIC
 def mayor(request, poll_date: dt.date, slug: str):
     """A mayoralty's page: every candidate's votes and share, the winner, turnout."""
-    data = queries.run("ballot-page", id=f"mayor.{slug}.{poll_date.isoformat()}")
+    data = queries.run_cached("ballot-page", id=f"mayor.{slug}.{poll_date.isoformat()}")
     ballot = data["ballot"]
     if ballot is None:
         raise Http404("No such mayoral election.")
@@ -91,7 +101,3 @@ def mayor(request, poll_date: dt.date, slug: str):
             "live": _live_config("mayor", data["lastEventId"], councils=[slug]),
         },
     )
-
-
-def docs_text(name: str) -> str:
-    return queries.documented()[name]

@@ -40,10 +40,11 @@ def run(name: str, **overrides):
     return result.data, len(queries.captured_queries)
 
 
-def test_the_document_holds_the_six_queries_and_the_live_subscription():
+def test_the_document_holds_the_seven_queries_and_the_live_subscription():
     assert sorted(QUERIES) == [
         "ballot-page",
         "council-page",
+        "cursor",
         "live-posts",
         "national",
         "night-page",
@@ -60,6 +61,12 @@ def test_the_live_subscription_is_valid_against_the_schema():
     variables, text = SUBSCRIPTIONS["live-events"]
     assert validate(schema._schema, parse(text)) == []
     assert variables == {"after": None, "councils": ["rushcliffe"]}
+
+
+def test_the_cursor_is_the_latest_event_id_in_one_sql_query(loaded):
+    data, queries = run("cursor")
+    assert data == {"lastEventId": str(Event.objects.latest("id").id)}
+    assert queries == 1
 
 
 def test_council_page(loaded):

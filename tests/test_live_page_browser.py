@@ -24,8 +24,9 @@ from django.core.management import call_command
 from django.db import connections
 
 from results import services
-from results.models import Ballot, Event
+from results.models import Ballot, Event, Post
 
+from .test_docs_queries import SEED_KEY_POINTS
 from .test_live_servers import Server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,11 +133,23 @@ def ward_text(page, ballot_id: str) -> str:
     return page.locator(f'[data-ballot="{ballot_id}"]').inner_text()
 
 
-def within(page, condition: str, arg=None, seconds: float = PROMPT) -> float:
+WAITS: list[str] = []  # how long each change took to show, written to live-latency.txt
+
+
+def within(page, condition: str, arg=None, seconds: float = PROMPT, label: str = "") -> float:
     """Wait for a JavaScript condition; fail if it takes longer than ``seconds``. Returns the wait."""
     started = time.monotonic()
     page.wait_for_function(condition, arg=arg, timeout=seconds * 1000)
-    return time.monotonic() - started
+    waited = time.monotonic() - started
+    if label:
+        WAITS.append(f"{label}: {waited * 1000:.0f} ms")
+    return waited
+
+
+def write_waits(name: str) -> None:
+    (SCREENSHOTS / name).write_text("\n".join(WAITS) + "\n")
+    print("\n".join(WAITS))
+    WAITS.clear()
 
 
 # The data desk's figures: a ward's winners are the first ``len(winners)`` names.
@@ -187,6 +200,7 @@ def test_declarations_corrections_retractions_and_a_restart_reach_the_open_pages
         "([id, name]) => document.querySelector(`[data-ballot='${id}']`).innerText.includes(name) &&"
         " document.querySelector(`[data-ballot='${id}'] .elected`) !== null",
         [first_ward, first_winners[0]],
+        label="declaration -> council page",
     )
     assert "declared" in ward_text(council, first_ward).lower()
 
@@ -195,10 +209,14 @@ def test_declarations_corrections_retractions_and_a_restart_reach_the_open_pages
     # Beacon makes 23: the call, at the top of the key points and on the council page.
     desk(declare, BEACON, ["Donna Stevens"])
     within(
-        night, "() => document.querySelector('#key-points li').innerText === 'Conservatives hold Rushcliffe'"
+        night,
+        "() => document.querySelector('#key-points li').innerText === 'Conservatives hold Rushcliffe'",
+        label="declaration making the call -> key points",
     )
     within(
-        council, "() => document.querySelector('#summary .headline').innerText.includes('Conservatives hold')"
+        council,
+        "() => document.querySelector('#summary .headline').innerText.includes('Conservatives hold')",
+        label="declaration making the call -> council page headline",
     )
     assert council.locator(f'[data-ballot="{BEACON}"] tr.elected th').inner_text().startswith("Donna Stevens")
     assert len([k for k in key_points(night) if "Rushcliffe" in k]) == 1
@@ -209,12 +227,14 @@ def test_declarations_corrections_retractions_and_a_restart_reach_the_open_pages
         night,
         "() => document.querySelector('#key-points li').innerText"
         " === 'Conservatives lose Rushcliffe to no overall control'",
+        label="correction -> key points",
     )
     within(
         council,
         "() => document.querySelector(`[data-ballot='"
         + BEACON
         + "'] .elected`).innerText.includes('Nigel Watson')",
+        label="correction -> council page ward",
     )
     assert [k for k in key_points(night) if "Rushcliffe" in k] == [
         "Conservatives lose Rushcliffe to no overall control"
@@ -225,8 +245,13 @@ def test_declarations_corrections_retractions_and_a_restart_reach_the_open_pages
     within(
         night,
         "() => ![...document.querySelectorAll('#key-points li')].some(li => li.innerText.includes('Rushcliffe'))",
+        label="retraction -> key points",
     )
-    within(council, "() => document.querySelector(`[data-ballot='" + BEACON + "'] .elected`) === null")
+    within(
+        council,
+        "() => document.querySelector(`[data-ballot='" + BEACON + "'] .elected`) === null",
+        label="retraction -> council page ward",
+    )
     assert "counting" in council.locator("#summary").inner_text().lower()
 
     # The server dies; the desk carries on; a new process comes up on the same port.
@@ -239,6 +264,7 @@ def test_declarations_corrections_retractions_and_a_restart_reach_the_open_pages
         night,
         "() => document.querySelector('#key-points li').innerText === 'Conservatives hold Rushcliffe'",
         seconds=30,
+        label="server restarted -> key points caught up",
     )
     within(
         council,
@@ -261,7 +287,10 @@ def test_declarations_corrections_retractions_and_a_restart_reach_the_open_pages
         )
     ]
     assert council_applied == rushcliffe_events
+    assert [k for k in key_points(night) if "Rushcliffe" in k] == ["Conservatives hold Rushcliffe"]
+    assert council.locator(f'[data-ballot="{BEACON}"]').count() == 1
     assert night.errors == [] and council.errors == []
+    write_waits("live-latency.txt")
 
 
 PAGES = {
@@ -317,12 +346,9 @@ def test_the_night_page_is_complete_without_javascript(browser, demo_server):
     page = context.new_page()
     page.goto("/")
     points = key_points(page)
-    assert points[:3] == [
-        "Labour gain Mansfield",
-        "Labour hold Leicester",
-        "Derby remains in no overall control",
-    ]
-    assert points[-2:] == [
+    # The seed's summary, council by council, most recently called first, then the mayors.
+    assert points[:21] == list(SEED_KEY_POINTS)
+    assert points[21:] == [
         "Labour hold Mayor of Leicester: Sir Peter Soulsby elected",
         "Labour hold Mayor of Mansfield: Andy Abrahams elected",
     ]
@@ -335,3 +361,46 @@ def test_the_night_page_is_complete_without_javascript(browser, demo_server):
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to results"
     context.close()
+
+
+def test_posts_appear_update_and_go_on_the_open_page(browser, demo_server, desk):
+    night = open_live(browser, demo_server, "/")
+    image = f"http://127.0.0.1:{demo_server.port}/static/admin/img/icon-yes.svg"
+
+    def publish():
+        post = services.save_post(
+            Post(),
+            changes={
+                "headline": "Recount called in Riverside",
+                "body": "Candidates asked for a recount.\n\nIt starts at once.",
+                "author_name": "Hugh Casswell",
+                "author_role": "Political reporter",
+                "author_outlet": "BBC Radio Nottingham",
+                "breaking": True,
+                "image_url": image,
+                "image_caption": "The count at Rushcliffe",
+                "image_credit": "BBC",
+            },
+        )
+        services.publish_post(post)
+        return post
+
+    post = desk(publish)
+    first = "document.querySelector('#posts article')"
+    within(night, f"() => {first}.innerText.includes('Recount called in Riverside')", label="post published")
+    article = night.locator("#posts article").first
+    text = article.inner_text()
+    assert "BREAKING" in text.upper() and "Hugh Casswell" in text
+    assert "Political reporter, BBC Radio Nottingham" in text
+    assert article.locator("figcaption").inner_text() == "The count at Rushcliffe\nImage source: BBC"
+    assert article.locator("img").get_attribute("alt") == "The count at Rushcliffe"
+
+    desk(lambda: services.save_post(post, changes={"headline": "Recount under way in Riverside"}))
+    within(night, f"() => {first}.innerText.includes('Recount under way')", label="post updated")
+    assert night.locator(f"#post-{post.uid}").count() == 1
+
+    desk(lambda: services.withdraw_post(post, reason="duplicate"))
+    within(night, f"() => document.getElementById('post-{post.uid}') === null", label="post withdrawn")
+    assert night.locator("#posts article").first.inner_text().startswith("Labour's Andy Abrahams")
+    assert night.errors == []
+    write_waits("live-latency-posts.txt")

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -21,6 +22,14 @@ from . import factories as f
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "live" / "static" / "live" / "vendor" / "graphql-ws"
 NPM_DIST = ROOT / "tests" / "node" / "node_modules" / "graphql-ws" / "dist"
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Pages are cached under the latest event id, which a rolled-back test may reuse."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def texts(html: str, pattern: str) -> list[str]:
@@ -77,8 +86,24 @@ def test_pages_of_a_night_render_in_the_same_number_of_queries_at_two_sizes(clie
         assert client.get("/live/2023-05-04/").status_code == 200
     with CaptureQueriesContext(connection) as large_council:
         assert client.get("/live/2023-05-04/council-3/").status_code == 200
-    assert (len(small), len(large)) == (10, 10)
-    assert (len(small_council), len(large_council)) == (6, 6)
+    assert (len(small), len(large)) == (11, 11)
+    assert (len(small_council), len(large_council)) == (7, 7)
+
+
+def test_a_page_is_served_from_the_cache_until_the_next_event(client):
+    a_night(1)
+
+    def banner():
+        return texts(client.get("/live/2023-05-04/").content.decode(), r'<p id="banner"[^>]*>(.*?)</p>')
+
+    assert banner() == ["Counting continues: 2 of 3 ballots declared; 1 of 1 councils called"]
+    with CaptureQueriesContext(connection) as again:
+        assert banner() == ["Counting continues: 2 of 3 ballots declared; 1 of 1 councils called"]
+    assert len(again) == 1  # the cursor
+    a_night(1, first=1)  # new events: the next request renders afresh
+    assert banner() == ["Counting continues: 4 of 6 ballots declared; 2 of 2 councils called"]
+    response = client.get("/live/2023-05-04/council-1/")
+    assert response["Cache-Control"] == "public, max-age=5"
 
 
 def test_a_council_page_has_the_magic_number_chart_and_every_ward(client):
@@ -126,7 +151,7 @@ def test_the_front_page_says_so_when_there_are_no_elections(client):
 def test_the_pages_run_only_documented_queries():
     assert set(queries.documented()) >= {"night-page", "council-page", "ballot-page", "live-events"}
     source = (ROOT / "live" / "views.py").read_text()
-    assert set(re.findall(r'queries\.run\("([^"]+)"', source)) == {
+    assert set(re.findall(r'queries\.run(?:_cached)?\("([^"]+)"', source)) == {
         "night-page",
         "council-page",
         "ballot-page",

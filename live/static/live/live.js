@@ -75,12 +75,15 @@ const pollDate = config.variables?.date;
 const councilUrl = (slug) => `/live/${pollDate}/${slug}/`;
 const mayorUrl = (slug) => `/live/${pollDate}/${slug}/mayor/`;
 
-/** Replace an element by new HTML, and flag it so the change is seen. */
+/** Replace an element by new HTML, and flag it so the change is seen. A keyboard user's
+ *  focus inside it moves to the same link in the new element, rather than being lost. */
 function replace(element, html) {
+  const focused = element.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
   element.insertAdjacentHTML("afterend", html);
   const fresh = element.nextElementSibling;
   element.remove();
   fresh.classList.add("updated");
+  if (focused) fresh.querySelector(`a[href="${CSS.escape(focused)}"]`)?.focus();
   return fresh;
 }
 
@@ -96,6 +99,8 @@ function applyToNight(event) {
     const winners = b.candidacies.filter((c) => c.elected).map((c) => c.name).join(", ");
     const text = b.changes.length ? `${b.changes[0].headline}${winners ? `: ${winners} elected` : ""}` : null;
     keyPoint(e.id, text, mayorUrl(e.council.slug), false);
+    const call = document.querySelector(`#mayor-${CSS.escape(e.council.slug)} .call`);
+    if (call) call.textContent = b.changes[0]?.headline ?? render.statusLabel(b.status);
   }
   if (event.post) upsertPost(event.post);
   if (event.kind === "POST_WITHDRAWN") document.getElementById(`post-${event.postId}`)?.closest("li")?.remove();

@@ -11,6 +11,8 @@ const STATUS = {
 /** Escape text for HTML. Every value from the API goes through this. */
 export const esc = (value) =>
   String(value ?? "").replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+/** "Awaiting count", "Recount"...: a ballot's status as the page words it. */
+export const statusLabel = (status) => STATUS[status] ?? status;
 const time = (iso) => (iso ? TIME.format(new Date(iso)) : "");
 const percent = (share) => (share == null ? "–" : `${(share * 100).toFixed(1)}%`);
 const signed = (n) => (!n ? "0" : n > 0 ? `+${n}` : `\u2212${-n}`);
@@ -78,7 +80,7 @@ export function post(p) {
 
 /** One ward (or a mayoralty): status, changes, candidates with votes, shares and winners. */
 export function ward(b) {
-  const meta = [`<span class="flag status">${STATUS[b.status] ?? esc(b.status)}</span> ${b.seats} seat${plural(b.seats)}`];
+  const meta = [`<span class="flag status">${esc(statusLabel(b.status))}</span> ${b.seats} seat${plural(b.seats)}`];
   if (b.declaredAt) meta.push(`, declared <time datetime="${esc(b.declaredAt)}">${time(b.declaredAt)}</time>`);
   if (b.turnout != null) meta.push(`; turnout ${percent(b.turnout)}`);
   const changes = b.changes.length
