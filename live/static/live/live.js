@@ -33,7 +33,8 @@ function subscribe() {
   const variables = { after: state.cursor, councils: config.councils ?? null };
   const restart = (why) => {
     state.connected = false;
-    showStatus(`Reconnecting… (${why})`);
+    showStatus("Reconnecting…");
+    console.info(`live: reconnecting from event ${state.cursor} (${why})`);
     client.dispose();
     setTimeout(subscribe, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 10_000);
@@ -41,7 +42,7 @@ function subscribe() {
   client.on("connected", () => {
     state.connected = true;
     retryDelay = 500;
-    showStatus(null);
+    showStatus("Live", true);
   });
   client.subscribe({ query: config.subscription, variables }, {
     next: ({ data, errors }) => {
@@ -54,14 +55,21 @@ function subscribe() {
     },
     // A lost connection arrives here as a close event; a server-side error (e.g. a
     // subscriber too far behind) as a list of GraphQL errors. Either way: resume.
-    error: (err) => restart(err?.code ? `connection closed (${err.code})` : "error"),
+    // Except one: a cursor the server does not know means its event log is not the one
+    // this page was rendered from (a restored database): only a fresh page is right.
+    error: (err) => {
+      if (Array.isArray(err) && err.some((e) => e.message?.startsWith("Unknown cursor"))) return location.reload();
+      restart(err?.code ? `connection closed (${err.code})` : "error");
+    },
     complete: () => restart("ended by the server"),
   });
 }
 
-function showStatus(text) {
-  status.hidden = !text;
-  status.textContent = text ?? "";
+/** The masthead's status: "Live" while subscribed, "Reconnecting…" while not (in words, not colour). */
+function showStatus(text, live = false) {
+  status.hidden = false;
+  status.textContent = text;
+  status.classList.toggle("live", live);
 }
 
 // ---------------------------------------------------------------- applying events
