@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from live import queries
 from results import services
-from results.models import Event
+from results.models import Event, Post
 
 from . import factories as f
 
@@ -38,7 +38,8 @@ def texts(html: str, pattern: str) -> list[str]:
 
 
 def a_night(councils: int, first: int = 0):
-    """``councils`` small council elections, each with a declared two-ward result, and a post."""
+    """``councils`` small council elections (two wards declared, one to come), each with a
+    declared mayoralty and a post about the council."""
     for n in range(first, first + councils):
         e = f.election(f"council-{n}", seats_total=3, before={"PP52": (2, 0), "PP53": (1, 0)})
         for ward in ("North", "South"):
@@ -47,29 +48,37 @@ def a_night(councils: int, first: int = 0):
                 b, votes=f.votes(b, Able=300, Baker=200), electorate=1000, ballot_papers_counted=500
             )
         f.ballot(e, "West", [("Cat Cole", "PP53"), ("Dan Dunn", "PP52")])
-    from results.models import Post
-
-    post = services.save_post(
-        Post(),
-        changes={"headline": "Counting begins", "body": "First.\n\nSecond.", "author_name": "Sam Reporter"},
-    )
-    services.publish_post(post)
+        mayor = f.election(f"council-{n}", kind="mayor")
+        b = f.ballot(mayor, None, [("Eve Evans", "PP53"), ("Fay Ford", "PP52")])
+        services.declare_ballot(b, votes=f.votes(b, Evans=900, Ford=800))
+        post = services.save_post(
+            Post(),
+            changes={
+                "headline": f"Counting begins in Council {n}",
+                "body": "First.\n\nSecond.",
+                "author_name": "Sam Reporter",
+            },
+            councils=[e.council],
+        )
+        services.publish_post(post)
 
 
 def test_the_night_page_lists_calls_most_recent_first_with_the_counting_banner(client):
     a_night(2)
     html = client.get("/").content.decode()
-    assert texts(html, r'<ul id="key-points">(.*?)</ul>')[0].split("\n")[0].strip() == (
-        "Labour gain Council 1"
-    )
-    assert texts(html, r'<li data-election="[^"]+"><a [^>]+>(.*?)</a>') == [
+    assert texts(html, r'<li data-election="[^"]+">(.*?)</li>') == [
         "Labour gain Council 1",
         "Labour gain Council 0",
+        "Mayor of Council 0: Eve Evans elected",  # no previous winner: no change headline
+        "Mayor of Council 1: Eve Evans elected",
     ]
     assert texts(html, r'<p id="banner"[^>]*>(.*?)</p>') == [
-        "Counting continues: 4 of 6 ballots declared; 2 of 2 councils called"
+        "Counting continues: 6 of 8 ballots declared; 2 of 2 councils called"
     ]
-    assert texts(html, r'<article class="post"[^>]*>\s*<h3>(.*?)</h3>') == ["Counting begins"]
+    assert texts(html, r'<article class="post"[^>]*>\s*<h3>(.*?)</h3>') == [
+        "Counting begins in Council 1",
+        "Counting begins in Council 0",
+    ]
     config = json.loads(texts(html, r'<script id="live-config" type="application/json">(.*?)</script>')[0])
     assert config["after"] == str(Event.objects.latest("id").id)
     assert config["subscription"] == queries.documented()["live-events"]
@@ -96,12 +105,12 @@ def test_a_page_is_served_from_the_cache_until_the_next_event(client):
     def banner():
         return texts(client.get("/live/2023-05-04/").content.decode(), r'<p id="banner"[^>]*>(.*?)</p>')
 
-    assert banner() == ["Counting continues: 2 of 3 ballots declared; 1 of 1 councils called"]
+    assert banner() == ["Counting continues: 3 of 4 ballots declared; 1 of 1 councils called"]
     with CaptureQueriesContext(connection) as again:
-        assert banner() == ["Counting continues: 2 of 3 ballots declared; 1 of 1 councils called"]
+        assert banner() == ["Counting continues: 3 of 4 ballots declared; 1 of 1 councils called"]
     assert len(again) == 1  # the cursor
     a_night(1, first=1)  # new events: the next request renders afresh
-    assert banner() == ["Counting continues: 4 of 6 ballots declared; 2 of 2 councils called"]
+    assert banner() == ["Counting continues: 6 of 8 ballots declared; 2 of 2 councils called"]
     response = client.get("/live/2023-05-04/council-1/")
     assert response["Cache-Control"] == "public, max-age=5"
 

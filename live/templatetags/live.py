@@ -53,6 +53,17 @@ def signed(value: int | None) -> str:
 
 
 @register.filter
+def mayor_line(ballot: dict) -> str:
+    """A declared mayoralty's key point: "Labour hold Mayor of Mansfield: Andy Abrahams elected";
+    "" until it is declared. Without a previous winner there is no change headline: its label leads."""
+    if ballot["status"] not in ("DECLARED", "UNCONTESTED"):
+        return ""
+    winners = " and ".join(c["name"] for c in ballot["candidacies"] if c["elected"])
+    lead = ballot["changes"][0]["headline"] if ballot["changes"] else ballot["label"]
+    return f"{lead}: {winners} elected"
+
+
+@register.filter
 def paragraphs(text: str) -> list[str]:
     """A post's body: paragraphs are separated by blank lines."""
     return [p.strip() for p in text.split("\n\n") if p.strip()]
@@ -67,7 +78,7 @@ def status_label(status: str) -> str:
         "DECLARED": "Declared",
         "UNCONTESTED": "Uncontested",
         "POSTPONED": "Postponed",
-    }.get(status, status.title())
+    }.get(status, status)
 
 
 @register.filter

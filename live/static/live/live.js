@@ -103,12 +103,10 @@ function applyToNight(event) {
     if (event.kind === "CONTROL_CALLED") keyPoint(e.id, e.control.called ? e.control.headline : null, councilUrl(e.council.slug), true);
   }
   if (e?.kind === "MAYOR" && event.ballot) {
-    const b = event.ballot;
-    const winners = b.candidacies.filter((c) => c.elected).map((c) => c.name).join(", ");
-    const text = b.changes.length ? `${b.changes[0].headline}${winners ? `: ${winners} elected` : ""}` : null;
-    keyPoint(e.id, text, mayorUrl(e.council.slug), false);
+    const line = render.mayorLine(event.ballot);
+    keyPoint(e.id, line, mayorUrl(e.council.slug), false);
     const call = document.querySelector(`#mayor-${CSS.escape(e.council.slug)} .call`);
-    if (call) call.textContent = b.changes[0]?.headline ?? render.statusLabel(b.status);
+    if (call) call.textContent = line ?? render.statusLabel(event.ballot.status);
   }
   if (event.post) upsertPost(event.post);
   if (event.kind === "POST_WITHDRAWN") document.getElementById(`post-${event.postId}`)?.closest("li")?.remove();

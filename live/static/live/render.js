@@ -21,6 +21,13 @@ const plural = (n) => (n === 1 ? "" : "s");
 /** The id attribute of a ward's article, as Django's slugify makes it from the ballot id. */
 export const ballotDomId = (id) => `ballot-${id.toLowerCase().replace(/[^\w\s-]/g, "").replace(/[\s_-]+/g, "-")}`;
 
+/** A declared mayoralty's key point ("Labour hold Mayor of Mansfield: Andy Abrahams elected"); null before. */
+export function mayorLine(b) {
+  if (b.status !== "DECLARED" && b.status !== "UNCONTESTED") return null;
+  const winners = b.candidacies.filter((c) => c.elected).map((c) => c.name).join(" and ");
+  return `${b.changes.length ? b.changes[0].headline : b.label}: ${winners} elected`;
+}
+
 /** A council's card on the night's page: its call (or the count so far) and a small composition bar. */
 export function card(e, councilUrl) {
   const call = e.control.called
