@@ -157,10 +157,11 @@ def declare(ballot_id: str, winners: list[str], *, correct: bool = False) -> Non
     ballot = Ballot.objects.get(ballot_paper_id=ballot_id)
     candidacies = list(ballot.candidacies.all())
     ranked = sorted(candidacies, key=lambda c: (c.person_name not in winners, c.person_name))
-    votes = {c.pk: 1500 - 100 * i for i, c in enumerate(ranked)}
-    figures = {"electorate": 9000, "ballot_papers_counted": 3600, "rejected_ballots": 12}
+    # Plausible figures: no candidate above the valid papers, no more votes than papers x seats.
+    votes = {c.pk: 900 - 50 * i for i, c in enumerate(ranked)}
+    figures = {"electorate": 20000, "ballot_papers_counted": 9000, "rejected_ballots": 12}
     if correct:
-        services.correct_ballot(ballot.pk, votes=votes, **figures)
+        services.correct_ballot(ballot.pk, votes=votes, reason="figures transposed", **figures)
     else:
         services.declare_ballot(ballot.pk, votes=votes, **figures)
 
