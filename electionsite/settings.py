@@ -130,6 +130,9 @@ else:
 TRUSTED_PROXY_HEADER = os.environ.get("TRUSTED_PROXY_HEADER", "").strip()
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1"))
 
+# Seconds a GraphQL request may execute before it is stopped (503).
+GRAPHQL_TIMEOUT = float(os.environ.get("GRAPHQL_TIMEOUT", "10"))
+
 # Admin login throttling: this many failures per username and address within the window.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", str(15 * 60)))

@@ -1,18 +1,23 @@
 """The root schema: one module per domain, merged here."""
 
+import logging
+
 import strawberry
 from django.core.exceptions import ValidationError
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, QueryDepthLimiter
+from strawberry.extensions import MaskErrors, ValidationCache
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from .elections import ElectionQuery
 from .events import EventQuery
+from .limits import DocumentLimits
 from .national import NationalQuery
 from .posts import PostQuery
 from .sharing import SharedEventExecutor
 from .subscriptions import Subscription
+
+logger = logging.getLogger("schema")
 
 Query = merge_types("Query", (ElectionQuery, NationalQuery, PostQuery, EventQuery))
 
@@ -27,14 +32,30 @@ def should_mask_error(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError | ValidationError)
 
 
-schema = strawberry.Schema(
+class ElectionSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Log the errors that are bugs, with their traceback; a client's bad request is not news.
+
+        Strawberry logs every error, a syntax error or a refused document included, at
+        ERROR with any traceback: that would bury real failures under hostile clients' noise.
+        """
+        for error in errors:
+            if should_mask_error(error):
+                logger.error("unexpected error: %s", error, exc_info=error.original_error)
+            else:
+                logger.debug("request error: %s", error.message)
+
+
+schema = ElectionSchema(
     query=Query,
     subscription=Subscription,
     execution_context_class=SharedEventExecutor,
     extensions=[
+        # Parse within bounds (tokens, depth, aliases, fields, cost: schema/limits.py) or refuse,
+        # before validation; validation rules stay the same tuple, so its cache hits.
+        DocumentLimits,
+        lambda: ValidationCache(maxsize=256),
         DjangoOptimizerExtension,
-        # Deep enough for every page's query (docs/queries.md), not for abuse.
-        lambda: QueryDepthLimiter(max_depth=12),
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Unexpected server error."),
     ],
 )
