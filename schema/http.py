@@ -30,6 +30,8 @@ from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView
 from strawberry.types import ExecutionResult
 
+from . import access
+
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 GET_MAX_AGE = 5  # seconds a cache may serve a GET answer: a declaration shows within that
@@ -78,9 +80,23 @@ def is_request_error(result: ExecutionResult) -> bool:
 class GraphQLHTTPView(AsyncGraphQLView):
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any):
         request._graphql_media_type = negotiate(request.headers.get("Accept"))
+        decision = None
         try:
             self._check_size(request)
-            return await self.run(request=request)
+            if not self._is_ide_page(request):
+                identity = await access.identify_request(request)
+                decision = await access.hit(identity)
+                if not decision.allowed:
+                    raise access.too_many(decision)
+            response = await self.run(request=request)
+        except access.Refused as refused:
+            response = self._json_response(
+                request,
+                {"errors": [{"message": refused.message, "extensions": {"code": refused.code}}]},
+                refused.status,
+            )
+            if refused.status == 401:
+                response["WWW-Authenticate"] = 'Bearer realm="graphql", charset="UTF-8"'
         except HTTPException as exc:
             status = exc.status_code
             if exc.reason == "Unsupported content type":
@@ -90,7 +106,19 @@ class GraphQLHTTPView(AsyncGraphQLView):
             response = self._json_response(request, {"errors": [{"message": exc.reason}]}, status)
             if status == 405:
                 response["Allow"] = "GET, POST"
-            return response
+        if decision is not None:
+            for name, value in decision.headers().items():
+                response[name] = value
+        return response
+
+    @staticmethod
+    def _is_ide_page(request: HttpRequest) -> bool:
+        """GraphiQL's page itself (a browser's GET without a query): it reads nothing."""
+        return (
+            request.method == "GET"
+            and "query" not in request.GET
+            and "text/html" in (request.headers.get("Accept") or "")
+        )
 
     def _check_size(self, request: HttpRequest) -> None:
         query_string = request.META.get("QUERY_STRING", "")
@@ -168,7 +196,9 @@ class GraphQLHTTPView(AsyncGraphQLView):
         if request is not None and request.method == "GET" and response.status_code == 200:
             # Queries over GET are public and the same for everyone: caches and CDNs may
             # keep them briefly, which is what lets millions read a live page.
-            response["Cache-Control"] = f"public, max-age={GET_MAX_AGE}"
+            # With keys required, a shared cache must not hand an answer to a client without one.
+            scope = "public" if settings.PUBLIC_API == "open" else "private"
+            response["Cache-Control"] = f"{scope}, max-age={GET_MAX_AGE}"
             response["Vary"] = "Accept"
         return response
 
