@@ -65,11 +65,14 @@ class Identity:
 class Refused(Exception):
     """The request may not proceed: an HTTP status, a WebSocket close code and a message."""
 
-    def __init__(self, status: int, message: str, code: str, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: str, *, reason: str, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        self.reason = reason  # for a WebSocket close frame: at most 123 bytes
         self.retry_after = retry_after
 
     @property
@@ -107,9 +110,11 @@ async def identify(raw_key: str | None, address: str, *, in_request: bool) -> Id
         run = sync_to_async if in_request else database_sync_to_async
         credential = await run(keys.authenticate)(raw_key)
         if credential is None:
-            raise Refused(401, BAD_KEY, "UNAUTHENTICATED")
+            raise Refused(401, BAD_KEY, "UNAUTHENTICATED", reason="Invalid API key: unknown or revoked.")
         if not credential.active:
-            raise Refused(403, SUSPENDED, "FORBIDDEN")
+            raise Refused(
+                403, SUSPENDED, "FORBIDDEN", reason="Partner access suspended: contact the newsroom."
+            )
         watcher().record_use(credential.key_id)
         return Identity(
             bucket=f"partner:{credential.partner_id}",
@@ -120,7 +125,12 @@ async def identify(raw_key: str | None, address: str, *, in_request: bool) -> Id
             partner=credential.partner,
         )
     if settings.PUBLIC_API == "keys":
-        raise Refused(401, NO_KEY, "UNAUTHENTICATED")
+        raise Refused(
+            401,
+            NO_KEY,
+            "UNAUTHENTICATED",
+            reason='API key required: send {"apiKey": "..."} in the connection_init payload.',
+        )
     return Identity(
         bucket=f"address:{address}",
         per_minute=settings.ANONYMOUS_PER_MINUTE,
@@ -135,7 +145,9 @@ async def identify_request(request) -> Identity:
 async def identify_scope(scope: dict, payload: dict | None) -> Identity:
     raw = (payload or {}).get("apiKey")
     if raw is not None and not isinstance(raw, str):
-        raise Refused(401, "`apiKey` must be a string.", "UNAUTHENTICATED")
+        raise Refused(
+            401, "`apiKey` must be a string.", "UNAUTHENTICATED", reason="`apiKey` must be a string."
+        )
     if not raw:
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
@@ -347,9 +359,8 @@ class Watcher:
         for connection, identity in list(self.connections.items()):
             if identity.key_id in revoked or identity.partner_id in suspended:
                 self.connections.pop(connection, None)
-                await connection.refuse(
-                    Refused(403, "This API key has been revoked or suspended: connection ended.", "FORBIDDEN")
-                )
+                message = "API key revoked or partner suspended: connection ended."
+                await connection.refuse(Refused(403, message, "FORBIDDEN", reason=message))
 
 
 def flush_uses() -> None:
@@ -384,5 +395,6 @@ def too_many(decision: Decision) -> Refused:
         429,
         f"Rate limit exceeded: {decision.limit} requests a minute. Retry after {decision.reset} seconds.",
         "RATE_LIMITED",
+        reason=f"Rate limit exceeded: retry after {decision.reset} seconds.",
         retry_after=decision.reset,
     )

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ValidationCache
 from strawberry.tools import merge_types
+from strawberry.types.execution import PreExecutionError
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from .elections import ElectionQuery
@@ -33,6 +34,19 @@ def should_mask_error(error: GraphQLError) -> bool:
 
 
 class ElectionSchema(strawberry.Schema):
+    async def _prepare_operation_async(self, context, extensions_runner):
+        """A document refused by ``schema.limits`` is a request error over every transport.
+
+        The limits raise from the parsing and validation hooks, which Strawberry does not
+        catch there: over WebSocket the refusal would end the operation with a logged
+        traceback instead of an ``error`` message.
+        """
+        try:
+            return await super()._prepare_operation_async(context, extensions_runner)
+        except GraphQLError as error:
+            context.pre_execution_errors = [error]
+            return PreExecutionError(data=None, errors=[error])
+
     def process_errors(self, errors, execution_context=None) -> None:
         """Log the errors that are bugs, with their traceback; a client's bad request is not news.
 

@@ -24,10 +24,20 @@ def refusal(query: str) -> tuple[str, str | None]:
 
 
 @pytest.mark.pure
+def fastest_refusal(query: str) -> float:
+    """Seconds to refuse the document, uncached, at best of three (the machine may be busy)."""
+    times = []
+    for _ in range(3):
+        limits._parse_and_check.cache_clear()
+        started = time.perf_counter()
+        refusal(query)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
 def test_the_fragment_bomb_is_refused_in_milliseconds():
-    started = time.perf_counter()
+    assert fastest_refusal(fragment_bomb(30)) < 0.05
     message, code = refusal(fragment_bomb(30))
-    assert time.perf_counter() - started < 0.05
     assert (message, code) == (
         f"The operation selects {2**31} fields with fragments expanded; at most 500 are allowed.",
         "TOO_MANY_FIELDS",
@@ -101,9 +111,8 @@ def test_each_fragment_is_measured_once_however_often_it_is_spread(monkeypatch):
 )
 @pytest.mark.pure
 def test_documents_over_a_bound_are_refused_with_a_clear_error(query, message, code):
-    started = time.perf_counter()
     assert refusal(query) == (message, code)
-    assert time.perf_counter() - started < 0.05
+    assert fastest_refusal(query) < 0.05
 
 
 @pytest.mark.pure
