@@ -197,3 +197,34 @@ async def test_a_revoked_key_ends_its_open_subscriptions_within_seconds(settings
     await client.close()  # the client's side of the closing handshake
     watcher = next(iter(access._watchers.values()))
     assert watcher.leases == {}  # its slot is free again
+
+
+async def test_sockets_replaying_the_whole_log_share_its_reads(monkeypatch):
+    monkeypatch.setattr(live, "REPLAY_BATCH", 10)
+    reads = []
+    original = live.load_events_after
+
+    def recording(cursor, limit):
+        reads.append(cursor)
+        return original(cursor, limit)
+
+    monkeypatch.setattr(live, "load_events_after", recording)
+    ballots = await sync_to_async(make_council)(wards=45)
+    for ballot in ballots:
+        await sync_to_async(declare)(ballot)
+    expected = await sync_to_async(lambda: list(live.Event.objects.values_list("id", flat=True)))()
+    assert len(expected) == 46  # 45 declarations and the control call
+    clients = [await Client().connect() for _ in range(20)]
+    for client in clients:
+        await client.subscribe(after="0")
+    for client in clients:
+        got = [int(m["payload"]["data"]["events"]["id"]) for m in await client.events(46, timeout=20)]
+        assert got == expected
+    # Four full batches of ten, each read once for all twenty sockets; the tail (six events)
+    # read again only by sockets that registered after a shared read of it began.
+    full = [0, *expected[9:39:10]]
+    assert [reads.count(cursor) for cursor in full] == [1, 1, 1, 1]
+    assert set(reads) - {expected[-1]} == {*full, expected[39]}  # (the hub reads after the last one)
+    assert reads.count(expected[39]) <= 20
+    for client in clients:
+        await client.close()
