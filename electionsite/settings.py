@@ -138,8 +138,10 @@ if PUBLIC_API not in ("open", "keys"):
     raise ImproperlyConfigured('PUBLIC_API must be "open" or "keys".')
 # Anonymous clients (open mode), per address: requests a minute, concurrent subscriptions.
 ANONYMOUS_PER_MINUTE = int(os.environ.get("ANONYMOUS_PER_MINUTE", "300"))
-ANONYMOUS_MAX_SUBSCRIPTIONS = int(os.environ.get("ANONYMOUS_MAX_SUBSCRIPTIONS", "20"))
+ANONYMOUS_MAX_SUBSCRIPTIONS = int(os.environ.get("ANONYMOUS_MAX_SUBSCRIPTIONS", "100"))
 
+# Seconds of a quota window: partners' quotas are "per minute" (tests shorten it).
+QUOTA_WINDOW = int(os.environ.get("QUOTA_WINDOW", "60"))
 # Prefix of the quota counters' keys in Redis (processes sharing quotas share it).
 QUOTA_NAMESPACE = os.environ.get("QUOTA_NAMESPACE", "electionsite")
 

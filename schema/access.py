@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import logging
 import math
@@ -45,7 +46,6 @@ from partners import keys
 
 logger = logging.getLogger(__name__)
 
-WINDOW = 60  # seconds of a quota window
 LEASE = 60  # seconds a subscription's slot lives without renewal
 KEY_CHECK_INTERVAL = 2.0  # seconds between the watcher's looks at revoked keys
 
@@ -171,7 +171,7 @@ class Decision:
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(self.remaining),
             "RateLimit-Reset": str(self.reset),
-            "RateLimit-Policy": f"{self.limit};w={WINDOW}",
+            "RateLimit-Policy": f"{self.limit};w={settings.QUOTA_WINDOW}",
         }
         if not self.allowed:
             headers["Retry-After"] = str(self.reset)
@@ -179,9 +179,12 @@ class Decision:
 
 
 def _window() -> tuple[int, int]:
+    """The current window's start (a multiple of the window, the same in every process) and
+    the whole seconds until it ends."""
+    window = settings.QUOTA_WINDOW
     now = time.time()
-    start = int(now // WINDOW) * WINDOW
-    return start, max(1, math.ceil(start + WINDOW - now))
+    start = int(now // window) * window
+    return start, max(1, math.ceil(start + window - now))
 
 
 class MemoryCounter:
@@ -234,7 +237,7 @@ class RedisCounter:
         key = f"{settings.QUOTA_NAMESPACE}:quota:{bucket}:{start}"
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                count, _ = await pipe.incr(key).expire(key, WINDOW + 5).execute()
+                count, _ = await pipe.incr(key).expire(key, settings.QUOTA_WINDOW + 5).execute()
         except Exception:
             logger.warning("quota counting in Redis failed; the request is let through", exc_info=True)
             return Decision(True, limit, limit, reset)
@@ -305,7 +308,9 @@ class Watcher:
 
     def start(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            # A context of its own: started from an HTTP request, the task would inherit that
+            # request's thread-sensitive executor, which quits when the request ends.
+            self._task = asyncio.get_running_loop().create_task(self._run(), context=contextvars.Context())
 
     def register(self, connection, identity: Identity) -> None:
         """A WebSocket connection to close (4403) if its key is revoked or its partner suspended."""
@@ -391,9 +396,10 @@ async def hit(identity: Identity) -> Decision:
 
 
 def too_many(decision: Decision) -> Refused:
+    per = "a minute" if settings.QUOTA_WINDOW == 60 else f"per {settings.QUOTA_WINDOW} seconds"
     return Refused(
         429,
-        f"Rate limit exceeded: {decision.limit} requests a minute. Retry after {decision.reset} seconds.",
+        f"Rate limit exceeded: {decision.limit} requests {per}. Retry after {decision.reset} seconds.",
         "RATE_LIMITED",
         reason=f"Rate limit exceeded: retry after {decision.reset} seconds.",
         retry_after=decision.reset,

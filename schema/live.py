@@ -49,8 +49,11 @@ logger = logging.getLogger(__name__)
 POLL_INTERVAL = settings.EVENTS_POLL_INTERVAL
 REPLAY_BATCH = 100  # events read per query while replaying
 REPLAY_READS = 1  # replay reads running at once per process; live delivery never waits for them
+REPLAY_SENDS = 1  # replaying subscriptions sending an event at once per process (taking turns)
 REPLAY_KEEP = 8  # recent replay batches kept, for subscriptions a step behind
-REPLAY_FRESH = 2.0  # seconds a kept batch is served (payloads show each event's subject as it stands)
+# Seconds a kept batch is served. A payload shows its subject as it stands when read;
+# anything changed since has its own later event, which the replay delivers too.
+REPLAY_FRESH = 30.0
 QUEUE_LIMIT = 2_000  # events a subscription may have waiting before it is dropped
 REJOIN_EVERY = 3_600  # seconds between renewals of the hub's group membership
 
@@ -115,33 +118,39 @@ class EventHub:
         self._channel: str | None = None
         self._joined_at = time.monotonic()
         self._replay_reads = asyncio.Semaphore(REPLAY_READS)
+        self.replay_sends = asyncio.Semaphore(REPLAY_SENDS)
         self._replay_inflight: dict[int, tuple[float, asyncio.Future]] = {}
         self._replay_kept: OrderedDict[int, tuple[float, list[Event]]] = OrderedDict()
 
-    async def replay_batch(self, cursor: int, registered: float) -> list[Event]:
+    async def replay_batch(self, cursor: int, registered: float, position: int) -> list[Event]:
         """The batch of events after ``cursor``, read once for every subscription replaying from it.
 
         A full batch is the same for everyone. A shorter one (the log's tail) is shared
-        only with subscriptions that registered before its read began: one registered
-        later could otherwise miss an event committed in between, which the hub had
-        already handed out before it registered.
+        with a subscription only if it reaches the hub's position when the subscription
+        registered, or was read after that: otherwise an event committed in between,
+        which the hub handed out before the subscription registered, would be missed.
         """
         kept = self._replay_kept.get(cursor)
-        if kept is not None and self._usable(kept, registered) and time.monotonic() - kept[0] < REPLAY_FRESH:
+        if (
+            kept is not None
+            and self._usable(kept, cursor, registered, position)
+            and time.monotonic() - kept[0] < REPLAY_FRESH
+        ):
             self._replay_kept.move_to_end(cursor)
             return kept[1]
         inflight = self._replay_inflight.get(cursor)
         if inflight is not None:
             started, future = inflight
             shared = await asyncio.shield(future)
-            if self._usable((started, shared), registered):
+            if self._usable((started, shared), cursor, registered, position):
                 return shared
         return await self._read_batch(cursor)
 
     @staticmethod
-    def _usable(read: tuple[float, list[Event]], registered: float) -> bool:
+    def _usable(read: tuple[float, list[Event]], cursor: int, registered: float, position: int) -> bool:
         started, events = read
-        return len(events) == REPLAY_BATCH or started >= registered
+        reaches = (events[-1].pk if events else cursor) >= position
+        return len(events) == REPLAY_BATCH or reaches or started >= registered
 
     async def _read_batch(self, cursor: int) -> list[Event]:
         future = asyncio.get_running_loop().create_future()
@@ -274,11 +283,17 @@ async def stream_events(cursor: int | None, event_filter: EventFilter) -> AsyncI
         last = position if cursor is None else cursor
         if cursor is not None:
             while True:
-                batch = await current.replay_batch(last, registered)
+                batch = await current.replay_batch(last, registered, position)
                 for event in batch:
                     last = event.pk
                     if event_filter.matches(event):
-                        yield event
+                        # Only a few replays send at once: the rest wait their turn here,
+                        # so live subscribers and other requests keep the event loop.
+                        async with current.replay_sends:
+                            yield event
+                        # Sending a frame does not wait on the socket: without this a replay
+                        # would send its whole backlog in one go, starving everyone else.
+                        await asyncio.sleep(0)
                 if len(batch) < REPLAY_BATCH:
                     break
         while True:

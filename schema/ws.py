@@ -62,6 +62,13 @@ def _protocol_problem(message: object) -> str | None:
     return None
 
 
+def _is_disconnect(error: BaseException) -> bool:
+    """A send to a client that has gone (uvicorn's ClientDisconnected, a closing socket)."""
+    return type(error).__name__ in ("ClientDisconnected", "InvalidState", "ConnectionClosed") or isinstance(
+        error, ConnectionError
+    )
+
+
 class PartnerTransportWSHandler(BaseGraphQLTransportWSHandler):
     """graphql-transport-ws with the caller identified, counted and capped."""
 
@@ -97,7 +104,7 @@ class PartnerTransportWSHandler(BaseGraphQLTransportWSHandler):
         """Close the connection with the refusal's code and its short reason."""
         await self.websocket.close(code=refused.close_code, reason=refused.reason)
 
-    async def run_operation(self, operation) -> None:
+    async def _run_counted(self, operation) -> None:
         watcher = access.watcher()
         identity = self.identity
         decision = await access.hit(identity)
@@ -124,6 +131,18 @@ class PartnerTransportWSHandler(BaseGraphQLTransportWSHandler):
             await super().run_operation(operation)
         finally:
             await watcher.release(lease)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if _is_disconnect(error):
+            return  # the client went away while we were sending: nothing to report
+        await super().handle_task_exception(error)
+
+    async def run_operation(self, operation) -> None:
+        try:
+            await self._run_counted(operation)
+        except Exception as error:
+            if not _is_disconnect(error):
+                raise
 
     async def shutdown(self) -> None:
         access.watcher().unregister(self)
