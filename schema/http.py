@@ -101,6 +101,9 @@ class GraphQLHTTPView(AsyncGraphQLView):
             status = exc.status_code
             if exc.reason == "Unsupported content type":
                 status = 415
+            elif exc.reason.startswith("subscriptions are not allowed"):
+                status = 400
+                exc.reason = "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP."
             elif request.method == "GET" and "not allowed when using GET" in exc.reason:
                 status = 405  # the spec: a mutation over GET is 405 Method Not Allowed
             response = self._json_response(request, {"errors": [{"message": exc.reason}]}, status)

@@ -6,8 +6,10 @@ import strawberry
 from django.core.exceptions import ValidationError
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ValidationCache
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.tools import merge_types
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from .elections import ElectionQuery
@@ -34,6 +36,17 @@ def should_mask_error(error: GraphQLError) -> bool:
 
 
 class ElectionSchema(strawberry.Schema):
+    async def execute(self, *args, allowed_operation_types=None, **kwargs):
+        """One result per request (HTTP): subscriptions are served over WebSocket only.
+
+        Strawberry allows them over HTTP for its multipart protocol, which this API does
+        not offer: executed as a query, a subscription's stream would be a null field.
+        """
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES) - {
+            OperationType.SUBSCRIPTION
+        }
+        return await super().execute(*args, allowed_operation_types=allowed, **kwargs)
+
     async def _prepare_operation_async(self, context, extensions_runner):
         """A document refused by ``schema.limits`` is a request error over every transport.
 

@@ -228,3 +228,56 @@ async def test_sockets_replaying_the_whole_log_share_its_reads(monkeypatch):
     assert reads.count(expected[39]) <= 20
     for client in clients:
         await client.close()
+
+
+async def test_random_frames_get_a_reply_or_a_clean_close_never_a_logged_error(caplog):
+    import random
+
+    from .test_fuzz import Walker, mutate, random_body
+
+    rng = random.Random(4052023)
+    frames = []
+    for i in range(300):
+        kind = rng.randrange(4)
+        if kind == 0:
+            document = Walker(rng, wrong=0.2).document()
+            document = mutate(rng, document) if i % 2 else document
+            frames.append(json.dumps({"id": str(i), "type": "subscribe", "payload": {"query": document}}))
+        elif kind == 1:
+            frames.append(random_body(rng).decode("utf-8", "replace"))
+        elif kind == 2:
+            frames.append(
+                json.dumps(
+                    rng.choice(
+                        [
+                            {"type": "ping"},
+                            {"type": "pong"},
+                            {"type": "complete", "id": "1"},
+                            {"type": "connection_init"},
+                            {"type": "subscribe"},
+                            {"id": None},
+                        ]
+                    )
+                )
+            )
+        else:
+            frames.append("".join(rng.choice('{}[]":,1aé\\') for _ in range(rng.randrange(1, 40))))
+    closes = {}
+    caplog.set_level("ERROR")
+    for start in range(0, len(frames), 10):
+        client = await Client().connect()
+        for frame in frames[start : start + 10]:
+            await client.ws.send_to(frame)
+        while True:
+            try:
+                message = await client.ws.receive_output(timeout=0.5)
+            except TimeoutError:
+                break
+            if message["type"] == "websocket.close":
+                closes[message["code"]] = closes.get(message["code"], 0) + 1
+                break
+            assert isinstance(json.loads(message["text"]), dict)
+        await client.close()
+    print(f"\nclosed: {closes}")
+    assert sum(closes.values()) >= 20 and set(closes) <= {4400, 4409, 4429}, closes
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
