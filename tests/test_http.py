@@ -198,3 +198,31 @@ def test_a_nul_or_a_lone_surrogate_in_the_document_is_a_clear_request_error(stri
     response = post(body, accept=GRJ)
     assert response.status_code == 400
     assert [e["message"] for e in response.json()["errors"]] == [message]
+
+
+def test_a_request_running_past_the_time_limit_is_stopped_with_a_503(settings, monkeypatch):
+    import time
+
+    f.election("derby", seats_total=3)
+    settings.GRAPHQL_TIMEOUT = 0.2
+    original = __import__("schema.elections", fromlist=["election_standing"]).election_standing
+
+    def slow(election):
+        time.sleep(1)  # in a worker thread: the request stops waiting for it
+        return original(election)
+
+    monkeypatch.setattr("schema.elections.election_standing", slow)
+    started = time.monotonic()
+    response = post(
+        {"query": '{ election(id: "local.derby.2023-05-04") { control { called } } }'}, accept=GRJ
+    )
+    assert time.monotonic() - started < 0.9
+    assert response.status_code == 503
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "The request took more than 0.2 seconds and was stopped: "
+                "ask for less (a smaller `first`, fewer nested lists)."
+            }
+        ]
+    }
