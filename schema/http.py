@@ -29,6 +29,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView
 from strawberry.types import ExecutionResult
+from strawberry_django.resolvers import resolving_async
 
 from . import access
 
@@ -175,6 +176,10 @@ class GraphQLHTTPView(AsyncGraphQLView):
             async with asyncio.timeout(timeout):
                 return await super().execute_single(*args, **kwargs)
         except TimeoutError as exc:
+            # The resolver cut short may have been running in a thread with strawberry-django's
+            # "resolving in a thread" flag set; asgiref copies that context back here, and
+            # the rest of this request (and, under the test client, the caller) must not inherit it.
+            resolving_async.set(False)
             raise HTTPException(
                 503,
                 f"The request took more than {timeout:g} seconds and was stopped: "
