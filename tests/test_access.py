@@ -158,6 +158,32 @@ def test_create_partner_prints_the_key_alone_on_its_last_line(keys_mode):
     assert (response.status_code, response["RateLimit-Limit"]) == (200, "120")
 
 
+def test_a_partner_added_in_the_admin_gets_a_key_shown_once():
+    admin = get_user_model().objects.create_superuser("root", password="pw-root-2023")
+    client = Client()
+    client.force_login(admin)
+    page = client.post(
+        "/admin/partners/partner/add/",
+        {
+            "name": "Nottingham Post",
+            "contact": "desk@example.org",
+            "active": "on",
+            "per_minute": "300",
+            "max_subscriptions": "5",
+            "notes": "",
+            "keys-TOTAL_FORMS": "0",
+            "keys-INITIAL_FORMS": "0",
+            "keys-MIN_NUM_FORMS": "0",
+            "keys-MAX_NUM_FORMS": "1000",
+        },
+        follow=True,
+    ).content.decode()
+    [shown] = __import__("re").findall(r"<code>(eln_[^<]+)</code>", page)
+    key = ApiKey.objects.get(partner__name="Nottingham Post")
+    assert key.digest == keys.digest_of(shown)
+    assert client.get("/admin/partners/partner/").content.decode().count(shown) == 0  # once only
+
+
 def test_partners_and_keys_are_for_superusers_only_in_the_admin():
     partner, key, raw = partner_with_key()
     User = get_user_model()
@@ -180,6 +206,12 @@ def test_partners_and_keys_are_for_superusers_only_in_the_admin():
     ).content.decode()
     assert "shown only this once" in issued
     assert partner.keys.filter(revoked_at__isnull=True).count() == 2
+    rotated = client.post(
+        "/admin/partners/apikey/", {"action": "rotate", "_selected_action": [key.pk]}, follow=True
+    ).content.decode()
+    assert "shown only this once" in rotated
+    assert partner.keys.filter(revoked_at__isnull=True, label="tests").count() == 2  # old and new, both live
     client.post("/admin/partners/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
     key.refresh_from_db()
     assert key.revoked_at is not None
+    assert partner.keys.filter(revoked_at__isnull=True).count() == 2
