@@ -17,6 +17,10 @@ settings.load_profile("project")
 # Quota counters of this run (in Redis they outlive it): a namespace of its own, which
 # the server processes that tests start inherit from the environment.
 QUOTA_NAMESPACE = os.environ["QUOTA_NAMESPACE"] = f"test-{uuid.uuid4().hex[:8]}"
+# The server processes that the live-server tests start all see every client at
+# 127.0.0.1: lift the anonymous per-address limits there (tests of them set their own).
+os.environ.setdefault("ANONYMOUS_PER_MINUTE", "1000000")
+os.environ.setdefault("ANONYMOUS_MAX_SUBSCRIPTIONS", "100000")
 
 
 def pytest_configure(config):

@@ -205,7 +205,9 @@ async def test_hostile_documents_are_refused_in_milliseconds_while_a_normal_quer
     # Best of three: a loaded CI machine delays everything now and then, not every time.
     for name, _, took, parallel in report:
         assert took < 0.05, (name, took)
-        assert parallel < max(3 * usual, usual + 0.05), (name, parallel, usual)
+        # (Before: the fragment bomb held every other client for as long as it liked, and
+        # 5,000 aliases for 6 s.) Generous: the machine is shared with other work.
+        assert parallel < max(4 * usual, usual + 0.15), (name, parallel, usual)
     assert "Traceback" not in server.output()
 
 
