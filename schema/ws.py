@@ -132,6 +132,11 @@ class PartnerTransportWSHandler(BaseGraphQLTransportWSHandler):
         finally:
             await watcher.release(lease)
 
+    def forget_id(self, id: str) -> None:
+        # Strawberry deletes the id, but an operation ending (its error or complete) can race
+        # with the connection's shutdown or the client's `complete`, which removed it already.
+        self.operations.pop(id, None)
+
     async def handle_task_exception(self, error: Exception) -> None:
         if _is_disconnect(error):
             return  # the client went away while we were sending: nothing to report

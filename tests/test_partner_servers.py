@@ -276,3 +276,29 @@ async def test_a_hundred_sockets_replaying_the_whole_log_leave_others_served(ser
     # runs the 100 clients, the normal query now waits a few seconds at worst.
     assert took < 10.0
     assert peak - before < 300
+
+
+async def test_the_fragment_bomb_over_websocket_is_refused_at_once_and_http_keeps_its_latency(servers):
+    await sync_to_async(make_council)("testshire", 3)
+    server = servers()
+    for _ in range(3):
+        await asyncio.to_thread(request, server.port, {"query": NORMAL})
+    usual = statistics.median(
+        [(await asyncio.to_thread(request, server.port, {"query": NORMAL}))[3] for _ in range(5)]
+    )
+    ws = await connect(f"ws://127.0.0.1:{server.port}/graphql", subprotocols=["graphql-transport-ws"])
+    await ws.send(json.dumps({"type": "connection_init"}))
+    await ws.recv()
+    started = time.perf_counter()
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": fragment_bomb(22)}}))
+    status, _, _, parallel = await asyncio.to_thread(request, server.port, {"query": NORMAL})
+    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    took = time.perf_counter() - started
+    await ws.close()
+    print(
+        f"\nfragment bomb (22) over WebSocket refused in {took * 1000:.1f} ms; parallel HTTP {parallel * 1000:.1f} ms"
+    )
+    assert (message["type"], message["payload"][0]["extensions"]["code"]) == ("error", "TOO_MANY_FIELDS")
+    assert status == 200
+    assert took < 0.5
+    assert parallel < max(4 * usual, usual + 0.15)
