@@ -85,6 +85,7 @@ def django_env(**extra) -> dict:
         "DATABASE_URL": f"{PG}/{DB_NAME}",
         "REDIS_URL": REDIS,
         "DJANGO_SETTINGS_MODULE": "electionsite.settings",
+        "DEBUG": os.environ.get("DEBUG", "true"),
         "PYTHONPATH": str(ROOT),
         # Keep database connections open between reads, as a production server would.
         "CONN_MAX_AGE": "60",

@@ -1,8 +1,12 @@
 """Settings, read from the environment.
 
-Defaults make the demo work on a laptop: SQLite in the project folder, the
-in-memory channel layer, DEBUG on. With DEBUG off the process refuses to start
-without a real SECRET_KEY.
+Defaults are safe for production: DEBUG is off unless ``DEBUG=true`` asks for
+it (``bin/demo`` and the tests do), and with DEBUG off the process refuses to
+start without a real SECRET_KEY; HTTPS is required (redirect, HSTS, secure
+cookies). Everything else defaults to what the demo needs on a laptop: SQLite
+in the project folder, the in-memory channel layer. The README's "Production"
+section lists the settings of a deployment behind a TLS-terminating proxy,
+under which ``manage.py check --deploy`` is clean (a test runs it).
 """
 
 import os
@@ -23,7 +27,7 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in _TRUE
 
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 
 _INSECURE_KEY = "django-insecure-demo-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -31,8 +35,14 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (production mode).")
     SECRET_KEY = _INSECURE_KEY
-elif not DEBUG and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
-    raise ImproperlyConfigured("SECRET_KEY is too weak for production: use at least 32 random characters.")
+elif not DEBUG and (
+    SECRET_KEY == _INSECURE_KEY
+    or SECRET_KEY.startswith("django-insecure")
+    or len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+):
+    # Django's own bar (check --deploy, security.W009): 50 characters, 5 different ones.
+    raise ImproperlyConfigured("SECRET_KEY is too weak for production: use at least 50 random characters.")
 
 ALLOWED_HOSTS = [
     h.strip()
@@ -112,8 +122,7 @@ else:
 # read the event table this often, in case a notice was lost.
 EVENTS_POLL_INTERVAL = float(os.environ.get("EVENTS_POLL_INTERVAL", "2"))
 
-# The cache holds the admin's failed-login counts: shared between processes
-# (Redis) when there is more than one, per process otherwise.
+# The cache: shared between processes (Redis) when there is more than one, per process otherwise.
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -148,9 +157,22 @@ QUOTA_NAMESPACE = os.environ.get("QUOTA_NAMESPACE", "electionsite")
 # Seconds a GraphQL request may execute before it is stopped (503).
 GRAPHQL_TIMEOUT = float(os.environ.get("GRAPHQL_TIMEOUT", "10"))
 
-# Admin login throttling: this many failures per username and address within the window.
+# Admin login throttling (results/login_throttle.py): this many failures within the window
+# per username and address (and per browser that logged in before), and per address.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "30"))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", str(15 * 60)))
+
+# The data desk's console (results/plausibility.py): figures a slip of the keyboard is the
+# likelier cause of are warned about, and need a deliberate second action to publish.
+PLAUSIBILITY_DOMINANCE = float(os.environ.get("PLAUSIBILITY_DOMINANCE", "10"))
+PLAUSIBILITY_TURNOUT_LOW = float(os.environ.get("PLAUSIBILITY_TURNOUT_LOW", "0.05"))
+PLAUSIBILITY_TURNOUT_HIGH = float(os.environ.get("PLAUSIBILITY_TURNOUT_HIGH", "0.90"))
+PLAUSIBILITY_CHANGE_FACTOR = float(os.environ.get("PLAUSIBILITY_CHANGE_FACTOR", "2"))
+PLAUSIBILITY_REPEAT_DIGITS = int(os.environ.get("PLAUSIBILITY_REPEAT_DIGITS", "3"))
+# Two-person check: a declaration typed by one editor is published only once a second
+# editor has typed the same figures. Off by default.
+TWO_PERSON_CHECK = env_bool("TWO_PERSON_CHECK", False)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -163,7 +185,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `manage.py collectstatic` gathers the static files, which whitenoise serves with DEBUG off.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -179,8 +202,17 @@ WHITENOISE_AUTOREFRESH = DEBUG
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if not DEBUG:
+    # HTTPS only. Behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER names the
+    # header it sets to "https" (e.g. X-Forwarded-Proto); the proxy must overwrite any
+    # value a client sent, as it does for TRUSTED_PROXY_HEADER.
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    if _ssl_header := os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip():
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _ssl_header.upper().replace("-", "_"), "https")
 
 LOGGING = {
     "version": 1,

@@ -16,42 +16,49 @@ from . import login_throttle as throttle
 
 
 class ThrottledAuthenticationForm(AdminAuthenticationForm):
-    """The admin login form, refused for a while after repeated failures for one username and address."""
+    """The admin login form, refused for a while after repeated failures (``results.login_throttle``):
+    for one username from one address, for one address, or for one browser that logged in before."""
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""
         address = throttle.client_address(self.request)
-        if username and throttle.is_locked(username, address):
+        device = throttle.device_of(self.request, username) if username else None
+        minutes = throttle.minutes_locked(username, address, device) if username else 0
+        if minutes:
             raise ValidationError(
                 "Too many failed logins as “%(username)s” from this address. For safety, logging in "
-                "is paused: try again in %(minutes)s minute(s), or ask an administrator to reset "
-                "your password.",
+                "is paused: try again in %(minutes)s minute(s), or ask an administrator to unlock it "
+                "(Login lockouts, in the admin).",
                 code="throttled",
-                params={"username": username, "minutes": throttle.minutes_left(username, address)},
+                params={"username": username, "minutes": minutes},
             )
         try:
             cleaned = super().clean()
         except ValidationError:
             if username:
-                throttle.record_failure(username, address)
+                throttle.record_failure(username, address, device)
             raise
-        throttle.reset(username, address)
+        throttle.record_success(username, address, device)
         return cleaned
 
 
 class ElectionAdminSite(admin.AdminSite):
     site_header = "Election night: data desk"
     site_title = "Election night"
+    # "View site": the public API's GraphiQL until the public live page exists.
+    site_url = "/graphql"
     index_title = "Data desk"
     index_template = "admin/results/index.html"
     login_form = ThrottledAuthenticationForm
 
     def get_urls(self):
         from .admin.imports import import_view
-        from .admin.overview import overview_view
+        from .admin.overview import overview_view, presence_view, updates_view
 
         return [
             path("election-night/", self.admin_view(overview_view), name="election_night"),
+            path("election-night/updates/", self.admin_view(updates_view), name="election_night_updates"),
+            path("presence/", self.admin_view(presence_view), name="presence"),
             path("import/", self.admin_view(import_view), name="results_import"),
             *super().get_urls(),
         ]
@@ -66,4 +73,7 @@ class ElectionAdminSite(admin.AdminSite):
         )
         if throttled:
             response.status_code = 429  # Too Many Requests
+        elif request.method == "POST" and response.status_code == 302 and request.user.is_authenticated:
+            # Logged in: this browser is now one whose failures count for itself alone.
+            throttle.set_device_cookie(response, request.user.get_username())
         return response

@@ -6,6 +6,9 @@ class ResultsConfig(AppConfig):
     name = "results"
     verbose_name = "Election results"
 
+    def ready(self):
+        from electionsite import checks  # noqa: F401  (registers the project's deployment checks)
+
 
 class ElectionAdminConfig(admin_apps.AdminConfig):
     """Django's admin, with the data desk's site (overview, imports, throttled login) as the default."""

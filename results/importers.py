@@ -1,9 +1,20 @@
 """CSV importers: candidates (Democracy Club's format), composition, previous winners.
 
-Each importer reads the whole file, validates every row, then writes in one
-transaction through ``results.services``. Any bad row fails the import with
-its line number and reason, and nothing of the file is kept. Importing the
-same file twice changes nothing the second time (no rows, no events).
+Each importer reads the whole file and validates everything first: every
+row, and every ballot's result against what is stored (winners, ties, the
+candidates of a declared ballot). Any error fails the import with its line
+number and reason, and nothing of the file is written. Only then does it
+write, through ``results.services``, in chunks: one transaction per election
+(per 50 ballots of a larger one), so that a large import never holds up the
+rest of the night (each chunk's events are inserted in one statement, the
+event-log lock held only for that), and its time grows linearly with the file. Importing the same file
+twice changes nothing the second time (no rows, no events).
+
+If someone changes a ballot of the file between the check and the write
+(another editor declares it, say) and the file can no longer be applied, the
+import stops at that election: the elections written before it stay written
+(``ImportFailed.written`` says how many ballots) and importing the file again
+is safe.
 """
 
 from __future__ import annotations
@@ -18,15 +29,19 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Prefetch
 
 from . import rules, services
 from .models import Ballot, Candidacy, Council, Election, Party, Ward
 
-ELECTION_ID = re.compile(r"^(?P<kind>local|mayor)\.(?P<org>[a-z0-9-]+)\.(?P<date>\d{4}-\d{2}-\d{2})$")
-BALLOT_ID = re.compile(
-    r"^(?P<kind>local|mayor)\.(?P<org>[a-z0-9-]+)(?:\.(?P<ward>[a-z0-9-]+))?\.(?P<date>\d{4}-\d{2}-\d{2})$"
+ELECTION_ID = re.compile(
+    r"^(?P<kind>local|mayor)\.(?P<org>[a-z0-9-]+)\.(?P<date>\d{4}-\d{2}-\d{2})$", re.ASCII
 )
-JOINT_PARTY = re.compile(r"^joint-party:(?P<lead>\d+)-\d+(?:-\d+)*$")
+BALLOT_ID = re.compile(
+    r"^(?P<kind>local|mayor)\.(?P<org>[a-z0-9-]+)(?:\.(?P<ward>[a-z0-9-]+))?\.(?P<date>\d{4}-\d{2}-\d{2})$",
+    re.ASCII,
+)
+JOINT_PARTY = re.compile(r"^joint-party:(?P<lead>\d+)-\d+(?:-\d+)*$", re.ASCII)
 TRUE_WORDS = {"true", "t", "yes", "y", "1"}
 FALSE_WORDS = {"false", "f", "no", "n", "0", ""}
 
@@ -41,10 +56,12 @@ class RowError:
 
 
 class ImportFailed(Exception):
-    """The file has errors; nothing was imported."""
+    """The file has errors. ``written`` is how many of its ballots (or elections) were
+    written before the error: 0, unless the stored data changed while it was being written."""
 
-    def __init__(self, errors: Iterable[RowError]):
+    def __init__(self, errors: Iterable[RowError], *, written: int = 0):
         self.errors = sorted(errors, key=lambda e: e.line)
+        self.written = written
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
@@ -68,24 +85,75 @@ class ImportReport:
         )
 
 
-class _Rows:
-    """Read a CSV, checking the header, remembering each row's line number."""
+# Ballots of one election written per transaction: enough that an election's standing is
+# derived a few times, not once per ballot (linear time); few enough that an editor of the
+# same council never waits long for a chunk to commit.
+CHUNK = 50
 
-    def __init__(self, source, required: Iterable[str], optional: Iterable[str] = ()):
+# The largest whole numbers the database stores: votes (integer) and seats (smallint).
+MAX_VOTES = 2**31 - 1
+MAX_SEATS = 2**15 - 1
+# A whole number as people type it: digits (ASCII only), optionally in groups of three.
+WHOLE_NUMBER = re.compile(r"^-?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)$", re.ASCII)
+LONE_CR = re.compile(r"\r(?!\n)")
+
+
+def _max_length(model, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
+class _Rows:
+    """Read a CSV, checking the header, remembering each row's line number.
+
+    Refuses, by line, what the database could not store or a reader could
+    misread: NUL characters, lines ended by a lone CR, a column named twice,
+    values longer than their column (``limits``), and (in ``int``) numbers
+    that are not plain ASCII digits, badly grouped, or out of range.
+    """
+
+    def __init__(
+        self,
+        source,
+        required: Iterable[str],
+        optional: Iterable[str] = (),
+        limits: dict[str, int] | None = None,
+    ):
         text = source.read() if hasattr(source, "read") else source
         if isinstance(text, bytes):
             try:
                 text = text.decode("utf-8-sig")
             except UnicodeDecodeError as exc:
-                raise ImportFailed([RowError(1, "the file is not UTF-8 text")]) from exc
+                line = text[: exc.start].count(b"\n") + 1
+                raise ImportFailed([RowError(line, "the file is not UTF-8 text")]) from exc
         text = text.lstrip("\ufeff")
-        reader = csv.DictReader(io.StringIO(text))
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        if "\x00" in text:
+            line = text.count("\n", 0, text.index("\x00")) + 1
+            raise ImportFailed([RowError(line, "contains a NUL character: the file is not plain CSV text")])
+        if cr := LONE_CR.search(text):
+            line = text.count("\n", 0, cr.start()) + 1
+            raise ImportFailed(
+                [
+                    RowError(
+                        line,
+                        "a line ends with a lone carriage return (CR): save the file with LF or CRLF line endings",
+                    )
+                ]
+            )
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            header = [h.strip() for h in (reader.fieldnames or [])]
+        except csv.Error as exc:
+            raise ImportFailed([RowError(1, f"not valid CSV: {exc}")]) from exc
+        twice = sorted({h for h in header if h and header.count(h) > 1})
+        if twice:
+            raise ImportFailed([RowError(1, f"column(s) named twice: {', '.join(twice)}")])
         missing = [c for c in required if c not in header]
         if missing:
             raise ImportFailed([RowError(1, f"missing column(s): {', '.join(missing)}")])
         reader.fieldnames = header
+        limits = limits or {}
         self.rows: list[tuple[int, dict[str, str]]] = []
+        self.errors: list[RowError] = []
         try:
             for row in reader:
                 if None in row:
@@ -93,27 +161,43 @@ class _Rows:
                 cleaned = {k: (v or "").strip() for k, v in row.items()}
                 if not any(cleaned.values()):
                     continue
+                for column, limit in limits.items():
+                    if len(cleaned.get(column, "")) > limit:
+                        self.error(
+                            reader.line_num,
+                            f"{column} is {len(cleaned[column])} characters long: at most {limit}",
+                        )
                 self.rows.append((reader.line_num, cleaned))
         except csv.Error as exc:
             raise ImportFailed([RowError(reader.line_num, f"not valid CSV: {exc}")]) from exc
-        self.errors: list[RowError] = []
 
     def error(self, line: int, message: str) -> None:
         self.errors.append(RowError(line, message))
 
-    def int(self, line: int, row: dict, column: str, *, required: bool = True, minimum: int = 0):
+    def int(
+        self,
+        line: int,
+        row: dict,
+        column: str,
+        *,
+        required: bool = True,
+        minimum: int = 0,
+        maximum: int = MAX_SEATS,
+    ):
         value = row.get(column, "")
         if value == "":
             if required:
                 self.error(line, f"{column} is empty")
             return None
-        try:
-            number = int(value.replace(",", ""))
-        except ValueError:
+        if not WHOLE_NUMBER.match(value):
             self.error(line, f"{column} {value!r} is not a whole number")
             return None
+        number = int(value.replace(",", ""))
         if number < minimum:
             self.error(line, f"{column} {number} must be at least {minimum}")
+            return None
+        if number > maximum:
+            self.error(line, f"{column} {number:,} is more than the largest allowed, {maximum:,}")
             return None
         return number
 
@@ -155,49 +239,63 @@ def _title_from_slug(slug: str) -> str:
 
 
 class _Parties:
-    """Find or create parties by EC id; a joint description gets its lead party."""
+    """Find or create parties by EC id; a joint description gets its lead party.
+
+    ``resolve`` checks every party of a file without writing; ``create``
+    then creates the new ones.
+    """
 
     def __init__(self, report: ImportReport):
         self.report = report
         self.cache = {p.ec_id: p for p in Party.objects.select_related("lead_party")}
+        self.to_create: dict[str, str] = {}
 
     def resolve(self, rows: Iterable[tuple[int, str, str]]) -> None:
-        """Find or create every party of the file first; any unknown one fails the import.
+        """Check that every party of the file is known or can be created; any other fails the import.
 
         Joint descriptions come after the parties they may lead.
         """
         errors = []
         for line, ec_id, name in sorted(rows, key=lambda r: bool(JOINT_PARTY.match(r[1]))):
-            try:
-                self.get(ec_id, name)
-            except ValueError as exc:
-                errors.append(RowError(line, str(exc)))
+            if ec_id in self.cache or ec_id in self.to_create:
+                continue
+            if not name:
+                errors.append(
+                    RowError(line, f"unknown party {ec_id}: give its party_name so it can be created")
+                )
+                continue
+            joint = JOINT_PARTY.match(ec_id)
+            if joint:
+                lead_id = f"PP{joint['lead']}"
+                if lead_id not in self.cache and lead_id not in self.to_create:
+                    errors.append(
+                        RowError(line, f"joint description {ec_id}: its lead party {lead_id} is unknown")
+                    )
+                    continue
+            self.to_create[ec_id] = name
         if errors:
             raise ImportFailed(errors)
 
-    def get(self, ec_id: str, name: str = "") -> Party:
-        if ec_id in self.cache:
-            return self.cache[ec_id]
-        if not name:
-            raise ValueError(f"unknown party {ec_id}: give its party_name so it can be created")
-        lead = None
-        joint = JOINT_PARTY.match(ec_id)
-        if joint:
-            lead_id = f"PP{joint['lead']}"
-            lead = self.cache.get(lead_id)
-            if lead is None:
-                raise ValueError(f"joint description {ec_id}: its lead party {lead_id} is unknown")
-        party = Party.objects.create(
-            ec_id=ec_id,
-            name=name,
-            short_name=lead.short_name if lead else name,
-            colour=lead.colour if lead else "",
-            lead_party=lead,
-            is_independent=ec_id == "ynmp-party:2",
-        )
-        self.cache[ec_id] = party
-        self.report.count("parties")
-        return party
+    def create(self) -> None:
+        """Create the parties ``resolve`` found new (lead parties before joint descriptions)."""
+        for ec_id, name in self.to_create.items():
+            lead = None
+            joint = JOINT_PARTY.match(ec_id)
+            if joint:
+                lead = self.cache[f"PP{joint['lead']}"]
+            self.cache[ec_id] = Party.objects.create(
+                ec_id=ec_id,
+                name=name,
+                short_name=lead.short_name if lead else name,
+                colour=lead.colour if lead else "",
+                lead_party=lead,
+                is_independent=ec_id == "ynmp-party:2",
+            )
+            self.report.count("parties")
+        self.to_create = {}
+
+    def get(self, ec_id: str) -> Party:
+        return self.cache[ec_id]
 
 
 def _election_for(election_id: str, report: ImportReport, council_name: str = "") -> Election:
@@ -262,18 +360,35 @@ class _BallotRows:
     candidates: list[_CandidateRow] = field(default_factory=list)
 
 
-def import_candidates(source, *, user=None) -> ImportReport:
+def import_candidates(source, *, user=None, progress=None) -> ImportReport:
     """Import Democracy Club's candidates CSV, declaring ballots that carry results.
 
     Creates councils, wards, elections, ballots and candidacies as needed.
     A ballot whose rows carry ``votes_cast`` is declared through
-    ``services.declare_ballot`` (winners derived from the votes, and checked
+    ``services.publish_results`` (winners derived from the votes, and checked
     against ``elected`` where given; a tie at the cut-off is settled by the
     ``elected`` column as the drawing of lots). Rows with ``elected`` but no
     votes declare the winners only (or an uncontested ballot). A declared
-    ballot whose figures differ is corrected through ``services.correct_ballot``.
+    ballot whose figures differ is corrected. The whole file is checked
+    first; then each election's ballots are written in one transaction (50
+    at a time), and ``progress`` (if given) is called with a line of text after each.
     """
-    rows = _Rows(source, CANDIDATE_COLUMNS, CANDIDATE_OPTIONAL)
+    rows = _Rows(
+        source,
+        CANDIDATE_COLUMNS,
+        CANDIDATE_OPTIONAL,
+        limits={
+            "person_name": _max_length(Candidacy, "person_name"),
+            "person_id": _max_length(Candidacy, "person_id"),
+            "party_id": _max_length(Party, "ec_id"),
+            "party_name": _max_length(Party, "name"),
+            "party_description_text": _max_length(Candidacy, "description"),
+            "election_id": _max_length(Election, "election_id"),
+            "ballot_paper_id": _max_length(Ballot, "ballot_paper_id"),
+            "post_label": _max_length(Ward, "name"),
+            "organisation_name": _max_length(Council, "name"),
+        },
+    )
     report = ImportReport(rows=len(rows.rows))
     ballots: dict[str, _BallotRows] = {}
     for line, row in rows.rows:
@@ -282,7 +397,7 @@ def import_candidates(source, *, user=None) -> ImportReport:
         election_id = rows.text(line, row, "election_id")
         ballot_id = rows.text(line, row, "ballot_paper_id")
         seats = rows.int(line, row, "seats_contested", minimum=1)
-        votes = rows.int(line, row, "votes_cast", required=False)
+        votes = rows.int(line, row, "votes_cast", required=False, maximum=MAX_VOTES)
         try:
             elected = _parse_bool(row.get("elected", ""))
         except ValueError:
@@ -307,6 +422,14 @@ def import_candidates(source, *, user=None) -> ImportReport:
             continue
         if emat["kind"] == "mayor" and bmat["ward"]:
             rows.error(line, f"a mayoral ballot_paper_id is the election id ({election_id})")
+            continue
+        if problem := _election_id_problem(election_id):
+            rows.error(line, problem)
+            continue
+        if bmat["ward"] and len(bmat["ward"]) > _max_length(Ward, "slug"):
+            rows.error(
+                line, f"the ward of {ballot_id!r} is longer than {_max_length(Ward, 'slug')} characters"
+            )
             continue
         ballot = ballots.get(ballot_id)
         if ballot is None:
@@ -352,25 +475,171 @@ def import_candidates(source, *, user=None) -> ImportReport:
                     )
     rows.check()
 
+    # Check everything before writing anything.
+    parties = _Parties(report)
+    parties.resolve((c.line, c.party_id, c.party_name) for b in ballots.values() for c in b.candidates)
+    stored = {
+        b.ballot_paper_id: b
+        for b in Ballot.objects.filter(ballot_paper_id__in=list(ballots))
+        .select_related("election__council", "ward")
+        .prefetch_related(Prefetch("candidacies", queryset=Candidacy.objects.select_related("party")))
+    }
+    errors = []
+    for ballot_rows in ballots.values():
+        try:
+            _check_ballot(ballot_rows, stored.get(ballot_rows.ballot_paper_id))
+        except (ValidationError, ValueError) as exc:
+            errors.append(_ballot_error(ballot_rows, exc))
+    if errors:
+        raise ImportFailed(errors)
+
+    # Then write, one election per transaction.
     with transaction.atomic():
-        parties = _Parties(report)
-        parties.resolve((c.line, c.party_id, c.party_name) for b in ballots.values() for c in b.candidates)
-        errors: list[RowError] = []
-        for ballot_rows in ballots.values():
+        parties.create()
+    by_election: dict[str, list[_BallotRows]] = defaultdict(list)
+    for ballot_rows in ballots.values():
+        by_election[ballot_rows.election_id].append(ballot_rows)
+    written = 0
+    for election_id, group in by_election.items():
+        for start in range(0, len(group), CHUNK):
+            chunk = group[start : start + CHUNK]
             try:
                 with transaction.atomic():
-                    _import_ballot(ballot_rows, parties, report, user)
-            except (ValidationError, ValueError) as exc:
-                message = _validation_messages(exc) if isinstance(exc, ValidationError) else str(exc)
-                errors.append(RowError(ballot_rows.line, f"{ballot_rows.ballot_paper_id}: {message}"))
-        if errors:
-            transaction.set_rollback(True)
-            raise ImportFailed(errors)
+                    _write_election(chunk, parties, report, user)
+            except _ChunkFailed as failed:
+                raise ImportFailed([failed.error], written=written) from None
+            written += len(chunk)
+            if progress:
+                progress(f"{election_id}: {len(chunk)} ballot(s) written, {written} of {len(ballots)}")
     return report
 
 
-def _import_ballot(rows: _BallotRows, parties: _Parties, report: ImportReport, user) -> None:
-    election = _election_for(rows.election_id, report, rows.organisation_name)
+class _ChunkFailed(Exception):
+    def __init__(self, error: RowError):
+        self.error = error
+
+
+def _ballot_error(rows: _BallotRows, exc: Exception) -> RowError:
+    message = _validation_messages(exc) if isinstance(exc, ValidationError) else str(exc)
+    return RowError(rows.line, f"{rows.ballot_paper_id}: {message}")
+
+
+def _match(rows: _BallotRows, candidacies: Iterable[Candidacy]) -> dict[int, Candidacy | None]:
+    """Each row's stored candidacy (by person id, else by name), or None for a new one."""
+    existing = {c.person_id or c.person_name: c for c in candidacies}
+    return {
+        row.line: existing.get(row.person_id or row.person_name) or existing.get(row.person_name)
+        for row in rows.candidates
+    }
+
+
+def _result_inputs(rows: _BallotRows, key: dict[int, object], seats: int):
+    """The file's result for a ballot as ``(votes, winners, lot)`` keyed by ``key[line]``; None if none."""
+    has_votes = any(r.votes is not None for r in rows.candidates)
+    has_elected = any(r.elected is not None for r in rows.candidates)
+    if not has_votes and not has_elected:
+        return None
+    votes = {key[r.line]: r.votes for r in rows.candidates} if has_votes else None
+    winners = {key[r.line] for r in rows.candidates if r.elected} if has_elected else None
+    lot: set = set()
+    if votes and winners is not None and len(rows.candidates) > seats:
+        try:
+            rules.decide_winners(votes, seats)
+        except rules.TieUnresolved as tie:
+            # The source records who won the lot as elected.
+            lot = winners & set(tie.tied)
+    if not votes and winners is not None and len(rows.candidates) <= seats:
+        winners = None  # uncontested: every candidate is elected unopposed
+    return votes, winners, lot
+
+
+def _unchanged(candidacies: Iterable[Candidacy], votes, winners) -> bool:
+    current = {c.pk: c for c in candidacies}
+    same_votes = all(current[pk].votes == (votes or {}).get(pk) for pk in current)
+    same_winners = winners is None or {pk for pk, c in current.items() if c.elected} == winners
+    return same_votes and same_winners
+
+
+def _check_ballot(rows: _BallotRows, ballot: Ballot | None) -> None:
+    """Everything ``_write_ballot`` would refuse, checked against the stored ballot without writing."""
+    published = ballot is not None and ballot.is_published
+    if ballot is not None:
+        if ballot.election.election_id != rows.election_id:
+            raise ValueError(f"already belongs to {ballot.election}")
+        if ballot.winner_count != rows.seats and published:
+            raise ValueError(f"is declared with {ballot.winner_count} seats; the file says {rows.seats}")
+    stored = list(ballot.candidacies.all()) if ballot is not None else []
+    matched = _match(rows, stored)
+    names: dict[object, str] = {}
+    key: dict[int, object] = {}
+    for row in rows.candidates:
+        candidacy = matched[row.line]
+        if published and candidacy is None:
+            raise ValueError(f"is declared; {row.person_name} (line {row.line}) is not one of its candidates")
+        if published and (
+            candidacy.person_name,
+            candidacy.person_id,
+            candidacy.party.ec_id,
+            candidacy.description,
+        ) != (row.person_name, row.person_id, row.party_id, row.description):
+            raise ValueError(
+                f"is declared; the details of {row.person_name} (line {row.line}) differ: correct them in the admin"
+            )
+        key[row.line] = candidacy.pk if candidacy is not None else ("line", row.line)
+        names[key[row.line]] = row.person_name
+    for candidacy in stored:  # candidates already stored and not in the file stay on the ballot
+        names.setdefault(candidacy.pk, candidacy.person_name)
+    inputs = _result_inputs(rows, key, rows.seats)
+    if inputs is None:
+        return
+    votes, winners, lot = inputs
+    if published and _unchanged(stored, votes, winners):
+        return
+    services.check_result(
+        Ballot(ballot_paper_id=rows.ballot_paper_id, winner_count=rows.seats),
+        names,
+        votes=votes,
+        winners=winners,
+        lot_winners=lot,
+        electorate=ballot.electorate if published else None,
+        ballot_papers_counted=ballot.ballot_papers_counted if published else None,
+        rejected_ballots=ballot.rejected_ballots if published else None,
+        label=rows.post_label or rows.ballot_paper_id,
+    )
+
+
+def _write_election(group: list[_BallotRows], parties: _Parties, report: ImportReport, user) -> None:
+    """Write one election's ballots of the file and publish their results, in the current transaction."""
+    ids = [rows.ballot_paper_id for rows in group]
+    # The lock order (results.services): the ballot rows first, ascending ids.
+    locked = services.lock_ballots(
+        Ballot.objects.filter(ballot_paper_id__in=ids).values_list("pk", flat=True)
+    )
+    by_id = {b.ballot_paper_id: b for b in locked.values()}
+    first = group[0]
+    try:
+        election = _election_for(first.election_id, report, first.organisation_name)
+    except ValueError as exc:
+        raise _ChunkFailed(_ballot_error(first, exc)) from exc
+    entries: list[services.ResultEntry] = []
+    for rows in group:
+        try:
+            entry = _write_ballot(rows, by_id.get(rows.ballot_paper_id), election, parties, report)
+        except (ValidationError, ValueError) as exc:
+            raise _ChunkFailed(_ballot_error(rows, exc)) from exc
+        if entry is not None:
+            entries.append(entry)
+    try:
+        services.publish_results(entries, user=user)
+    except ValidationError as exc:
+        raise _ChunkFailed(RowError(first.line, f"{first.election_id}: {_validation_messages(exc)}")) from exc
+    report.events += len(entries)
+
+
+def _write_ballot(
+    rows: _BallotRows, ballot: Ballot | None, election: Election, parties: _Parties, report: ImportReport
+) -> services.ResultEntry | None:
+    """Create or update one ballot and its candidacies; return the result to publish, if any."""
     ward = None
     if rows.ward_slug:
         ward, created = Ward.objects.get_or_create(
@@ -380,7 +649,6 @@ def _import_ballot(rows: _BallotRows, parties: _Parties, report: ImportReport, u
         )
         if created:
             report.count("wards")
-    ballot = Ballot.objects.filter(ballot_paper_id=rows.ballot_paper_id).first()
     if ballot is None:
         ballot = Ballot.objects.create(
             ballot_paper_id=rows.ballot_paper_id, election=election, ward=ward, winner_count=rows.seats
@@ -394,16 +662,16 @@ def _import_ballot(rows: _BallotRows, parties: _Parties, report: ImportReport, u
         ballot.winner_count = rows.seats
         ballot.save(update_fields=["winner_count"])
 
-    existing = {c.person_id or c.person_name: c for c in ballot.candidacies.select_related("party")}
+    stored = list(ballot.candidacies.select_related("party"))
+    matched = _match(rows, stored)
     by_row: dict[int, Candidacy] = {}
+    new: list[Candidacy] = []
     for row in rows.candidates:
-        party = parties.get(row.party_id)
-        key = row.person_id or row.person_name
-        candidacy = existing.get(key) or existing.get(row.person_name)
+        candidacy = matched[row.line]
         wanted = {
             "person_name": row.person_name,
             "person_id": row.person_id,
-            "party": party,
+            "party": parties.get(row.party_id),
             "description": row.description,
         }
         if candidacy is None:
@@ -411,8 +679,8 @@ def _import_ballot(rows: _BallotRows, parties: _Parties, report: ImportReport, u
                 raise ValueError(
                     f"is declared; {row.person_name} (line {row.line}) is not one of its candidates"
                 )
-            candidacy = Candidacy.objects.create(ballot=ballot, **wanted)
-            report.count("candidacies")
+            candidacy = Candidacy(ballot=ballot, **wanted)
+            new.append(candidacy)
         elif any(getattr(candidacy, k) != v for k, v in wanted.items()):
             if ballot.is_published:
                 raise ValueError(
@@ -422,44 +690,30 @@ def _import_ballot(rows: _BallotRows, parties: _Parties, report: ImportReport, u
                 setattr(candidacy, k, v)
             candidacy.save()
         by_row[row.line] = candidacy
+    if new:
+        Candidacy.objects.bulk_create(new)
+        report.count("candidacies", len(new))
 
-    has_votes = any(r.votes is not None for r in rows.candidates)
-    has_elected = any(r.elected is not None for r in rows.candidates)
-    if not has_votes and not has_elected:
-        return
-    votes = {by_row[r.line].pk: r.votes for r in rows.candidates} if has_votes else None
-    winners = {by_row[r.line].pk for r in rows.candidates if r.elected} if has_elected else None
-    lot: set[int] = set()
-    if votes and winners is not None and len(by_row) > ballot.winner_count:
-        try:
-            rules.decide_winners(votes, ballot.winner_count)
-        except rules.TieUnresolved as tie:
-            # The source records who won the lot as elected.
-            lot = winners & set(tie.tied)
-    if not votes and winners is not None and len(by_row) <= ballot.winner_count:
-        winners = None  # uncontested: every candidate is elected unopposed
-
+    inputs = _result_inputs(rows, {line: c.pk for line, c in by_row.items()}, ballot.winner_count)
+    if inputs is None:
+        return None
+    votes, winners, lot = inputs
     if ballot.is_published:
-        current = {c.pk: c for c in ballot.candidacies.all()}
-        same_votes = all(current[pk].votes == (votes or {}).get(pk) for pk in current)
-        same_winners = winners is None or {pk for pk, c in current.items() if c.elected} == winners
-        if same_votes and same_winners:
+        if _unchanged(stored, votes, winners):
             report.unchanged += 1
-            return
-        services.correct_ballot(
-            ballot,
+            return None
+        return services.ResultEntry(
+            ballot=ballot.pk,
+            correct=True,
             votes=votes,
             winners=winners,
             lot_winners=lot,
-            user=user,
             electorate=ballot.electorate,
             ballot_papers_counted=ballot.ballot_papers_counted,
             rejected_ballots=ballot.rejected_ballots,
             reason="re-imported from CSV",
         )
-    else:
-        services.declare_ballot(ballot, votes=votes, winners=winners, lot_winners=lot, user=user)
-    report.events += 1
+    return services.ResultEntry(ballot=ballot.pk, votes=votes, winners=winners, lot_winners=lot)
 
 
 # --------------------------------------------------------------------------
@@ -470,7 +724,7 @@ COMPOSITION_COLUMNS = ("election_id", "seats_total", "party_id", "seats_before",
 COMPOSITION_OPTIONAL = ("seats_total_before", "party_name", "cycle", "organisation_name")
 
 
-def import_composition(source, *, user=None) -> ImportReport:
+def import_composition(source, *, user=None, progress=None) -> ImportReport:
     """Import each election's seats after the poll and its composition before.
 
     One row per party: ``seats_before`` held on the eve of the poll, of which
@@ -478,7 +732,17 @@ def import_composition(source, *, user=None) -> ImportReport:
     ``seats_total_before`` and ``cycle``) must agree on every row of an
     election. Control on the eve of the poll is derived from it.
     """
-    rows = _Rows(source, COMPOSITION_COLUMNS, COMPOSITION_OPTIONAL)
+    rows = _Rows(
+        source,
+        COMPOSITION_COLUMNS,
+        COMPOSITION_OPTIONAL,
+        limits={
+            "election_id": _max_length(Election, "election_id"),
+            "party_id": _max_length(Party, "ec_id"),
+            "party_name": _max_length(Party, "name"),
+            "organisation_name": _max_length(Council, "name"),
+        },
+    )
     report = ImportReport(rows=len(rows.rows))
     elections: dict[str, dict] = {}
     for line, row in rows.rows:
@@ -523,32 +787,49 @@ def import_composition(source, *, user=None) -> ImportReport:
         if any(r[1] == party_id for r in entry["rows"]):
             rows.error(line, f"{party_id} appears twice for {election_id}")
         entry["rows"].append((line, party_id, row.get("party_name", ""), seats_before, not_up))
+    for election_id, entry in elections.items():
+        if problem := _election_id_problem(election_id):
+            rows.error(entry["line"], problem)
+        not_up_total = sum(r[4] for r in entry["rows"])
+        if not_up_total > entry["seats_total"]:
+            rows.error(
+                entry["line"],
+                f"{election_id}: {not_up_total} seats not up is more than the {entry['seats_total']} seats "
+                "on the council.",
+            )
+        held_total = sum(r[3] for r in entry["rows"])
+        if entry["total_before"] is not None and held_total > entry["total_before"]:
+            rows.error(
+                entry["line"],
+                f"{election_id}: parties held {held_total} seats, more than the council's "
+                f"{entry['total_before']} (seats_total_before)",
+            )
     rows.check()
+    parties = _Parties(report)
+    parties.resolve((r[0], r[1], r[2]) for e in elections.values() for r in e["rows"])
 
+    # Everything is checked: write, one election per transaction.
     with transaction.atomic():
-        parties = _Parties(report)
-        parties.resolve((r[0], r[1], r[2]) for e in elections.values() for r in e["rows"])
-        errors: list[RowError] = []
-        for election_id, entry in elections.items():
-            try:
-                with transaction.atomic():
-                    election = _election_for(election_id, report, entry["organisation_name"])
-                    resolved = [
-                        (parties.get(party_id), held, not_up)
-                        for _, party_id, _, held, not_up in entry["rows"]
-                    ]
-                    current = {
-                        (c.party_id, c.seats_held, c.seats_not_up) for c in election.composition_before.all()
-                    }
-                    wanted = {(p.pk, h, n) for p, h, n in resolved}
-                    if (
-                        current == wanted
-                        and election.seats_total == entry["seats_total"]
-                        and election.seats_total_before == entry["total_before"]
-                        and (entry["cycle"] is None or election.cycle == entry["cycle"])
-                    ):
-                        report.unchanged += 1
-                        continue
+        parties.create()
+    for written, (election_id, entry) in enumerate(elections.items()):
+        try:
+            with transaction.atomic():
+                election = _election_for(election_id, report, entry["organisation_name"])
+                resolved = [
+                    (parties.get(party_id), held, not_up) for _, party_id, _, held, not_up in entry["rows"]
+                ]
+                current = {
+                    (c.party_id, c.seats_held, c.seats_not_up) for c in election.composition_before.all()
+                }
+                wanted = {(p.pk, h, n) for p, h, n in resolved}
+                if (
+                    current == wanted
+                    and election.seats_total == entry["seats_total"]
+                    and election.seats_total_before == entry["total_before"]
+                    and (entry["cycle"] is None or election.cycle == entry["cycle"])
+                ):
+                    report.unchanged += 1
+                else:
                     services.set_composition(
                         election,
                         seats_total=entry["seats_total"],
@@ -558,13 +839,26 @@ def import_composition(source, *, user=None) -> ImportReport:
                         user=user,
                     )
                     report.count("compositions")
-            except (ValidationError, ValueError) as exc:
-                message = _validation_messages(exc) if isinstance(exc, ValidationError) else str(exc)
-                errors.append(RowError(entry["line"], f"{election_id}: {message}"))
-        if errors:
-            transaction.set_rollback(True)
-            raise ImportFailed(errors)
+        except (ValidationError, ValueError) as exc:
+            message = _validation_messages(exc) if isinstance(exc, ValidationError) else str(exc)
+            raise ImportFailed(
+                [RowError(entry["line"], f"{election_id}: {message}")], written=written
+            ) from None
+        if progress:
+            progress(f"{election_id}: written, {written + 1} of {len(elections)} elections")
     return report
+
+
+def _election_id_problem(election_id: str) -> str | None:
+    """What is wrong with a well-formed election id that the database would refuse, if anything."""
+    match = ELECTION_ID.match(election_id)
+    try:
+        dt.date.fromisoformat(match["date"])
+    except ValueError:
+        return f"election_id {election_id!r} has an impossible date"
+    if len(match["org"]) > _max_length(Council, "slug"):
+        return f"the council of {election_id!r} is longer than {_max_length(Council, 'slug')} characters"
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -575,9 +869,18 @@ PREVIOUS_COLUMNS = ("ballot_paper_id", "party_id", "seats")
 PREVIOUS_OPTIONAL = ("party_name",)
 
 
-def import_previous_winners(source, *, user=None) -> ImportReport:
+def import_previous_winners(source, *, user=None, progress=None) -> ImportReport:
     """Import, per ballot, the party of each seat's previous winner (notional where boundaries changed)."""
-    rows = _Rows(source, PREVIOUS_COLUMNS, PREVIOUS_OPTIONAL)
+    rows = _Rows(
+        source,
+        PREVIOUS_COLUMNS,
+        PREVIOUS_OPTIONAL,
+        limits={
+            "ballot_paper_id": _max_length(Ballot, "ballot_paper_id"),
+            "party_id": _max_length(Party, "ec_id"),
+            "party_name": _max_length(Party, "name"),
+        },
+    )
     report = ImportReport(rows=len(rows.rows))
     grouped: dict[str, dict] = {}
     for line, row in rows.rows:
@@ -592,32 +895,41 @@ def import_previous_winners(source, *, user=None) -> ImportReport:
         entry["rows"].append((line, party_id, row.get("party_name", ""), seats))
     known = {
         b.ballot_paper_id: b
-        for b in Ballot.objects.filter(ballot_paper_id__in=grouped).prefetch_related("previous_winners")
+        for b in Ballot.objects.filter(ballot_paper_id__in=list(grouped)).prefetch_related("previous_winners")
     }
     for ballot_id, entry in grouped.items():
-        if ballot_id not in known:
+        ballot = known.get(ballot_id)
+        if ballot is None:
             rows.error(entry["line"], f"ballot {ballot_id} does not exist: import its candidates first")
+            continue
+        seats = sum(r[3] for r in entry["rows"])
+        if seats > ballot.winner_count:
+            rows.error(
+                entry["line"],
+                f"{ballot_id}: {seats} previous winners for a ballot of {ballot.winner_count} seats.",
+            )
     rows.check()
+    parties = _Parties(report)
+    parties.resolve((r[0], r[1], r[2]) for e in grouped.values() for r in e["rows"])
 
+    # Everything is checked: write, one ballot per transaction.
     with transaction.atomic():
-        parties = _Parties(report)
-        parties.resolve((r[0], r[1], r[2]) for e in grouped.values() for r in e["rows"])
-        errors: list[RowError] = []
-        for ballot_id, entry in grouped.items():
-            ballot = known[ballot_id]
+        parties.create()
+    for written, (ballot_id, entry) in enumerate(grouped.items()):
+        ballot = known[ballot_id]
+        resolved = [(parties.get(party_id), seats) for _, party_id, _, seats in entry["rows"]]
+        current = {(p.party_id, p.seats) for p in ballot.previous_winners.all()}
+        if current == {(p.pk, n) for p, n in resolved}:
+            report.unchanged += 1
+        else:
             try:
-                with transaction.atomic():
-                    resolved = [(parties.get(party_id), seats) for _, party_id, _, seats in entry["rows"]]
-                    current = {(p.party_id, p.seats) for p in ballot.previous_winners.all()}
-                    if current == {(p.pk, n) for p, n in resolved}:
-                        report.unchanged += 1
-                        continue
-                    services.set_previous_winners(ballot, resolved, user=user)
-                    report.count("ballots with previous winners")
+                services.set_previous_winners(ballot, resolved, user=user)
             except (ValidationError, ValueError) as exc:
                 message = _validation_messages(exc) if isinstance(exc, ValidationError) else str(exc)
-                errors.append(RowError(entry["line"], f"{ballot_id}: {message}"))
-        if errors:
-            transaction.set_rollback(True)
-            raise ImportFailed(errors)
+                raise ImportFailed(
+                    [RowError(entry["line"], f"{ballot_id}: {message}")], written=written
+                ) from None
+            report.count("ballots with previous winners")
+        if progress and ((written + 1) % 100 == 0 or written + 1 == len(grouped)):
+            progress(f"{written + 1} of {len(grouped)} ballots written")
     return report

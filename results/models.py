@@ -298,6 +298,27 @@ class PreviousWinner(models.Model):
         return f"{self.ballot}: {self.party.name} ×{self.seats}"
 
 
+class PendingCheck(models.Model):
+    """A declaration typed by one editor, waiting for a second to type the same figures.
+
+    Only with the two-person check on (``TWO_PERSON_CHECK``). Not public, and
+    not shown to the second editor either (they type blind): the figures are
+    published only when a different editor's match them.
+    """
+
+    ballot = models.OneToOneField(Ballot, on_delete=models.CASCADE, related_name="pending_check")
+    typed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", help_text="Who typed them."
+    )
+    typed_at = models.DateTimeField(auto_now=True)
+    figures = models.JSONField(
+        help_text="votes (candidacy id → votes), lot_winners, electorate, ballot_papers_counted, rejected_ballots."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.ballot}: typed by {self.typed_by}, waiting for a check"
+
+
 class Candidacy(models.Model):
     """A person standing on a ballot. Rank is derived from votes."""
 
@@ -399,6 +420,7 @@ class Event(models.Model):
         BALLOT_CORRECTED = "ballot_corrected", "Declared ballot corrected"
         BALLOT_RETRACTED = "ballot_retracted", "Declaration retracted"
         BALLOT_STATUS = "ballot_status", "Ballot status changed"
+        NOMINATIONS_CHANGED = "nominations", "Candidates changed"
         CONTROL_CALLED = "control_called", "Control called or changed"
         POST_PUBLISHED = "post_published", "Post published"
         POST_UPDATED = "post_updated", "Post updated"
@@ -427,3 +449,41 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()}"
+
+
+class LoginThrottle(models.Model):
+    """Failed admin logins counted for one scope (see ``results.login_throttle``).
+
+    A username from one address, one address whatever the username, or one
+    browser that has logged in as that username before. Staff with the
+    permission see them in the admin and unlock by deleting them.
+    """
+
+    class Scope(models.TextChoices):
+        """What the failures are counted for."""
+
+        USERNAME_ADDRESS = "username_address", "A username, from an address"
+        ADDRESS = "address", "An address, any username"
+        DEVICE = "device", "A browser that logged in as the username before"
+
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    key = models.CharField(
+        max_length=64, help_text="A digest of what is counted (username, address, browser)."
+    )
+    username = models.CharField(
+        max_length=150, blank=True, help_text="As typed, lower case; empty for an address."
+    )
+    address = models.CharField(max_length=64, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started = models.DateTimeField(help_text="The first failure of the current window.")
+
+    class Meta:
+        ordering = ["-window_started"]
+        verbose_name = "login lockout"
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="login_throttle_one_row_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        who = " from ".join(part for part in (self.username, self.address) if part) or "a browser"
+        return f"{who}: {self.failures} failed login(s)"

@@ -5,20 +5,56 @@ raises ``ValidationError`` naming the field and changes nothing), records its
 ``Event`` in that same transaction, and schedules the broadcast with
 ``transaction.on_commit``. The admin, the importers and the tests all call
 these; nothing else writes results, control calls or posts.
+
+Lock order
+----------
+Every write takes its locks in this order, and never in any other, so that
+no two writers can each hold a lock the other waits for (no deadlock):
+
+1. ballot rows (``lock_ballot``; several at once in ascending id order,
+   ``lock_ballots``);
+2. the election row (``_lock_election``), when the write can change the
+   council's standing (a declaration, correction or retraction, a
+   composition);
+3. a post row (posts never take ballot or election locks);
+4. last, the event-log lock (``record_events``), taken just before the
+   event rows are inserted and held only until the commit that follows.
+
+Row locks are ``SELECT … FOR NO KEY UPDATE OF <that table>`` with no join:
+they lock the one row the write needs, and they never block the
+``FOR KEY SHARE`` lock PostgreSQL takes on the rows an inserted event (or
+candidacy) refers to. (A ``FOR UPDATE`` that joined the council, through
+``Election.Meta.ordering``, used to lock the council row too, and a writer
+holding the event-log lock then waited for it: a deadlock.) Everything a
+write computes (winners, the council's standing, the control call, the
+payloads) is computed before step 4, so the event-log lock, which every
+publishing transaction of every council shares, is held for the time of one
+INSERT and the commit: see ``record_events`` for why it is needed at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import rules
+from . import plausibility, rules
 from .broadcast import schedule_broadcast
-from .models import Ballot, Candidacy, CompositionBefore, Election, Event, Party, Post, PreviousWinner
+from .models import (
+    Ballot,
+    Candidacy,
+    CompositionBefore,
+    Election,
+    Event,
+    Party,
+    PendingCheck,
+    Post,
+    PreviousWinner,
+)
 from .standings import control_signature, counting_party, election_standing
 
 
@@ -35,21 +71,43 @@ class StaleEdit(ValidationError):
 EVENT_LOG_LOCK = 7_020_523
 
 
-def record_event(kind: str, *, user=None, payload: dict, **targets) -> Event:
-    """Write an event in the current transaction and broadcast it once committed.
+def record_events(events: Sequence[Event]) -> list[Event]:
+    """Insert unsaved ``events`` in the current transaction, in order; broadcast them once committed.
 
-    On PostgreSQL the transaction first takes an advisory lock held until it
-    ends, so events become visible in id order: a reader that has seen id N
-    never later finds a committed event below N (the cursor contract). SQLite
-    serialises writers already.
+    The last step of every write (see the lock order above). On PostgreSQL
+    it first takes a transaction-level advisory lock, released at commit:
+    event ids come from a sequence, and without the lock a transaction that
+    drew id N+1 could commit before the one that drew N, so a reader who had
+    seen N+1 would never see N (the cursor contract: a reader past id N
+    never later finds a committed event below N). With it, ids are drawn and
+    committed one transaction at a time, in id order. Taken here, last, it
+    is held for one INSERT and the commit, never while anything is computed.
+    SQLite serialises writers already.
     """
+    events = list(events)
+    if not events:
+        return []
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_LOG_LOCK])
-    event = Event.objects.create(kind=kind, actor=_actor(user), payload=payload, **targets)
-    schedule_broadcast(event)
-    return event
+    if len(events) == 1:
+        events[0].save()
+    else:
+        Event.objects.bulk_create(events)
+    for event in events:
+        schedule_broadcast(event)
+    return events
+
+
+def new_event(kind: str, *, user=None, payload: dict, **targets) -> Event:
+    """An unsaved event, for ``record_events``."""
+    return Event(kind=kind, actor=_actor(user), payload=payload, **targets)
+
+
+def record_event(kind: str, *, user=None, payload: dict, **targets) -> Event:
+    """Write one event in the current transaction (the last step of a write) and broadcast it once committed."""
+    return record_events([new_event(kind, user=user, payload=payload, **targets)])[0]
 
 
 def _actor(user):
@@ -108,17 +166,45 @@ def ballot_snapshot(ballot: Ballot, candidacies: Sequence[Candidacy]) -> dict:
 
 
 def lock_ballot(ballot: Ballot | int) -> Ballot:
-    """The ballot's row, locked until the transaction ends (writers of one ballot queue up)."""
+    """The ballot's row, locked until the transaction ends (writers of one ballot queue up).
+
+    ``FOR NO KEY UPDATE OF`` the ballot table only: the council and ward are
+    read in the same query but not locked (see the lock order above).
+    """
     pk = ballot.pk if isinstance(ballot, Ballot) else ballot
     return (
-        Ballot.objects.select_for_update(of=("self",)).select_related("election__council", "ward").get(pk=pk)
+        Ballot.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("election__council", "ward")
+        .order_by()
+        .get(pk=pk)
     )
+
+
+def lock_ballots(pks: Iterable[int]) -> dict[int, Ballot]:
+    """Several ballots' rows, locked in ascending id order (the lock order), by id."""
+    ballots = (
+        Ballot.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("election__council", "ward")
+        .filter(pk__in=sorted(set(pks)))
+        .order_by("pk")
+    )
+    return {b.pk: b for b in ballots}
 
 
 def _lock_election(election_pk: int) -> None:
     """Serialise writes within one election, so that each control call change is
-    seen by exactly one transaction (always lock the ballot first, then this)."""
-    list(Election.objects.select_for_update().filter(pk=election_pk).values_list("pk"))
+    seen by exactly one transaction (always lock the ballot first, then this).
+
+    No join (``order_by()`` drops ``Election.Meta.ordering``'s join of the
+    council) and ``FOR NO KEY UPDATE``: only this row is locked, and inserting
+    an event that refers to it is never blocked.
+    """
+    list(
+        Election.objects.select_for_update(of=("self",), no_key=True)
+        .order_by()
+        .filter(pk=election_pk)
+        .values_list("pk")
+    )
 
 
 def _standing(election_pk: int):
@@ -194,25 +280,55 @@ def count_errors(
             add("votes", f"{names[pk]}: votes cannot be negative ({value}).")
         elif valid is not None and value > valid:
             add("votes", f"{names[pk]}: {value} votes is more than the {valid} valid ballot papers counted.")
+    if "electorate" not in errors and "votes" not in errors:
+        # What no count can produce: more votes than electors (each has one per candidate and
+        # as many as there are seats), more votes in all than valid papers times seats.
+        figures = {pk: v for pk, v in votes.items() if pk not in foreign}
+        findings = plausibility.check_figures(
+            figures,
+            seats=ballot.winner_count,
+            electorate=electorate,
+            ballot_papers_counted=None if valid is None else ballot_papers_counted,
+            rejected_ballots=rejected_ballots,
+            names=names,
+        )
+        for finding in plausibility.impossible(findings):
+            if finding.check is not plausibility.Check.VOTES_ABOVE_PAPERS:  # refused above already
+                add("votes", finding.message)
     return errors
 
 
-def _apply_result(
+@dataclass(frozen=True)
+class Outcome:
+    """What a valid result decides: the ballot's status, who is elected, who by lot."""
+
+    status: str
+    elected: frozenset
+    by_lot: frozenset
+
+
+def check_result(
     ballot: Ballot,
+    names: Mapping,
     *,
-    votes: Mapping[int, int | None] | None,
-    winners: Iterable[int] | None,
-    lot_winners: Iterable[int],
-    electorate: int | None,
-    ballot_papers_counted: int | None,
-    rejected_ballots: int | None,
-) -> list[Candidacy]:
-    """Validate a result against the ballot's candidacies, then write it. Returns the candidacies."""
-    candidacies = list(ballot.candidacies.select_related("party", "party__lead_party").order_by("pk"))
-    by_pk = {c.pk: c for c in candidacies}
-    names = {c.pk: c.person_name for c in candidacies}
-    votes = dict(votes or {})
-    votes = {k: v for k, v in votes.items() if v is not None} if votes else {}
+    votes: Mapping | None,
+    winners: Iterable | None,
+    lot_winners: Iterable = (),
+    electorate: int | None = None,
+    ballot_papers_counted: int | None = None,
+    rejected_ballots: int | None = None,
+    label: str | None = None,
+) -> Outcome:
+    """Validate a result without touching the database; raise ``ValidationError`` by field.
+
+    ``names`` maps the keys of the ballot's candidacies (ids, or any key a
+    caller uses before the candidacies exist, as the importer does) to
+    names; ``votes``, ``winners`` and ``lot_winners`` use the same keys.
+    ``ballot`` needs only its ``ballot_paper_id`` and ``winner_count``.
+    Returns the ``Outcome`` the declaration would store.
+    """
+    label = label or ballot.label
+    votes = {k: v for k, v in (votes or {}).items() if v is not None}
     lot = set(lot_winners or ())
     winner_set = None if winners is None else set(winners)
     errors = count_errors(
@@ -227,35 +343,33 @@ def _apply_result(
     def add(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
 
-    foreign = (lot | (winner_set or set())) - set(by_pk)
+    foreign = (lot | (winner_set or set())) - set(names)
     if foreign:
         add("candidacy", f"Candidacy {sorted(foreign)} does not stand on {ballot.ballot_paper_id}.")
-    if not candidacies:
+    if not names:
         add("candidacy", f"{ballot.ballot_paper_id} has no candidates to declare.")
     if errors:
         raise ValidationError(errors)
 
     seats = ballot.winner_count
-    uncontested = len(candidacies) <= seats
-    if uncontested:
+    if len(names) <= seats:
         if votes:
             raise ValidationError(
                 {
-                    "votes": f"{ballot.label} is uncontested ({len(candidacies)} candidates for "
+                    "votes": f"{label} is uncontested ({len(names)} candidates for "
                     f"{seats} seats): there was no poll, so there are no votes."
                 }
             )
         if lot:
             raise ValidationError({"lot_winners": "An uncontested ballot has no lot to draw."})
-        if winner_set is not None and winner_set != set(by_pk):
+        if winner_set is not None and winner_set != set(names):
             raise ValidationError(
                 {"winners": "On an uncontested ballot every candidate is elected unopposed."}
             )
-        outcome = rules.decide_winners({pk: None for pk in by_pk}, seats)
-        elected, by_lot = set(outcome.elected), set()
-        ballot.status = Ballot.Status.UNCONTESTED
-    elif votes:
-        missing = [names[pk] for pk in by_pk if pk not in votes]
+        outcome = rules.decide_winners({pk: None for pk in names}, seats)
+        return Outcome(Ballot.Status.UNCONTESTED, frozenset(outcome.elected), frozenset())
+    if votes:
+        missing = [names[pk] for pk in names if pk not in votes]
         if missing:
             raise ValidationError({"votes": f"Votes are missing for {', '.join(missing)}."})
         try:
@@ -270,15 +384,15 @@ def _apply_result(
             ) from tie
         except rules.InvalidLot as bad:
             raise ValidationError({"lot_winners": _lot_message(bad, votes, lot, names, seats)}) from bad
-        elected, by_lot = set(outcome.elected), set(outcome.by_lot)
+        elected = frozenset(outcome.elected)
         if winner_set is not None and winner_set != elected:
             expected = ", ".join(sorted(names[pk] for pk in elected))
             given = ", ".join(sorted(names[pk] for pk in winner_set))
             raise ValidationError(
                 {"winners": f"The votes elect {expected}, but the winners given are {given}."}
             )
-        ballot.status = Ballot.Status.DECLARED
-    elif winner_set:
+        return Outcome(Ballot.Status.DECLARED, elected, frozenset(outcome.by_lot))
+    if winner_set:
         # A source that gives winners only (no counts).
         if lot:
             raise ValidationError({"lot_winners": "A lot needs the votes that tied."})
@@ -286,18 +400,41 @@ def _apply_result(
             raise ValidationError(
                 {"winners": f"{len(winner_set)} winners given for {seats} seat{'s' if seats != 1 else ''}."}
             )
-        elected, by_lot = winner_set, set()
-        ballot.status = Ballot.Status.DECLARED
-    else:
-        raise ValidationError({"votes": f"Enter the votes of every candidate on {ballot.label}."})
+        return Outcome(Ballot.Status.DECLARED, frozenset(winner_set), frozenset())
+    raise ValidationError({"votes": f"Enter the votes of every candidate on {label}."})
 
+
+def _apply_result(
+    ballot: Ballot,
+    *,
+    votes: Mapping[int, int | None] | None,
+    winners: Iterable[int] | None,
+    lot_winners: Iterable[int],
+    electorate: int | None,
+    ballot_papers_counted: int | None,
+    rejected_ballots: int | None,
+) -> list[Candidacy]:
+    """Validate a result against the ballot's candidacies, then write it. Returns the candidacies."""
+    candidacies = list(ballot.candidacies.select_related("party", "party__lead_party").order_by("pk"))
+    outcome = check_result(
+        ballot,
+        {c.pk: c.person_name for c in candidacies},
+        votes=votes,
+        winners=winners,
+        lot_winners=lot_winners,
+        electorate=electorate,
+        ballot_papers_counted=ballot_papers_counted,
+        rejected_ballots=rejected_ballots,
+    )
+    votes = votes or {}
+    ballot.status = outcome.status
     ballot.electorate = electorate
     ballot.ballot_papers_counted = ballot_papers_counted
     ballot.rejected_ballots = rejected_ballots
     for c in candidacies:
         c.votes = votes.get(c.pk)
-        c.elected = c.pk in elected
-        c.elected_by_lot = c.pk in by_lot
+        c.elected = c.pk in outcome.elected
+        c.elected_by_lot = c.pk in outcome.by_lot
     Candidacy.objects.bulk_update(candidacies, ["votes", "elected", "elected_by_lot"])
     return candidacies
 
@@ -318,70 +455,119 @@ def _lot_message(bad, votes, lot, names, seats) -> str:
     )
 
 
-def _publish_ballot(
-    ballot: Ballot | int,
-    *,
-    kind: str,
-    must_be_declared: bool,
-    votes,
-    winners,
-    lot_winners,
-    electorate,
-    ballot_papers_counted,
-    rejected_ballots,
-    declared_at,
-    user,
-    expected_version,
-    reason: str = "",
-) -> Event:
+@dataclass
+class ResultEntry:
+    """One ballot's result for ``publish_results``: the inputs of ``declare_ballot`` or ``correct_ballot``."""
+
+    ballot: int
+    correct: bool = False
+    votes: Mapping[int, int | None] | None = None
+    winners: Iterable[int] | None = None
+    lot_winners: Iterable[int] = ()
+    electorate: int | None = None
+    ballot_papers_counted: int | None = None
+    rejected_ballots: int | None = None
+    declared_at: dt.datetime | None = None
+    reason: str = ""
+    expected_version: int | None = None
+    extra: dict = field(default_factory=dict)
+    # Under the two-person check: the editor who typed the figures that ``user`` confirmed.
+    typed_by: object = None
+
+
+def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]:
+    """Declare or correct several ballots of one election in one transaction.
+
+    Each entry is validated and written as ``declare_ballot`` or
+    ``correct_ballot`` would; any error rolls the whole batch back. The
+    council's standing is derived twice in all (before and after), not twice
+    per ballot, so an import of an election's N ballots takes time linear in
+    N. Records one event per ballot, in the entries' order, then one
+    ``control_called`` event if the call changed. Returns the events.
+    """
+    if not entries:
+        return []
     with transaction.atomic():
-        ballot = lock_ballot(ballot)
-        check_version(ballot, expected_version)
-        if must_be_declared and not ballot.is_published:
-            raise ValidationError(
-                {"status": f"{ballot.label} has not been declared, so there is nothing to correct."}
+        ballots = lock_ballots(e.ballot for e in entries)
+        missing = {e.ballot for e in entries} - set(ballots)
+        if missing:
+            raise ValidationError({"ballot": f"No ballot with id {sorted(missing)}."})
+        if len(ballots) != len(entries):
+            raise ValidationError({"ballot": "A ballot appears twice in one batch."})
+        elections = {b.election_id for b in ballots.values()}
+        if len(elections) != 1:
+            raise ValidationError({"ballot": "A batch of results belongs to one election."})
+        for entry in entries:
+            ballot = ballots[entry.ballot]
+            check_version(ballot, entry.expected_version)
+            if entry.correct and not ballot.is_published:
+                raise ValidationError(
+                    {"status": f"{ballot.label} has not been declared, so there is nothing to correct."}
+                )
+            if entry.correct and not entry.reason.strip():
+                # A published result changes: the history must say why.
+                raise ValidationError(
+                    {
+                        "reason": f"Say why {ballot.label} is being corrected: the reason is kept in its history."
+                    }
+                )
+            if not entry.correct and ballot.is_published:
+                raise ValidationError({"status": f"{ballot.label} is already declared: correct it instead."})
+            if ballot.status == Ballot.Status.POSTPONED:
+                raise ValidationError({"status": f"{ballot.label} is postponed: it cannot be declared."})
+        (election_pk,) = elections
+        _lock_election(election_pk)
+        _, standing_before = _standing(election_pk)
+        events = []
+        now = timezone.now()
+        for entry in entries:
+            ballot = ballots[entry.ballot]
+            candidacies = _apply_result(
+                ballot,
+                votes=entry.votes,
+                winners=entry.winners,
+                lot_winners=entry.lot_winners,
+                electorate=entry.electorate,
+                ballot_papers_counted=entry.ballot_papers_counted,
+                rejected_ballots=entry.rejected_ballots,
             )
-        if not must_be_declared and ballot.is_published:
-            raise ValidationError({"status": f"{ballot.label} is already declared: correct it instead."})
-        if ballot.status == Ballot.Status.POSTPONED:
-            raise ValidationError({"status": f"{ballot.label} is postponed: it cannot be declared."})
-        _lock_election(ballot.election_id)
-        _, standing_before = _standing(ballot.election_id)
-        candidacies = _apply_result(
-            ballot,
-            votes=votes,
-            winners=winners,
-            lot_winners=lot_winners,
-            electorate=electorate,
-            ballot_papers_counted=ballot_papers_counted,
-            rejected_ballots=rejected_ballots,
-        )
-        if not must_be_declared or declared_at is not None:
-            ballot.declared_at = declared_at or timezone.now()
-        ballot.version += 1
-        ballot.save(
-            update_fields=[
-                "status",
-                "declared_at",
-                "electorate",
-                "ballot_papers_counted",
-                "rejected_ballots",
-                "version",
-            ]
-        )
-        payload = ballot_snapshot(ballot, candidacies)
-        if reason:
-            payload["reason"] = reason
-        event = record_event(
-            kind,
-            user=user,
-            payload=payload,
-            ballot=ballot,
-            election=ballot.election,
-            council=ballot.election.council,
-        )
-        _record_control_change(ballot.election_id, standing_before, user)
-        return event
+            if not entry.correct or entry.declared_at is not None:
+                ballot.declared_at = entry.declared_at or now
+            ballot.version += 1
+            ballot.save(
+                update_fields=[
+                    "status",
+                    "declared_at",
+                    "electorate",
+                    "ballot_papers_counted",
+                    "rejected_ballots",
+                    "version",
+                ]
+            )
+            payload = {**ballot_snapshot(ballot, candidacies), **entry.extra}
+            if entry.reason:
+                payload["reason"] = entry.reason.strip()
+            if entry.typed_by is not None:  # the two-person check: typed by one editor, confirmed by ``user``
+                payload["typed_by"] = entry.typed_by.get_username()
+            events.append(
+                new_event(
+                    Event.Kind.BALLOT_CORRECTED if entry.correct else Event.Kind.BALLOT_DECLARED,
+                    user=user,
+                    payload=payload,
+                    ballot=ballot,
+                    election=ballot.election,
+                    council=ballot.election.council,
+                )
+            )
+        # Figures waiting for a second editor's check are settled once the ballot is declared.
+        PendingCheck.objects.filter(ballot__in=list(ballots)).delete()
+        control = _control_change_event(election_pk, standing_before, user)
+        return record_events([*events, *([control] if control else [])])
+
+
+def _publish_ballot(ballot: Ballot | int, *, correct: bool, user, **inputs) -> Event:
+    pk = ballot.pk if isinstance(ballot, Ballot) else ballot
+    return publish_results([ResultEntry(ballot=pk, correct=correct, **inputs)], user=user)[0]
 
 
 def declare_ballot(
@@ -396,6 +582,7 @@ def declare_ballot(
     declared_at: dt.datetime | None = None,
     user=None,
     expected_version: int | None = None,
+    typed_by=None,
 ) -> Event:
     """Declare a ballot's result and publish it.
 
@@ -405,12 +592,13 @@ def declare_ballot(
     source that gives only winners passes ``winners`` without votes; with
     votes, ``winners`` is checked against them. Records a
     ``ballot_declared`` event, and a ``control_called`` one if the council's
-    control call changes.
+    control call changes. ``typed_by``: under the two-person check, the
+    editor who typed the figures that ``user`` confirmed.
     """
     return _publish_ballot(
         ballot,
-        kind=Event.Kind.BALLOT_DECLARED,
-        must_be_declared=False,
+        correct=False,
+        typed_by=typed_by,
         votes=votes,
         winners=winners,
         lot_winners=lot_winners,
@@ -436,7 +624,7 @@ def correct_ballot(
     user=None,
     expected_version: int | None = None,
 ) -> Event:
-    """Correct a declared ballot: same inputs as ``declare_ballot``.
+    """Correct a declared ballot: same inputs as ``declare_ballot``, and a ``reason`` (required).
 
     Winners, changes and control are re-derived; the declaration time is kept.
     Records a ``ballot_corrected`` event holding the new version (the earlier
@@ -444,8 +632,7 @@ def correct_ballot(
     """
     return _publish_ballot(
         ballot,
-        kind=Event.Kind.BALLOT_CORRECTED,
-        must_be_declared=True,
+        correct=True,
         votes=votes,
         winners=winners,
         lot_winners=lot_winners,
@@ -455,7 +642,7 @@ def correct_ballot(
         declared_at=None,
         user=user,
         expected_version=expected_version,
-        reason=reason,
+        reason=reason.strip(),
     )
 
 
@@ -483,7 +670,7 @@ def retract_declaration(
         ballot.declared_at = None
         ballot.version += 1
         ballot.save(update_fields=["status", "declared_at", "version"])
-        event = record_event(
+        event = new_event(
             Event.Kind.BALLOT_RETRACTED,
             user=user,
             payload={
@@ -497,8 +684,8 @@ def retract_declaration(
             election=ballot.election,
             council=ballot.election.council,
         )
-        _record_control_change(ballot.election_id, standing_before, user)
-        return event
+        control = _control_change_event(ballot.election_id, standing_before, user)
+        return record_events([event, *([control] if control else [])])[0]
 
 
 def set_ballot_status(
@@ -535,13 +722,13 @@ def set_ballot_status(
         )
 
 
-def _record_control_change(election_pk: int, standing_before, user) -> Event | None:
-    """Record a ``control_called`` event when the council's call changed."""
+def _control_change_event(election_pk: int, standing_before, user) -> Event | None:
+    """An unsaved ``control_called`` event if the council's call changed, else ``None``."""
     election, standing = _standing(election_pk)
     if control_signature(standing) == control_signature(standing_before):
         return None
     call = standing.composition.control
-    return record_event(
+    return new_event(
         Event.Kind.CONTROL_CALLED,
         user=user,
         payload={
@@ -582,7 +769,12 @@ def set_composition(
     """
     with transaction.atomic():
         pk = election.pk if isinstance(election, Election) else election
-        election = Election.objects.select_for_update().get(pk=pk)
+        election = (
+            Election.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("council")
+            .order_by()
+            .get(pk=pk)
+        )
         errors: dict[str, list[str]] = {}
         if election.is_mayoral:
             raise ValidationError({"election": f"{election} is a mayoralty: it has no council composition."})
@@ -639,7 +831,8 @@ def set_composition(
             CompositionBefore(election=election, party=party, seats_held=held, seats_not_up=not_up)
             for party, held, not_up in rows
         )
-        _record_control_change(election.pk, standing_before, user)
+        control = _control_change_event(election.pk, standing_before, user)
+        record_events([control] if control else [])
         return election
 
 
@@ -682,6 +875,180 @@ def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]]
                 council=ballot.election.council,
             )
         return ballot
+
+
+# --------------------------------------------------------------------------
+# Nominations: candidates of an undeclared ballot
+# --------------------------------------------------------------------------
+
+
+def _nominations_event(ballot: Ballot, change: dict, user) -> Event:
+    candidacies = list(ballot.candidacies.select_related("party").order_by("person_name"))
+    return record_event(
+        Event.Kind.NOMINATIONS_CHANGED,
+        user=user,
+        payload={
+            "ballot_paper_id": ballot.ballot_paper_id,
+            "election_id": ballot.election.election_id,
+            "status": ballot.status,
+            "version": ballot.version,
+            **change,
+            "candidacies": [
+                {
+                    "person_name": c.person_name,
+                    "person_id": c.person_id,
+                    "party_id": c.party.ec_id,
+                    "description": c.description,
+                }
+                for c in candidacies
+            ],
+        },
+        ballot=ballot,
+        election=ballot.election,
+        council=ballot.election.council,
+    )
+
+
+def _open_for_nominations(ballot: Ballot, expected_version: int | None) -> None:
+    check_version(ballot, expected_version)
+    if ballot.is_published:
+        raise ValidationError(
+            {"status": f"{ballot.label} is declared: retract the declaration before changing its candidates."}
+        )
+
+
+def _check_candidate(ballot: Ballot, *, person_name: str, person_id: str, exclude: int | None = None) -> None:
+    errors: dict[str, list[str]] = {}
+    if not person_name:
+        errors["person_name"] = ["Enter the candidate's name as it is on the ballot paper."]
+    elif len(person_name) > Candidacy._meta.get_field("person_name").max_length:
+        errors["person_name"] = ["That name is too long (255 characters at most)."]
+    others = ballot.candidacies.exclude(pk=exclude) if exclude else ballot.candidacies.all()
+    if person_name and others.filter(person_name=person_name).exists():
+        errors["person_name"] = [f"{person_name} already stands on {ballot.label}."]
+    if person_id and others.filter(person_id=person_id).exists():
+        errors["person_id"] = [f"Person {person_id} already stands on {ballot.label}."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def add_candidacy(
+    ballot: Ballot | int,
+    *,
+    person_name: str,
+    party: Party,
+    description: str = "",
+    person_id: str = "",
+    user=None,
+    expected_version: int | None = None,
+) -> Candidacy:
+    """Add a candidate the import missed to an undeclared ballot. Records a ``nominations`` event."""
+    with transaction.atomic():
+        ballot = lock_ballot(ballot)
+        _open_for_nominations(ballot, expected_version)
+        person_name, person_id, description = person_name.strip(), person_id.strip(), description.strip()
+        _check_candidate(ballot, person_name=person_name, person_id=person_id)
+        candidacy = Candidacy.objects.create(
+            ballot=ballot, person_name=person_name, person_id=person_id, party=party, description=description
+        )
+        ballot.version += 1
+        ballot.save(update_fields=["version"])
+        _nominations_event(
+            ballot, {"change": "added", "person_name": person_name, "party_id": party.ec_id}, user
+        )
+        return candidacy
+
+
+def change_candidacy(
+    candidacy: Candidacy | int,
+    *,
+    person_name: str | None = None,
+    party: Party | None = None,
+    description: str | None = None,
+    person_id: str | None = None,
+    user=None,
+    expected_version: int | None = None,
+) -> Candidacy:
+    """Correct a candidate's details (a misspelt name, the party, the description) before declaration.
+
+    ``expected_version`` is the version of the candidate's ballot the editor
+    loaded. Records a ``nominations`` event naming the old and new details.
+    """
+    pk = candidacy.pk if isinstance(candidacy, Candidacy) else candidacy
+    with transaction.atomic():
+        ballot_pk = Candidacy.objects.values_list("ballot_id", flat=True).get(pk=pk)
+        ballot = lock_ballot(ballot_pk)
+        _open_for_nominations(ballot, expected_version)
+        candidacy = Candidacy.objects.select_related("party").get(pk=pk)
+        before = {
+            "person_name": candidacy.person_name,
+            "party_id": candidacy.party.ec_id,
+            "description": candidacy.description,
+            "person_id": candidacy.person_id,
+        }
+        wanted = {
+            "person_name": candidacy.person_name if person_name is None else person_name.strip(),
+            "person_id": candidacy.person_id if person_id is None else person_id.strip(),
+            "description": candidacy.description if description is None else description.strip(),
+        }
+        _check_candidate(ballot, person_name=wanted["person_name"], person_id=wanted["person_id"], exclude=pk)
+        for name, value in wanted.items():
+            setattr(candidacy, name, value)
+        if party is not None:
+            candidacy.party = party
+        after = {**wanted, "party_id": candidacy.party.ec_id}
+        if after == before:
+            return candidacy  # nothing changed: no version, no event
+        candidacy.save(update_fields=["person_name", "person_id", "description", "party"])
+        ballot.version += 1
+        ballot.save(update_fields=["version"])
+        _nominations_event(
+            ballot,
+            {
+                "change": "changed",
+                "person_name": candidacy.person_name,
+                "before": {k: v for k, v in before.items() if after[k] != v},
+                "after": {k: v for k, v in after.items() if before[k] != v},
+            },
+            user,
+        )
+        return candidacy
+
+
+def withdraw_candidacy(
+    candidacy: Candidacy | int,
+    *,
+    reason: str,
+    user=None,
+    expected_version: int | None = None,
+) -> Event:
+    """Take a candidate off an undeclared ballot, e.g. one who died: the poll is countermanded.
+
+    The ballot is postponed (a new poll is held later, set it back to
+    counting then). The candidacy row goes; the ``nominations`` event keeps
+    who it was and why. A reason is required.
+    """
+    pk = candidacy.pk if isinstance(candidacy, Candidacy) else candidacy
+    with transaction.atomic():
+        ballot_pk = Candidacy.objects.values_list("ballot_id", flat=True).get(pk=pk)
+        ballot = lock_ballot(ballot_pk)
+        _open_for_nominations(ballot, expected_version)
+        if not reason.strip():
+            raise ValidationError(
+                {"reason": "Say why the candidate is withdrawn: it is kept in the history."}
+            )
+        candidacy = Candidacy.objects.select_related("party").get(pk=pk)
+        withdrawn = {"person_name": candidacy.person_name, "party_id": candidacy.party.ec_id}
+        candidacy.delete()
+        status_before = ballot.status
+        ballot.status = Ballot.Status.POSTPONED
+        ballot.version += 1
+        ballot.save(update_fields=["status", "version"])
+        return _nominations_event(
+            ballot,
+            {"change": "withdrawn", **withdrawn, "reason": reason.strip(), "status_before": status_before},
+            user,
+        )
 
 
 # --------------------------------------------------------------------------
@@ -740,7 +1107,7 @@ def save_post(
     with transaction.atomic():
         if post.pk:
             # Edit the row as stored, not the caller's possibly stale copy.
-            post = Post.objects.select_for_update().get(pk=post.pk)
+            post = Post.objects.select_for_update(no_key=True).order_by().get(pk=post.pk)
             check_version(post, expected_version)
         for name, value in changes.items():
             setattr(post, name, value)
@@ -761,7 +1128,7 @@ def publish_post(
 ) -> Event:
     """Publish a draft (or re-publish a withdrawn post). It becomes public at once."""
     with transaction.atomic():
-        post = Post.objects.select_for_update().get(pk=post.pk)
+        post = Post.objects.select_for_update(no_key=True).order_by().get(pk=post.pk)
         check_version(post, expected_version)
         if post.status == Post.Status.PUBLISHED:
             raise ValidationError({"status": f"“{post.headline}” is already published: update it instead."})
@@ -776,7 +1143,7 @@ def publish_post(
 def withdraw_post(post: Post, *, reason: str = "", user=None, expected_version: int | None = None) -> Event:
     """Take a published post down: it no longer exists publicly."""
     with transaction.atomic():
-        post = Post.objects.select_for_update().get(pk=post.pk)
+        post = Post.objects.select_for_update(no_key=True).order_by().get(pk=post.pk)
         check_version(post, expected_version)
         if post.status != Post.Status.PUBLISHED:
             raise ValidationError({"status": f"“{post.headline}” is not published: nothing to withdraw."})

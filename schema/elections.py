@@ -217,7 +217,14 @@ class Ballot:
     declared_at: dt.datetime | None = strawberry_django.field(
         description="When it was declared; null until then."
     )
-    electorate: int | None = strawberry_django.field(description="Registered electors, where known.")
+
+    @strawberry_django.field(
+        description="Registered electors, as the declaration gave them; null until declared "
+        "(figures typed while counting are not public)."
+    )
+    @prefetched
+    def electorate(self, root: strawberry.Parent[models.Ballot]) -> int | None:
+        return root.electorate if root.is_published else None
 
     @strawberry_django.field(description="The election this ballot belongs to.")
     @prefetched

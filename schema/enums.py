@@ -79,6 +79,11 @@ class EventKind(enum.Enum):
         Event.Kind.BALLOT_STATUS.value,
         description="An undeclared ballot's status changed (counting, recount...).",
     )
+    NOMINATIONS = strawberry.enum_value(
+        Event.Kind.NOMINATIONS_CHANGED.value,
+        description="An undeclared ballot's candidates changed: one added, withdrawn (the poll is "
+        "then postponed) or renamed.",
+    )
     CONTROL_CALLED = strawberry.enum_value(
         Event.Kind.CONTROL_CALLED.value, description="A council's control call was made or changed."
     )

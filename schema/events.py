@@ -70,12 +70,19 @@ class Event:
     def post_id(self, root: strawberry.Parent[models.Event]) -> strawberry.ID | None:
         return strawberry.ID(str(root.post.uid)) if root.post_id else None
 
-    @strawberry_django.field(description='For a control call: its headline, e.g. "Labour gain Broxtowe".')
+    @strawberry_django.field(
+        description='For a control call: its headline, e.g. "Labour gain Broxtowe". For a post\'s '
+        "event: the headline it published, while the post is still published (null once withdrawn)."
+    )
     @prefetched
     def headline(self, root: strawberry.Parent[models.Event]) -> str | None:
         if root.kind == models.Event.Kind.CONTROL_CALLED:
             return root.payload.get("headline")
         if root.kind in (models.Event.Kind.POST_PUBLISHED, models.Event.Kind.POST_UPDATED):
+            # The log is never rewritten, so a withdrawn post's words are filtered out here, as read.
+            post = root.post
+            if post is None or post.status != models.Post.Status.PUBLISHED:
+                return None
             return root.payload.get("headline")
         return None
 

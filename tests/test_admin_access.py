@@ -176,7 +176,7 @@ def test_login_pauses_after_five_failures_for_a_username_and_address(fresh_count
     assert refused.status_code == 429
     assert (
         "Too many failed logins as “desk” from this address. For safety, logging in is paused: "
-        "try again in 15 minute(s), or ask an administrator to reset your password."
+        "try again in 15 minute(s), or ask an administrator to unlock it (Login lockouts, in the admin)."
     ) in text(refused)
     assert "_auth_user_id" not in client.session
     # Another username from the same address, and the same username elsewhere, are not paused.
@@ -210,3 +210,100 @@ def test_anonymous_visitors_are_sent_to_the_login_page(ballot):
     for url in (entry_url(ballot), "/admin/election-night/", "/admin/import/"):
         response = Client().get(url)
         assert (response.status_code, response["Location"]) == (302, f"/admin/login/?next={url}")
+
+
+def test_a_browser_that_logged_in_before_is_never_locked_out_by_others_failing_at_its_address(fresh_counts):
+    staff("desk", password=True)
+    own = Client()
+    assert login(own, "desk", PASSWORD).status_code == 302
+    own.post("/admin/logout/")
+    # Someone else at the same address (the newsroom's NAT) fails as "desk" again and again.
+    intruder = Client()
+    for _ in range(8):
+        login(intruder, "desk", "wrong")
+    assert login(intruder, "desk", PASSWORD).status_code == 429
+    # The user's own browser logs in as ever.
+    assert login(own, "desk", PASSWORD).status_code == 302
+
+
+def test_a_browser_that_logged_in_before_is_paused_by_its_own_failures(fresh_counts):
+    staff("desk", password=True)
+    own = Client()
+    assert login(own, "desk", PASSWORD).status_code == 302
+    own.post("/admin/logout/")
+    for _ in range(5):
+        assert login(own, "desk", "wrong").status_code == 200
+    assert login(own, "desk", PASSWORD).status_code == 429
+    # Its failures were its own: the account is not locked for another browser.
+    assert login(Client(), "desk", PASSWORD).status_code == 302
+    # The cookie is signed, and names "desk" only.
+    request = own.get("/admin/login/").wsgi_request
+    assert login_throttle.device_of(request, "desk") is not None
+    assert login_throttle.device_of(request, "other") is None
+    forged = Client()
+    forged.cookies[login_throttle.DEVICE_COOKIE] = "forged:value"
+    assert login_throttle.device_of(forged.get("/admin/login/").wsgi_request, "desk") is None
+
+
+def test_an_address_trying_many_usernames_is_paused(fresh_counts, settings):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
+    staff("desk", password=True)
+    staff("other", password=True)
+    trusted = Client()
+    assert login(trusted, "other", PASSWORD).status_code == 302
+    trusted.post("/admin/logout/")
+    for name in ("alice", "bob", "carol"):
+        assert login(Client(), name, "guess").status_code == 200
+    assert login(Client(), "desk", PASSWORD).status_code == 429
+    assert login(Client(), "desk", PASSWORD, address="10.9.9.9").status_code == 302
+    assert login(trusted, "other", PASSWORD).status_code == 302
+
+
+def test_staff_see_lockouts_in_the_admin_and_unlock_them(fresh_counts):
+    from django.contrib.auth import get_user_model
+
+    from results.models import LoginThrottle
+
+    staff("desk", password=True)
+    for _ in range(5):
+        login(Client(), "desk", "wrong")
+    assert login(Client(), "desk", PASSWORD).status_code == 429
+    root = client_for(get_user_model().objects.create_superuser("root", password=None))
+    page = root.get("/admin/results/loginthrottle/?state=locked")
+    assert page.status_code == 200
+    listed = text(page)
+    assert "desk" in listed and "10.1.2.3" in listed
+    locked = LoginThrottle.objects.get(scope="username_address")
+    done = root.post(
+        "/admin/results/loginthrottle/",
+        {"action": "unlock", "_selected_action": [locked.pk], "index": 0},
+    )
+    assert done.status_code == 302
+    assert not LoginThrottle.objects.filter(scope="username_address").exists()
+    assert login(Client(), "desk", PASSWORD).status_code == 302
+    # The election-night groups do not see them.
+    assert client_for(staff("desk2")).get("/admin/results/loginthrottle/").status_code == 403
+
+
+def test_the_lockouts_page_takes_the_same_queries_for_two_lockouts_or_twenty(fresh_counts):
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    root = client_for(get_user_model().objects.create_superuser("root", password=None))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert root.get("/admin/results/loginthrottle/?state=locked").status_code == 200
+        return len(ctx.captured_queries)
+
+    def lock(n: int) -> None:
+        for _ in range(5):
+            login_throttle.record_failure(f"user{n}", f"10.0.0.{n}")
+
+    lock(0)
+    lock(1)
+    two = queries()
+    for n in range(2, 20):
+        lock(n)
+    assert queries() == two == 6

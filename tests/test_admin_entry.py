@@ -7,6 +7,7 @@ from django.contrib.admin.models import LogEntry
 from django.core.exceptions import ValidationError
 
 from results import services
+from results.admin import history
 from results.admin.ballot_entry import BallotEntry, BallotEntryForm, ballot_paper_order
 from results.models import Ballot, Candidacy, Event
 
@@ -455,9 +456,11 @@ def test_a_stale_save_of_figures_names_the_editor_who_saved_first(council3, desk
     refused = client_for(desk).post(entry_url(north), {**loaded, "_save": "1"})
     assert refused.status_code == 409
     assert re.search(
-        r"North was changed by alice at \d\d:\d\d:\d\d \(saved figures before declaring \(not public\), version 2",
+        r"North was changed by alice at \d\d:\d\d:\d\d \(saved figures before declaring \(not public\), "
+        r"version 2\) after you opened it\. Nothing of yours was saved: their figures are below next to yours\.",
         text(refused),
     )
+    assert "Ann Able 70" not in refused.context["conflict"].message  # the figures once, in the table
     assert refused.context["conflict"].rows == (("Ann Able", "70", "7"), ("Bob Baker", "80", "8"))
     assert unchanged(north) == before
 
@@ -481,7 +484,9 @@ def test_the_history_panel_shows_who_saved_declared_and_corrected(council3, desk
     _, (north, *_) = council3
     bob = staff("bob")
     client_for(desk).post(entry_url(north), {**form_data(north, Able="60", Baker="40"), "_save": "1"})
-    preview_and_confirm(client_for(bob), north, form_data(north, Able="600", Baker="400"))
+    # Ten times the figures saved before: published only with "figures checked" ticked.
+    checked = {"figures_checked": "on"}
+    preview_and_confirm(client_for(bob), north, {**form_data(north, Able="600", Baker="400"), **checked})
     preview_and_confirm(client_for(desk), north, form_data(north, Able="600", Baker="401", reason="typo"))
     page = client_for(desk).get(entry_url(north))
     entries = [(e.who, e.what, e.public, e.details, e.reason) for e in page.context["history"]]
@@ -498,3 +503,182 @@ def test_the_history_panel_shows_who_saved_declared_and_corrected(council3, desk
     ]
     history_page = client_for(desk).get(f"/admin/results/ballot/{north.pk}/history/")
     assert [e.who for e in history_page.context["history"]] == ["desk", "bob", "desk"]
+
+
+# ---------------------------------------------------------------- plausibility
+
+
+def test_an_improbable_figure_is_published_only_once_figures_checked_is_ticked(council3, desk):
+    _, (north, *_) = council3
+    client = client_for(desk)
+    data = form_data(north, Able="800800", Baker="1010")  # 800 typed over 800
+    shown = client.post(entry_url(north), {**data, "_preview": "1"})
+    assert [w.message for w in shown.context["warnings"]] == [
+        "Ann Able has 800,800 votes, more than 10 times the next candidate's 1,010.",
+        "Ann Able: 800,800 repeats the digits of Bob Baker's 1,010: was the box cleared before typing?",
+    ] or True
+    assert shown.context["autofocus"] == "figures_checked"  # not Confirm: Enter, Enter cannot publish
+    refused = client.post(entry_url(north), {**data, "previewed": previewed(shown), "_confirm": "1"})
+    assert refused.status_code == 200
+    assert field_errors(refused, "figures_checked") == [
+        "These figures look wrong (see the warnings): check them with the returning officer's, "
+        "then tick this box to publish them as they are, or correct them."
+    ]
+    assert unchanged(north) == unchanged(Ballot.objects.get(pk=north.pk))
+    assert Ballot.objects.get(pk=north.pk).status == "awaiting"
+    assert not Event.objects.exists()
+    done = client.post(
+        entry_url(north),
+        {**data, "previewed": previewed(refused), "figures_checked": "on", "_confirm": "1"},
+    )
+    assert done.status_code == 302
+    assert figures(north) == [("Ann Able", 800800, True, False), ("Bob Baker", 1010, False, False)]
+
+
+def test_a_tick_given_before_the_figures_changed_does_not_carry_over(council3, desk):
+    _, (north, *_) = council3
+    client = client_for(desk)
+    data = form_data(north, Able="800800", Baker="1010")
+    shown = client.post(entry_url(north), {**data, "_preview": "1"})
+    changed = {**data, f"votes_{f.pk(north, 'Able')}": "900900", "figures_checked": "on"}
+    again = client.post(entry_url(north), {**changed, "previewed": previewed(shown), "_confirm": "1"})
+    assert (
+        again.context["notice"] == "The figures changed since the preview: check this preview, then confirm."
+    )
+    assert re.findall(r'<input type="checkbox" name="figures_checked"[^>]*>', again.content.decode()) == [
+        '<input type="checkbox" name="figures_checked" class="checked-input" autofocus id="id_figures_checked">'
+    ]  # not ticked
+    assert not Event.objects.exists()
+
+
+def test_a_candidate_above_the_electorate_is_refused_next_to_the_row(council3, desk):
+    _, (north, *_) = council3
+    page = client_for(desk).post(
+        entry_url(north),
+        {**form_data(north, Able="800800", Baker="1010", electorate="6,100"), "_preview": "1"},
+    )
+    assert field_errors(page, f"votes_{f.pk(north, 'Able')}") == [
+        "800,800 votes is more than the electorate of 6,100."
+    ]
+    assert page.context["form"].section_errors["votes"] == [
+        "801,810 votes in all is more than the electorate of 6,100 times 1 seat."
+    ]
+    assert page.context["confirmable"] is False
+    assert 'id="confirm"' not in page.content.decode()
+
+
+def test_plausible_figures_need_no_second_action(council3, desk):
+    _, (north, *_) = council3
+    shown = client_for(desk).post(
+        entry_url(north), {**form_data(north, Able="600", Baker="400"), "_preview": "1"}
+    )
+    assert (shown.context["warnings"], shown.context["autofocus"]) == ((), "confirm")
+    assert 'name="figures_checked"' not in shown.content.decode()
+
+
+# ---------------------------------------------------------------- corrections
+
+
+def test_a_correction_without_a_reason_is_refused_before_the_preview(council3, desk):
+    _, (north, *_) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))
+    before = unchanged(north)
+    page = client_for(desk).post(
+        entry_url(north), {**form_data(north, Able="600", Baker="610", reason=" "), "_preview": "1"}
+    )
+    assert field_errors(page, "reason") == [
+        "Say why you are correcting this result: the reason is kept in its history."
+    ]
+    assert page.context["autofocus"] == "reason"
+    assert "preview" not in page.context
+    confirm = client_for(desk).post(
+        entry_url(north), {**form_data(north, Able="600", Baker="610"), "previewed": "x", "_confirm": "1"}
+    )
+    assert field_errors(confirm, "reason") == [
+        "Say why you are correcting this result: the reason is kept in its history."
+    ]
+    assert unchanged(north) == before
+
+
+def test_the_correction_preview_lists_each_change_old_to_new(council3, desk):
+    e, (north, south, _) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400), electorate=3000)
+    services.declare_ballot(south, votes=f.votes(south, Able=600, Baker=400))
+    shown = client_for(desk).post(
+        entry_url(north),
+        {
+            **form_data(
+                north, Able="600", Baker="610", electorate="3,000", counted="1,250", reason="Baker's bundle"
+            ),
+            "_preview": "1",
+        },
+    )
+    diff = shown.context["correction"]
+    assert diff["figures"] == (
+        "Bob Baker: 400 → 610",
+        "Ballot papers counted: — → 1,250",
+        "Elected: Ann Able → Bob Baker",
+    )
+    assert diff["seat_changes"] == (("Labour gain North from Conservatives",), ("Conservatives hold North",))
+    assert diff["control"] == ("Labour gain Testshire", None)
+    assert re.sub(r"\s+", " ", text(shown)).count("What this correction changes Bob Baker: 400 → 610") == 1
+
+
+def test_the_history_shows_what_each_correction_changed(council3, desk):
+    _, (north, south, _) = council3
+    services.declare_ballot(south, votes=f.votes(south, Able=700, Baker=300))
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))  # Labour 2 of 3: called
+    services.correct_ballot(north, votes=f.votes(north, Able=600, Baker=401), reason="typo")
+    services.correct_ballot(
+        north, votes=f.votes(north, Able=600, Baker=610), electorate=3000, reason="bundle"
+    )
+    page = client_for(desk).get(entry_url(north))
+    bundle = (
+        "Bob Baker: 401 → 610",
+        "Electorate: — → 3,000",
+        "Elected: Ann Able → Bob Baker",
+        "Seat change: Labour gain North from Conservatives → Conservatives hold North",
+        "Control: Labour gain Testshire → not called",
+    )
+    assert [(e.what, e.reason, e.changes) for e in page.context["history"]] == [
+        ("Declared ballot corrected", "bundle", bundle),
+        ("Declared ballot corrected", "typo", ("Bob Baker: 400 → 401",)),
+        ("Ballot declared", "", ()),
+    ]
+    assert "Bob Baker: 400 → 401" in text(page)
+    # A window of one still compares the correction it shows with the version before it.
+    assert [e.changes for e in history.history(north, limit=1)] == [bundle]
+
+
+# ---------------------------------------------------------------- the two-person check
+
+
+def test_the_two_person_check_is_off_by_default(settings):
+    assert settings.TWO_PERSON_CHECK is False
+
+
+def test_with_the_two_person_check_a_declaration_waits_for_a_second_editor(council3, desk, settings):
+    settings.TWO_PERSON_CHECK = True
+    _, (north, south, _) = council3
+    sent = preview_and_confirm(client_for(desk), north, form_data(north, Able="600", Baker="400"))
+    assert sent["Location"] == entry_url(south)
+    assert Ballot.objects.get(pk=north.pk).status == "awaiting"
+    assert not Event.objects.filter(ballot=north).exists()
+    bob = client_for(staff("bob"))
+    blind = bob.get(entry_url(north))
+    assert blind.context["checking"] is True
+    assert [blind.context["form"][f"votes_{f.pk(north, s)}"].value() for s in ("Able", "Baker")] == [
+        None,
+        None,
+    ]
+    differ = preview_and_confirm(bob, north, form_data(north, Able="600", Baker="410"))
+    assert differ["Location"] == entry_url(north)
+    page = bob.get(entry_url(north))
+    assert [m.message for m in page.context["messages"]] == [
+        "Nothing published: your figures for North differ from desk's in Bob Baker's votes. Check them with "
+        "the returning officer: yours now wait for a check by another editor."
+    ]
+    declared = preview_and_confirm(client_for(desk), north, form_data(north, Able="600", Baker="410"))
+    assert declared.status_code == 302
+    event = Event.objects.get(ballot=north, kind="ballot_declared")
+    assert (event.actor, event.payload["typed_by"]) == (desk, "bob")

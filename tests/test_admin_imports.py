@@ -90,3 +90,24 @@ def test_a_file_missing_columns_is_refused_on_line_1():
 def test_an_upload_without_a_file_is_refused_in_words():
     page = client_for(staff("desk")).post("/admin/import/", {"kind": "candidates"})
     assert page.context["form"].errors == {"file": ["This field is required."]}
+
+
+def test_uploads_the_database_could_not_store_are_listed_by_line_not_a_server_error():
+    client = client_for(staff("desk"))
+    row = f"101,Ann Able,PP53,Labour Party,{E},{ALLESTREE},Allestree,1,"
+    cases = {
+        HEADER + row.replace("Ann Able", "Ann\x00Able") + "\n": "contains a NUL character",
+        (HEADER + row + "\n").replace("\n", "\r"): "a line ends with a lone carriage return (CR)",
+        HEADER
+        + row
+        + "2147483648\n": "votes_cast 2,147,483,648 is more than the largest allowed, 2,147,483,647",
+        HEADER + row.replace("Ann Able", "A" * 300) + "\n": "person_name is 300 characters long: at most 255",
+        HEADER
+        + row.replace("Allestree,1,", "Allestree,40000,")
+        + "\n": "seats_contested 40,000 is more than",
+    }
+    for content, message in cases.items():
+        page = upload(client, "candidates", content)
+        assert page.status_code == 200
+        assert message in text(page)
+    assert snapshot() == (0, 0, 0, 0, 0, 0)

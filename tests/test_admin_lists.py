@@ -99,7 +99,7 @@ def test_the_overview_runs_a_fixed_number_of_queries():
     for slug in ("one", "two", "three"):
         council_with(slug, 12, declared=6, recount=2)
     large = queries(client, "/admin/election-night/")
-    assert (small, large) == (9, 9)
+    assert (small, large) == (10, 10)
 
 
 # ---------------------------------------------------------------- the ballot list and work list
@@ -109,12 +109,13 @@ def test_the_ballot_list_runs_the_same_number_of_queries_for_10_and_60_ballots()
     client = client_for(staff("desk"))
     ten_council = council_with("ten", 10, declared=4).council
     url = "/admin/results/ballot/"
+    queries(client, url)  # warm the content-type cache
     ten = queries(client, url)
     council_with("fifty", 50, declared=20, recount=3)
     sixty = queries(client, url)
-    assert (ten, sixty) == (10, 10)
+    assert (ten, sixty) == (9, 9)
     filtered = f"{url}?progress=to_declare&election__council__id__exact={ten_council.pk}"
-    assert queries(client, filtered) == 10  # a filtered list counts its rows and all ballots
+    assert queries(client, filtered) == 9  # a filtered list counts its rows and all ballots
 
 
 def test_the_work_list_shows_only_ballots_still_to_declare_in_ward_order():
@@ -139,8 +140,12 @@ def test_the_ballot_list_shows_the_winners_of_declared_ballots():
     council_with("testshire", 2, declared=1)
     page = client_for(staff("desk")).get("/admin/results/ballot/")
     shown = text(page)
-    assert "Ward 000 Testshire 1 Declared 3 Ann Able 0 (Lab)" in shown
-    assert "Ward 001 Testshire 1 Awaiting count 3 — -" in shown
+    assert re.search(
+        r"Ward 001 Testshire 1 Awaiting count Wait for the count 3 — — — "
+        r"Ward 000 Testshire 1 Declared Declared: correct if needed 3 an import or a script \d\d:\d\d:\d\d — "
+        r"Ann Able 0 \(Lab\)",
+        shown,
+    )
 
 
 def test_the_ballot_page_runs_the_same_number_of_queries_in_a_small_and_a_large_council():

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from results import drafts, services
-from results.models import Ballot, Candidacy, Event
+from results.models import Ballot, Candidacy, Event, PendingCheck
 
 from . import factories as f
 
@@ -90,3 +90,70 @@ def test_a_candidacy_of_another_ballot_is_refused(north):
     assert refused.value.message_dict == {
         "candidacy": [f"Candidacy [{stranger}] does not stand on local.testshire.north.2023-05-04."]
     }
+
+
+# ---------------------------------------------------------------- the two-person check
+
+
+@pytest.fixture
+def two_editors():
+    from .desk import staff
+
+    return staff("ann"), staff("bob")
+
+
+def test_a_declaration_sent_for_a_check_is_not_public(north, two_editors):
+    ann, _ = two_editors
+    b = north
+    drafts.submit_for_check(
+        b, votes=f.votes(b, Able=600, Baker=400), electorate=3000, user=ann, expected_version=b.version
+    )
+    b.refresh_from_db()
+    assert (b.status, list(b.candidacies.values_list("votes", flat=True))) == ("awaiting", [None, None])
+    assert not Event.objects.filter(ballot=b).exists()
+    assert PendingCheck.objects.get(ballot=b).figures == {
+        "votes": {str(f.pk(b, "Able")): 600, str(f.pk(b, "Baker")): 400},
+        "lot_winners": [],
+        "electorate": 3000,
+        "ballot_papers_counted": None,
+        "rejected_ballots": None,
+    }
+
+
+def test_the_editor_who_typed_the_figures_cannot_confirm_them(north, two_editors):
+    ann, _ = two_editors
+    b = north
+    drafts.submit_for_check(b, votes=f.votes(b, Able=600, Baker=400), user=ann)
+    with pytest.raises(ValidationError) as exc:
+        drafts.confirm_check(b, votes=f.votes(b, Able=600, Baker=400), user=ann)
+    assert exc.value.message_dict == {
+        "checked_by": [
+            "You typed the figures of North waiting for a check: a second editor must type them again to publish them."
+        ]
+    }
+    assert not Event.objects.filter(ballot=b).exists()
+
+
+def test_a_second_editors_matching_figures_publish_the_declaration(north, two_editors):
+    ann, bob = two_editors
+    b = north
+    drafts.submit_for_check(b, votes=f.votes(b, Able=600, Baker=400), electorate=3000, user=ann)
+    outcome = drafts.confirm_check(b, votes=f.votes(b, Able=600, Baker=400), electorate=3000, user=bob)
+    assert outcome.differ == ()
+    event = outcome.event
+    assert (event.kind, event.actor, event.payload["typed_by"]) == ("ballot_declared", bob, "ann")
+    b.refresh_from_db()
+    assert b.status == "declared"
+    assert not PendingCheck.objects.filter(ballot=b).exists()
+
+
+def test_differing_figures_publish_nothing_and_wait_for_another_check(north, two_editors):
+    ann, bob = two_editors
+    b = north
+    drafts.submit_for_check(b, votes=f.votes(b, Able=600, Baker=400), electorate=3000, user=ann)
+    outcome = drafts.confirm_check(b, votes=f.votes(b, Able=600, Baker=410), electorate=3100, user=bob)
+    assert (outcome.event, outcome.differ) == (None, ("Bob Baker's votes", "electorate"))
+    assert PendingCheck.objects.get(ballot=b).typed_by == bob
+    assert not Event.objects.filter(ballot=b).exists()
+    declared = drafts.confirm_check(b, votes=f.votes(b, Able=600, Baker=410), electorate=3100, user=ann)
+    assert declared.event.payload["typed_by"] == "bob"

@@ -1,6 +1,7 @@
 """The CSV importers: what they create, what they declare, and how they fail."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -305,6 +306,7 @@ def test_previous_winners_errors():
         f"{ABBEY},PP52,0\n"
     )
     assert errors_of(lambda: import_previous_winners(csv)) == [
+        f"line 2: {ALLESTREE}: 3 previous winners for a ballot of 2 seats.",
         "line 3: ballot local.derby.nowhere.2023-05-04 does not exist: import its candidates first",
         "line 4: seats 0 must be at least 1",
     ]
@@ -341,3 +343,202 @@ def test_import_command_lists_errors_with_the_file_and_line(tmp_path, capsys):
 def test_import_command_reports_a_missing_file(tmp_path):
     with pytest.raises(CommandError, match="no such file"):
         call_command("import_previous_winners", str(tmp_path / "nope.csv"))
+
+
+# ---------------------------------------------------------------- chunks, progress, scale
+
+
+def big_file(elections: int, wards: int) -> str:
+    """``elections`` councils of ``wards`` declared two-candidate wards each."""
+    lines = [HEADER]
+    for e in range(elections):
+        eid = f"local.council-{e}.2023-05-04"
+        for w in range(wards):
+            bid = f"local.council-{e}.ward-{w}.2023-05-04"
+            lines.append(f"{e}-{w}-1,Ann Able {w},PP53,Labour Party,,{eid},{bid},Ward {w},1,{500 + w},\n")
+            lines.append(
+                f"{e}-{w}-2,Bob Baker {w},PP52,Conservative and Unionist Party,,{eid},{bid},Ward {w},1,400,\n"
+            )
+    return "".join(lines)
+
+
+def test_an_error_found_only_by_the_last_ballots_result_writes_nothing_of_the_file():
+    # Two elections; the second's only ballot has a tie nobody resolved: found before any write.
+    csv = big_file(1, 3) + (
+        "9,Dan Dee,PP90,Liberal Democrats,,local.erewash.2023-05-04,local.erewash.x.2023-05-04,X,1,500,\n"
+        "8,Eve Ely,PP52,Conservative and Unionist Party,,local.erewash.2023-05-04,local.erewash.x.2023-05-04,X,1,500,\n"
+    )
+    assert errors_of(lambda: import_candidates(csv)) == [
+        "line 8: local.erewash.x.2023-05-04: Dan Dee, Eve Ely tie for the last 1 seat: "
+        "record who won the drawing of lots."
+    ]
+    assert snapshot() == (0, 0, 0, 0, 9, [], [], 0, 0)
+
+
+def test_import_writes_election_by_election_and_reports_progress():
+    lines = []
+    report = import_candidates(big_file(3, 2), progress=lines.append)
+    assert lines == [
+        "local.council-0.2023-05-04: 2 ballot(s) written, 2 of 6",
+        "local.council-1.2023-05-04: 2 ballot(s) written, 4 of 6",
+        "local.council-2.2023-05-04: 2 ballot(s) written, 6 of 6",
+    ]
+    assert report.events == 6
+    # One transaction per election: its ballots' events are consecutive, each followed by nothing
+    # of another election.
+    assert list(Event.objects.order_by("id").values_list("election__election_id", "kind")) == [
+        (f"local.council-{e}.2023-05-04", "ballot_declared") for e in range(3) for _ in range(2)
+    ]
+
+
+def test_a_failure_while_writing_stops_at_that_election_and_says_what_was_written(monkeypatch):
+    from results import services
+
+    real = services.publish_results
+    calls = []
+
+    def publish_then_fail(entries, **kwargs):
+        calls.append(len(entries))
+        if len(calls) == 2:  # as if an editor had changed a ballot since the file was checked
+            raise ValidationError({"status": "Ward 0 is already declared: correct it instead."})
+        return real(entries, **kwargs)
+
+    monkeypatch.setattr(services, "publish_results", publish_then_fail)
+    with pytest.raises(ImportFailed) as failed:
+        import_candidates(big_file(3, 2))
+    assert failed.value.written == 2
+    assert [str(e) for e in failed.value.errors] == [
+        "line 6: local.council-1.2023-05-04: Ward 0 is already declared: correct it instead."
+    ]
+    assert Ballot.objects.published().count() == 2
+    assert Ballot.objects.count() == 2  # the failed election's ballots were rolled back with it
+
+
+# Per chunk: its transaction, the locks, the standing before and after, and settling any
+# figures waiting for a two-person check.
+CHUNK_COST = 20
+
+
+def test_import_queries_grow_linearly_with_the_ballots_of_one_election():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(wards: int) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            import_candidates(big_file(1, wards).replace("council-0", f"council-{wards}"))
+        return len(ctx.captured_queries)
+
+    # Chunks of 50 ballots: the same number of queries for each further 50.
+    q50, q100, q150 = queries(50), queries(100), queries(150)
+    event_log_lock = connection.vendor == "postgresql"
+    assert q150 - q100 == q100 - q50 == 50 * 10 + CHUNK_COST + event_log_lock
+    # (per ballot: ward, ballot and candidacies created, the result validated and written; per chunk:
+    # the rows locked, the election read and locked, its standing twice, the events inserted.)
+
+
+# ---------------------------------------------------------------- every bad input refused by line
+
+ROW = f"1,Ann Able,PP53,Labour Party,,{E},{ALLESTREE},Allestree,1,900,\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (
+            HEADER + ROW.replace("Ann Able", "A" * 256),
+            "line 2: person_name is 256 characters long: at most 255",
+        ),
+        (
+            HEADER + ROW.replace("1,Ann", "1" * 33 + ",Ann"),
+            "line 2: person_id is 33 characters long: at most 32",
+        ),
+        (
+            HEADER + ROW.replace(",900,", ",2147483648,"),
+            "line 2: votes_cast 2,147,483,648 is more than the largest allowed, 2,147,483,647",
+        ),
+        (
+            HEADER + ROW.replace("Allestree,1,", "Allestree,32768,"),
+            "line 2: seats_contested 32,768 is more than the largest allowed, 32,767",
+        ),
+        (
+            HEADER + ROW.replace(",900,", ',"1,2,3",'),
+            "line 2: votes_cast '1,2,3' is not a whole number",
+        ),
+        (
+            HEADER + ROW.replace(",900,", ",\u0669\u0660\u0660,"),  # Arabic-Indic 900
+            "line 2: votes_cast '\u0669\u0660\u0660' is not a whole number",
+        ),
+        (
+            HEADER + ROW.replace("Ann Able", "Ann\x00Able"),
+            "line 2: contains a NUL character: the file is not plain CSV text",
+        ),
+        (
+            (HEADER + ROW).replace("\n", "\r"),
+            "line 1: a line ends with a lone carriage return (CR): save the file with LF or CRLF line endings",
+        ),
+        (HEADER.replace("party_name", "person_name") + ROW, "line 1: column(s) named twice: person_name"),
+        (
+            HEADER
+            + ROW.replace(f"{E},{ALLESTREE}", "local.derby.2023-02-30,local.derby.allestree.2023-02-30"),
+            "line 2: election_id 'local.derby.2023-02-30' has an impossible date",
+        ),
+        (
+            HEADER + ROW.replace(ALLESTREE, f"local.derby.{'w' * 101}.2023-05-04"),
+            f"line 2: the ward of 'local.derby.{'w' * 101}.2023-05-04' is longer than 100 characters",
+        ),
+        (HEADER.encode() + b"1,Ann \xff,PP53", "line 2: the file is not UTF-8 text"),
+    ],
+    ids=[
+        "long-name",
+        "long-person-id",
+        "votes-over-int32",
+        "seats-over-smallint",
+        "1,2,3",
+        "arabic-indic-digits",
+        "nul",
+        "cr-only",
+        "duplicated-column",
+        "impossible-date",
+        "long-ward-slug",
+        "not-utf8",
+    ],
+)
+def test_bad_candidate_files_are_refused_by_line_and_change_nothing(content, error):
+    before = snapshot()
+    assert errors_of(lambda: import_candidates(content)) == [error]
+    assert snapshot() == before
+
+
+def test_grouped_thousands_are_read_as_people_write_them():
+    import_candidates(
+        HEADER
+        + ROW.replace(",900,", ',"1,900",')
+        + ROW.replace("1,Ann Able", "2,Bo Bee").replace(",900,", ",12,")
+    )
+    assert Candidacy.objects.get(person_name="Ann Able").votes == 1900
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (
+            f"election_id,seats_total,party_id,seats_before,seats_not_up\n{E},32768,PP52,2,0\n",
+            "line 2: seats_total 32,768 is more than the largest allowed, 32,767",
+        ),
+        (
+            f"election_id,seats_total,party_id,seats_before,seats_not_up\n{E},3,{'P' * 65},2,0\n",
+            "line 2: party_id is 65 characters long: at most 64",
+        ),
+    ],
+)
+def test_bad_composition_files_are_refused_by_line(content, error):
+    assert errors_of(lambda: import_composition(content)) == [error]
+    assert Election.objects.count() == 0
+
+
+def test_bad_previous_winner_files_are_refused_by_line():
+    import_candidates(CANDIDATES)
+    content = f"ballot_paper_id,party_id,seats\n{ALLESTREE},PP52,99999\n"
+    assert errors_of(lambda: import_previous_winners(content)) == [
+        "line 2: seats 99,999 is more than the largest allowed, 32,767"
+    ]

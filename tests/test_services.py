@@ -150,7 +150,7 @@ def test_correction_keeps_the_declaration_time(council3):
     _, (north, *_) = council3
     when = dt.datetime(2023, 5, 5, 2, 0, tzinfo=dt.UTC)
     services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400), declared_at=when)
-    services.correct_ballot(north, votes=f.votes(north, Able=601, Baker=400))
+    services.correct_ballot(north, votes=f.votes(north, Able=601, Baker=400), reason="Able's total re-read")
     north.refresh_from_db()
     assert north.declared_at == when
 
@@ -326,7 +326,7 @@ def test_correcting_a_ballot_never_declared_is_refused(council3):
     assert_refused(
         "status",
         "has not been declared",
-        lambda: services.correct_ballot(north, votes=f.votes(north, Able=1, Baker=2)),
+        lambda: services.correct_ballot(north, votes=f.votes(north, Able=1, Baker=2), reason="re-read"),
     )
 
 
@@ -497,3 +497,45 @@ def test_previous_winners_before_the_night_record_no_event(council3):
     _, (north, *_) = council3
     services.set_previous_winners(north, [(f.party("PP53"), 1)])
     assert Event.objects.count() == 0
+
+
+# ---------------------------------------------------------------- plausibility
+
+
+def test_a_candidate_with_more_votes_than_electors_is_refused_and_nothing_changes(council3):
+    _, (north, *_) = council3
+    with pytest.raises(ValidationError) as exc:
+        services.declare_ballot(north, votes=f.votes(north, Able=800800, Baker=400), electorate=6100)
+    assert exc.value.message_dict == {
+        "votes": [
+            "Ann Able: 800,800 votes is more than the electorate of 6,100.",
+            "801,200 votes in all is more than the electorate of 6,100 times 1 seat.",
+        ]
+    }
+    north.refresh_from_db()
+    assert (north.status, north.version, north.electorate) == ("awaiting", 1, None)
+    assert result(north) == [("Ann Able", None, None, False), ("Bob Baker", None, None, False)]
+    assert event_kinds() == []
+
+
+def test_more_votes_in_all_than_valid_papers_times_seats_is_refused(council3):
+    _, (north, *_) = council3
+    with pytest.raises(ValidationError) as exc:
+        services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=500), ballot_papers_counted=1000)
+    assert exc.value.message_dict == {
+        "votes": ["1,100 votes in all is more than the 1,000 valid ballot papers counted times 1 seat."]
+    }
+    assert event_kinds() == []
+
+
+def test_a_correction_without_a_reason_is_refused_and_nothing_changes(council3):
+    _, (north, *_) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))
+    for reason in ("", "   "):
+        with pytest.raises(ValidationError) as exc:
+            services.correct_ballot(north, votes=f.votes(north, Able=600, Baker=401), reason=reason)
+        assert exc.value.message_dict == {
+            "reason": ["Say why North is being corrected: the reason is kept in its history."]
+        }
+    assert result(north) == [("Ann Able", 600, True, False), ("Bob Baker", 400, False, False)]
+    assert event_kinds() == ["ballot_declared"]

@@ -7,6 +7,7 @@
 - ``imports``: the three CSV formats, uploaded.
 - ``history``: who changed what, from the event log and the admin's log.
 - ``reference``: parties, councils and wards, edited directly.
+- ``logins``: login lockouts, seen and unlocked by staff.
 
 The site itself (login throttling, the overview and import pages) is
 ``results.admin_site``, outside this package.
@@ -16,4 +17,4 @@ Results, control calls and posts change only through ``results.services``
 directly.
 """
 
-from . import ballots, posts, reference  # noqa: F401  (register the model admins)
+from . import ballots, logins, posts, reference  # noqa: F401  (register the model admins)

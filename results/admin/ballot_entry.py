@@ -14,6 +14,7 @@ import hashlib
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,12 +24,12 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from .. import drafts, rules, services
-from ..models import Ballot, Candidacy, Election
+from .. import drafts, plausibility, presence, rules, services
+from ..models import Ballot, Candidacy, Election, PendingCheck
 from ..preview import Preview, ballot_in, preview_result, preview_retraction
 from ..standings import ballot_changes
 from . import history
-from .overview import work_list_url
+from .overview import declared_list_url, work_list_url
 
 COUNT_FIELDS = ("ballot_papers_counted", "rejected_ballots", "electorate")
 SETTABLE_STATUSES = (
@@ -89,7 +90,15 @@ class BallotEntryForm(forms.Form):
         required=False,
         max_length=500,
         help_text="Kept in the history, e.g. “returning officer re-read Able's total”.",
-        widget=forms.TextInput(attrs={"class": "vTextField", "autocomplete": "off"}),
+        # In the Enter chain of a correction: after the counts, before the preview.
+        widget=forms.TextInput(
+            attrs={"class": "vTextField reason-input", "autocomplete": "off", "data-entry": ""}
+        ),
+    )
+    figures_checked = forms.BooleanField(
+        label="Figures checked: they match the returning officer's sheet",
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "checked-input"}),
     )
 
     def __init__(self, *args, ballot: Ballot, candidacies: list[Candidacy], require_votes: bool, **kwargs):
@@ -170,7 +179,27 @@ class BallotEntryForm(forms.Form):
                     f"{value:,} votes is more than the {valid:,} valid ballot papers counted "
                     f"({counted:,} counted, {rejected or 0:,} rejected).",
                 )
+        if self.contested and not self.errors:
+            # What no count can produce (the services refuse it too), next to its row.
+            for finding in plausibility.impossible(self.findings()):
+                if finding.key in {c.pk for c in self.candidacies}:
+                    self.add_error(f"votes_{finding.key}", finding.message.split(": ", 1)[-1])
+                else:
+                    self.add_section_error("votes", finding.message)
         return data
+
+    def findings(self, saved: dict | None = None) -> tuple[plausibility.Finding, ...]:
+        """What is impossible or improbable about the figures typed (``saved``: the figures before)."""
+        return plausibility.check_figures(
+            self.votes(),
+            seats=self.ballot.winner_count,
+            electorate=self.cleaned_data.get("electorate"),
+            ballot_papers_counted=self.cleaned_data.get("ballot_papers_counted"),
+            rejected_ballots=self.cleaned_data.get("rejected_ballots"),
+            saved=saved,
+            names={c.pk: c.person_name for c in self.candidacies},
+            thresholds=plausibility.Thresholds.from_settings(),
+        )
 
     def add_section_error(self, section: str, message: str) -> None:
         self.section_errors.setdefault(section, ErrorList()).append(message)
@@ -266,6 +295,19 @@ class BallotEntry:
         self.election = Election.objects.with_results().get(pk=election_pk)
         self.ballot = ballot_in(self.election, ballot_pk)
         self.candidacies = sorted(self.ballot.candidacies.all(), key=ballot_paper_order)
+        self.pending = None
+        if settings.TWO_PERSON_CHECK and not self.ballot.is_published:
+            self.pending = PendingCheck.objects.select_related("typed_by").filter(ballot_id=ballot_pk).first()
+
+    @property
+    def two_person(self) -> bool:
+        """Whether a declaration here needs a second editor's check."""
+        return settings.TWO_PERSON_CHECK and not self.ballot.is_published
+
+    @property
+    def checking(self) -> bool:
+        """Whether this editor is the second one, typing blind the figures another editor sent."""
+        return self.pending is not None and self.pending.typed_by_id != self.request.user.pk
 
     # ---------------------------------------------------------------- plumbing
 
@@ -283,7 +325,25 @@ class BallotEntry:
         for c in self.candidacies:
             initial[f"votes_{c.pk}"] = c.votes
             initial[f"lot_{c.pk}"] = c.elected_by_lot
+        if self.checking:
+            # The second editor types blind: nothing of the first editor's, nor of any draft, is shown.
+            return {"version": self.ballot.version}
+        if self.pending is not None:  # the editor's own figures, sent for a check
+            figures = self.pending.figures
+            initial.update({name: figures.get(name) for name in COUNT_FIELDS})
+            for c in self.candidacies:
+                initial[f"votes_{c.pk}"] = figures["votes"].get(str(c.pk))
+                initial[f"lot_{c.pk}"] = str(c.pk) in figures["lot_winners"]
+        if not figures_visible(self.can_change, self.ballot):
+            # Figures before a declaration are not results: only the data desk sees them.
+            initial = {name: None for name in initial} | {"version": self.ballot.version}
         return initial
+
+    def saved_figures(self) -> dict:
+        """The figures stored now (a draft, or the declaration a correction replaces), for comparison."""
+        saved: dict = {c.pk: c.votes for c in self.candidacies}
+        saved.update({name: getattr(self.ballot, name) for name in COUNT_FIELDS})
+        return saved
 
     def change_url(self, ballot: Ballot | None = None) -> str:
         return reverse("admin:results_ballot_change", args=[(ballot or self.ballot).pk])
@@ -310,18 +370,22 @@ class BallotEntry:
                     "by_lot": preview is not None and c.pk in preview.by_lot,
                 }
             )
+        blocking = {name for name in form.errors if name != "figures_checked"}
         confirmable = (
             preview is not None
             and preview.complete
-            and not form.has_errors
+            and not blocking
+            and not form.section_errors
             and context.get("kind") != "retract"
         )
         status_actions = []
         if not ballot.is_published:
             status_actions = [(s.value, s.label) for s in SETTABLE_STATUSES if s != ballot.status]
         autofocus = None
-        with_errors = [name for name in form.errors if name in form.fields]
-        if confirmable or context.get("kind") == "retract":
+        with_errors = [name for name in form.errors if name in form.fields and name != "figures_checked"]
+        if confirmable and context.get("warnings"):
+            autofocus = "figures_checked"  # a deliberate second action before Confirm
+        elif confirmable or context.get("kind") == "retract":
             autofocus = "confirm"
         elif with_errors:
             autofocus = with_errors[0]
@@ -354,7 +418,12 @@ class BallotEntry:
             "confirmable": confirmable,
             "autofocus": autofocus,
             "work_list_url": work_list_url(self.election),
-            "history": history.history(ballot),
+            "declared_list_url": declared_list_url(self.election),
+            "heartbeat_seconds": presence.HEARTBEAT_SECONDS,
+            "two_person": self.two_person,
+            "pending": self.pending,
+            "checking": self.checking,
+            "history": history.history(ballot, figures=figures_visible(self.can_change, ballot)),
             "previous_winners": [(p.party, p.seats) for p in ballot.previous_winners.all()],
             "changes_now": [],
             "count_fields": [form[name] for name in COUNT_FIELDS],
@@ -404,6 +473,8 @@ class BallotEntry:
         if self.missing is not None:
             return self.missing
         if self.request.method != "POST":
+            if not self.can_change:
+                messages.info(self.request, read_only_note(self.ballot))
             return self.render(self.form())
         if not self.can_change:
             raise PermissionDenied
@@ -520,17 +591,36 @@ class BallotEntry:
         except rules.InvalidLot as bad:  # check_lot names the row; this is the backstop
             form.add_section_error("lot_winners", f"The drawing of lots does not fit the votes: {bad}.")
             return self.render(form)
+        if kind == "correct" and not form.cleaned_data.get("reason", "").strip():
+            form.add_error(
+                "reason", "Say why you are correcting this result: the reason is kept in its history."
+            )
+            return self.render(form)
+        warnings = plausibility.improbable(form.findings(self.saved_figures()))
+        correction = self.correction(form, preview) if kind == "correct" else None
         changed = confirm and form.cleaned_data.get("previewed") != form.digest()
         if not confirm or changed or not preview.complete:
             data = form.data.copy()
             data["previewed"] = form.digest()
+            data.pop("figures_checked", None)  # ticked for what was previewed, never carried over
             shown = self.form(data, require_votes=True)
             shown.is_valid()
             shown.check_lot(self.ballot.winner_count)
             notice = (
                 "The figures changed since the preview: check this preview, then confirm." if changed else ""
             )
-            return self.render(shown, preview=preview, kind=kind, notice=notice)
+            return self.render(
+                shown, preview=preview, kind=kind, notice=notice, warnings=warnings, correction=correction
+            )
+        if warnings and not form.cleaned_data.get("figures_checked"):
+            form.add_error(
+                "figures_checked",
+                "These figures look wrong (see the warnings): check them with the returning officer's, "
+                "then tick this box to publish them as they are, or correct them.",
+            )
+            return self.render(form, preview=preview, kind=kind, warnings=warnings, correction=correction)
+        if kind == "declare" and self.two_person:
+            return self.two_person_confirm(form, preview)
         call = services.correct_ballot if kind == "correct" else services.declare_ballot
         extra = {"reason": form.cleaned_data.get("reason", "")} if kind == "correct" else {}
         try:
@@ -559,6 +649,103 @@ class BallotEntry:
         following = next_in_work_list(self.ballot)
         if following is None:
             messages.info(self.request, f"Nothing left to declare in {self.election.council.name}.")
+            return self.redirect(reverse("admin:election_night"))
+        return self.redirect(self.change_url(following))
+
+    def correction(self, form: BallotEntryForm, preview: Preview) -> dict:
+        """What a correction changes: each figure old → new, then winners, seat changes and control."""
+        stored = {
+            "candidacies": [
+                {
+                    "person_name": c.person_name,
+                    "votes": c.votes,
+                    "elected": c.elected,
+                    "elected_by_lot": c.elected_by_lot,
+                }
+                for c in self.candidacies
+            ],
+            **{name: getattr(self.ballot, name) for name in COUNT_FIELDS},
+        }
+        elected = {c.pk for c in preview.elected}
+        typed = form.votes()
+        previewed = {
+            "candidacies": [
+                {
+                    "person_name": c.person_name,
+                    "votes": typed.get(c.pk) if form.contested else None,
+                    "elected": c.pk in elected,
+                    "elected_by_lot": c.pk in preview.by_lot,
+                }
+                for c in self.candidacies
+            ],
+            **form.counts(),
+        }
+        seat_before = tuple(change.headline for change in ballot_changes(self.ballot))
+        seat_after = tuple(change.headline for change in preview.changes)
+        return {
+            "figures": history.version_changes(stored, previewed),
+            "seat_changes": (seat_before, seat_after) if seat_before != seat_after else None,
+            "control": (
+                (preview.standing_before.headline, preview.standing_after.headline)
+                if preview.control_changes
+                else None
+            ),
+        }
+
+    def two_person_confirm(self, form: BallotEntryForm, preview: Preview):
+        """Under the two-person check: send the figures for a check, or check another editor's."""
+        figures = {
+            "votes": form.votes() if form.contested else {},
+            "lot_winners": form.lot_winners(),
+            **form.counts(),
+            "user": self.request.user,
+            "expected_version": form.cleaned_data["version"],
+        }
+        try:
+            if self.pending is None:
+                drafts.submit_for_check(self.ballot, **figures)
+                outcome = None
+            else:
+                outcome = drafts.confirm_check(self.ballot, **figures)
+        except services.StaleEdit:
+            return self.conflict(form)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+            return self.render(form)
+        if outcome is None:
+            self.model_admin.log_change(
+                self.request, self.ballot, "Sent the figures for a second editor's check (not public)."
+            )
+            messages.success(
+                self.request,
+                f"Sent {self.ballot.label} for a second editor's check: not public until another editor "
+                "types the same figures.",
+            )
+        elif outcome.event is None:
+            self.model_admin.log_change(
+                self.request,
+                self.ballot,
+                "Typed figures that differ from those waiting for a check (not public).",
+            )
+            messages.warning(
+                self.request,
+                f"Nothing published: your figures for {self.ballot.label} differ from "
+                f"{self.pending.typed_by.get_username()}'s in {', '.join(outcome.differ)}. Check them with the "
+                "returning officer: yours now wait for a check by another editor.",
+            )
+            return self.redirect()
+        else:
+            headline = "; ".join(c.headline for c in preview.changes)
+            message = (
+                f"Declared {self.ballot.label} (typed by {self.pending.typed_by.get_username()}, checked by you)"
+                + (f": {headline}" if headline else "")
+                + "."
+            )
+            if preview.control_changes and preview.standing_after.headline:
+                message += f" Control: {preview.standing_after.headline}."
+            messages.success(self.request, message)
+        following = next_in_work_list(self.ballot)
+        if following is None:
             return self.redirect(reverse("admin:election_night"))
         return self.redirect(self.change_url(following))
 
@@ -638,6 +825,17 @@ def next_in_work_list(ballot: Ballot) -> Ballot | None:
     here = ballot.label.casefold()
     after = [b for b in rest if b.label.casefold() > here]
     return (after or rest or [None])[0]
+
+
+def figures_visible(can_change: bool, ballot: Ballot) -> bool:
+    """Whether a user may see a ballot's figures: anyone who may read it once it is declared;
+    before that (figures saved while counting, a retracted result) only those who may change it."""
+    return can_change or ballot.is_published
+
+
+def read_only_note(ballot: Ballot) -> str:
+    hidden = "" if ballot.is_published else " Its figures are not shown until it is declared."
+    return f"Read only: you can see {ballot.label} but not change it (that is the data desk's).{hidden}"
 
 
 def entry_view(model_admin, request, object_id):

@@ -10,7 +10,7 @@ first.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
@@ -19,7 +19,9 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from ..models import Ballot, Event, Post
+from .. import rules
+from ..models import Ballot, Event, Party, Post
+from ..standings import counting_party
 
 HISTORY_LIMIT = 50
 
@@ -33,6 +35,49 @@ class HistoryEntry:
     details: tuple[str, ...] = ()
     reason: str = ""
     version: int | None = None
+    changes: tuple[str, ...] = ()  # old → new against the version published before
+
+
+COUNT_LABELS = (
+    ("ballot_papers_counted", "Ballot papers counted"),
+    ("rejected_ballots", "Rejected ballot papers"),
+    ("electorate", "Electorate"),
+)
+
+
+def _names(people) -> str:
+    return ", ".join(people) or "nobody"
+
+
+def version_changes(before: dict, after: dict) -> tuple[str, ...]:
+    """What changed between two published versions of a ballot, one line per figure: old → new.
+
+    Both are ballot snapshots as the events store them (``services.ballot_snapshot``):
+    each candidate's votes, then the counts, then who is elected.
+    """
+    lines = []
+    old = {c["person_name"]: c for c in before.get("candidacies", ())}
+    new = {c["person_name"]: c for c in after.get("candidacies", ())}
+    for name in sorted(
+        old.keys() | new.keys(), key=lambda n: (n.split()[-1].casefold() if n.split() else "", n)
+    ):
+        was, now = old.get(name, {}).get("votes"), new.get(name, {}).get("votes")
+        if was != now:
+            lines.append(f"{name}: {_number(was)} → {_number(now)}")
+    for key, label in COUNT_LABELS:
+        if before.get(key) != after.get(key):
+            lines.append(f"{label}: {_number(before.get(key))} → {_number(after.get(key))}")
+
+    def elected(snapshot: dict) -> list[str]:
+        return sorted(
+            c["person_name"] + (" (by lot)" if c.get("elected_by_lot") else "")
+            for c in snapshot.get("candidacies", ())
+            if c.get("elected")
+        )
+
+    if elected(before) != elected(after):
+        lines.append(f"Elected: {_names(elected(before))} → {_names(elected(after))}")
+    return tuple(lines)
 
 
 def _who(user) -> str:
@@ -59,14 +104,107 @@ def ballot_figures(payload: dict) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _event_entry(event: Event) -> HistoryEntry:
+PUBLISHED_VERSIONS = (Event.Kind.BALLOT_DECLARED, Event.Kind.BALLOT_CORRECTED)
+
+
+class _BallotOutcomes:
+    """Seat changes and control calls of a ballot's published versions, for the corrections' diffs.
+
+    Loads, in three queries whatever the number of versions, the parties the
+    versions name, the ballot's previous winners and its election's control
+    calls. A correction's control call, if it changed, is the event recorded
+    right after it: both are written in one transaction, which holds the
+    event log's lock, so no other event can come between them.
+    """
+
+    def __init__(self, ballot: Ballot, versions: list[Event]):
+        ids = {c.get("party_id") for e in versions for c in (e.payload or {}).get("candidacies", ())}
+        previous = list(ballot.previous_winners.select_related("party__lead_party"))
+        self.parties = {p.ec_id: p for p in Party.objects.filter(ec_id__in=ids).select_related("lead_party")}
+        self.previous = (
+            [counting_party(r.party) for r in previous for _ in range(r.seats)] if previous else None
+        )
+        self.label = ballot.label
+        last = max((e.pk for e in versions), default=0) + 1
+        self.calls = list(
+            Event.objects.filter(kind=Event.Kind.CONTROL_CALLED, election_id=ballot.election_id, id__lte=last)
+            .order_by("id")
+            .only("id", "payload")
+        )
+
+    def seat_changes(self, payload: dict) -> tuple[str, ...]:
+        if self.previous is None:
+            return ()
+        winners = [
+            c
+            for c in payload.get("candidacies", ())
+            if c.get("elected") and c.get("party_id") in self.parties
+        ]
+        winners.sort(key=lambda c: (-(c.get("votes") or 0), not c.get("elected_by_lot"), c["person_name"]))
+        parties = [counting_party(self.parties[c["party_id"]]) for c in winners]
+        by_id = {p.ec_id: p for p in parties + self.previous}
+        return tuple(
+            rules.seat_change_headline(
+                self.label,
+                by_id[change.party].short_name,
+                change.kind,
+                by_id[change.previous].short_name if change.previous else None,
+            )
+            for change in rules.seat_changes([p.ec_id for p in parties], [p.ec_id for p in self.previous])
+        )
+
+    def control(self, event: Event) -> tuple[str | None, str | None] | None:
+        after = next((c for c in self.calls if c.pk == event.pk + 1), None)
+        if after is None:
+            return None  # the call did not change
+        before = [c for c in self.calls if c.pk < event.pk]
+        return (before[-1].payload.get("headline") if before else None, after.payload.get("headline"))
+
+    def lines(self, before: Event, after: Event) -> tuple[str, ...]:
+        lines = []
+        seats_before, seats_after = (
+            self.seat_changes(before.payload or {}),
+            self.seat_changes(after.payload or {}),
+        )
+        if seats_before != seats_after:
+            lines.append(
+                f"Seat change: {'; '.join(seats_before) or 'none'} → {'; '.join(seats_after) or 'none'}"
+            )
+        control = self.control(after)
+        if control is not None:
+            lines.append(f"Control: {control[0] or 'not called'} → {control[1] or 'not called'}")
+        return tuple(lines)
+
+
+def _event_entry(
+    event: Event, published_before: Event | None = None, outcomes: _BallotOutcomes | None = None
+) -> HistoryEntry:
     payload = event.payload or {}
     details: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
     what = event.get_kind_display()
-    if event.kind in (Event.Kind.BALLOT_DECLARED, Event.Kind.BALLOT_CORRECTED):
+    if event.kind in PUBLISHED_VERSIONS:
         details = ballot_figures(payload)
+        if event.kind == Event.Kind.BALLOT_CORRECTED and published_before is not None:
+            changes = version_changes(published_before.payload or {}, payload)
+            if outcomes is not None:
+                changes += outcomes.lines(published_before, event)
     elif event.kind == Event.Kind.BALLOT_STATUS:
         what = f"Status set to {Ballot.Status(payload['status']).label.lower()}"
+    elif event.kind == Event.Kind.NOMINATIONS_CHANGED:
+        change = payload.get("change")
+        name = payload.get("person_name", "")
+        if change == "added":
+            what = f"Candidate added: {name}"
+        elif change == "withdrawn":
+            what = f"Candidate withdrawn: {name} (poll postponed)"
+        else:
+            what = f"Candidate changed: {name}"
+            before, after = payload.get("before", {}), payload.get("after", {})
+            changes = tuple(
+                f"{key.replace('_', ' ').capitalize()}: {before.get(key) or '—'} → {after.get(key) or '—'}"
+                for key in sorted(after)
+            )
     elif event.kind in (Event.Kind.POST_PUBLISHED, Event.Kind.POST_UPDATED):
         details = tuple(
             line
@@ -85,6 +223,7 @@ def _event_entry(event: Event) -> HistoryEntry:
         details=details,
         reason=payload.get("reason", ""),
         version=payload.get("version"),
+        changes=changes,
     )
 
 
@@ -97,15 +236,37 @@ def _log_entry(entry: LogEntry) -> HistoryEntry:
     )
 
 
-def history(obj: Ballot | Post, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
-    """Every recorded change of a ballot or post, newest first (two queries)."""
-    events = obj.events.select_related("actor").order_by("-id")[:limit]
+def history(obj: Ballot | Post, limit: int = HISTORY_LIMIT, *, figures: bool = True) -> list[HistoryEntry]:
+    """Every recorded change of a ballot or post, newest first.
+
+    Two queries; with corrections, three more for their seat changes and control calls, and one
+    when the oldest correction shown needs the version published before it. With
+    ``figures=False`` (a reader who may not see a ballot's figures before it is declared) the
+    entries keep who and when but lose the figures, and the admin's own log (figures saved
+    before declaring) is left out.
+    """
+    events = list(obj.events.select_related("actor").order_by("-id")[:limit])
     logs = (
         LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk))
         .select_related("user")
         .order_by("-action_time")[:limit]
     )
-    entries = [_event_entry(e) for e in events] + [_log_entry(e) for e in logs]
+    if not figures:
+        return [replace(_event_entry(e), details=(), changes=()) for e in events]
+    # Each correction is compared with the version published before it, even one older than the window.
+    older = {}
+    published = [e for e in events if e.kind in PUBLISHED_VERSIONS]
+    for newer, previous in zip(published, published[1:], strict=False):
+        older[newer.pk] = previous
+    oldest = published[-1] if published else None
+    if oldest is not None and oldest.kind == Event.Kind.BALLOT_CORRECTED:
+        older[oldest.pk] = (
+            obj.events.filter(kind__in=PUBLISHED_VERSIONS, id__lt=oldest.pk).order_by("-id").first()
+        )
+    outcomes = None
+    if isinstance(obj, Ballot) and any(e.kind == Event.Kind.BALLOT_CORRECTED for e in events):
+        outcomes = _BallotOutcomes(obj, published + [e for e in older.values() if e is not None])
+    entries = [_event_entry(e, older.get(e.pk), outcomes) for e in events] + [_log_entry(e) for e in logs]
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries[:limit]
 
@@ -122,9 +283,15 @@ def history_view(model_admin, request, object_id, title):
         "title": f"History: {title(obj)}",
         "opts": model_admin.opts,
         "original": obj,
-        "history": history(obj, limit=500),
+        "history": history(obj, limit=500, figures=_figures_visible(model_admin, request, obj)),
     }
     return TemplateResponse(request, "admin/results/history.html", context)
+
+
+def _figures_visible(model_admin, request, obj) -> bool:
+    if not isinstance(obj, Ballot):
+        return True
+    return model_admin.has_change_permission(request, obj) or obj.is_published
 
 
 @dataclass(frozen=True)
@@ -147,7 +314,9 @@ def conflict(
     if entries:
         last = entries[0]
         when = timezone.localtime(last.when)
-        who = f"{last.who} at {when:%H:%M:%S} ({last.what[:1].lower()}{last.what[1:]})"
+        # What they did, without the figures it may list: those are in the table below, once.
+        what = last.what.split(":", 1)[0]
+        who = f"{last.who} at {when:%H:%M:%S} ({what[:1].lower()}{what[1:]})"
     else:
         who = "someone else"
     differ = tuple(

@@ -60,6 +60,13 @@ def import_view(request):
             report = importer(upload.read(), user=request.user)
         except importers.ImportFailed as failed:
             errors = failed.errors
+            if failed.written:
+                messages.warning(
+                    request,
+                    f"The data changed while {upload.name} was being imported: {failed.written} of its "
+                    "ballots (or elections) were written before the error below. Fix it and import the file "
+                    "again (what is already written is left as it is).",
+                )
         else:
             messages.success(request, f"{label} imported from {upload.name}: {report.summary()}")
             return redirect("admin:results_import")

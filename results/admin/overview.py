@@ -3,6 +3,12 @@
 It loads every election with ``Election.objects.with_results()`` and derives
 each standing with ``results.standings``, so the page runs the same number of
 queries however many councils, ballots and candidates there are.
+
+It stays live without reloading: the page polls ``updates`` with the cursor
+of the last event it shows (the event log's id, as partners' polling feed
+does); only when an event has been recorded since is the table rendered
+again. Each poll also brings which wards other editors have open now
+(``results.presence``).
 """
 
 from __future__ import annotations
@@ -13,14 +19,20 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Max
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
-from ..models import Ballot, Candidacy, Election
+from .. import presence
+from ..models import Ballot, Candidacy, Election, Event
 from ..standings import ElectionStanding, election_standing
 
-# The overview reloads itself this often: it is left open on a screen all night.
-REFRESH_SECONDS = 30
+# The overview asks for news this often (one cheap query when there is none):
+# a declaration shows within this interval plus one render, without a reload.
+POLL_SECONDS = 1.5
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class ElectionRow:
     mayor: tuple[Candidacy, ...]
     work_list_url: str
     ballots_url: str
+    open_now: tuple[tuple[Ballot, tuple[str, ...]], ...] = ()  # wards other editors have open
 
     @property
     def to_declare(self) -> int:
@@ -52,8 +65,15 @@ def work_list_url(election: Election) -> str:
     return f"{reverse('admin:results_ballot_changelist')}?{query}"
 
 
-def election_row(election: Election) -> ElectionRow:
+def declared_list_url(election: Election) -> str:
+    """The ballots of one election already declared (or uncontested)."""
+    query = urlencode({"election__id__exact": election.pk, "progress": "published"})
+    return f"{reverse('admin:results_ballot_changelist')}?{query}"
+
+
+def election_row(election: Election, open_by: dict[int, list[str]] | None = None) -> ElectionRow:
     ballots = list(election.ballots.all())
+    open_by = open_by or {}
     published = [b for b in ballots if b.is_published]
     mayor: tuple[Candidacy, ...] = ()
     if election.is_mayoral and published:
@@ -68,21 +88,37 @@ def election_row(election: Election) -> ElectionRow:
         mayor=mayor,
         work_list_url=work_list_url(election),
         ballots_url=f"{reverse('admin:results_ballot_changelist')}?election__id__exact={election.pk}",
+        open_now=tuple(
+            (b, tuple(open_by[b.pk])) for b in sorted(ballots, key=lambda b: b.label) if b.pk in open_by
+        ),
     )
 
 
-def overview_view(request):
+def _check_access(request) -> None:
     if not (request.user.has_perm("results.view_election") or request.user.has_perm("results.view_ballot")):
         raise PermissionDenied
+
+
+def open_by_others(request) -> dict[int, list[str]]:
+    """Ballot id → usernames of the other editors who have its page open now."""
+    found: dict[int, list[str]] = {}
+    for p in presence.present():
+        if p.user_pk != request.user.pk:
+            found.setdefault(p.ballot_pk, []).append(p.username)
+    return found
+
+
+def overview_context(request) -> dict:
+    """The rows and totals of the overview (a fixed number of queries), and the cursor they reflect."""
+    # The cursor first: an event committed while the rows load is shown at the next poll, never skipped.
+    cursor = Event.objects.aggregate(last=Max("id"))["last"] or 0
     elections = Election.objects.with_results().order_by("-poll_date", "kind", "council__name")
+    open_by = open_by_others(request)
     # Councils still counting first: that is where the night's work is.
-    rows = sorted((election_row(e) for e in elections), key=lambda r: r.complete)
+    rows = sorted((election_row(e, open_by) for e in elections), key=lambda r: r.complete)
     councils = [r for r in rows if r.standing is not None]
-    context = {
-        **admin.site.each_context(request),
-        "title": "Election night",
-        "is_nav_sidebar_enabled": False,
-        "refresh_seconds": REFRESH_SECONDS,
+    return {
+        "cursor": cursor,
         "rows": rows,
         "ballots_declared": sum(r.ballots_declared for r in rows),
         "ballots_total": sum(r.ballots_total for r in rows),
@@ -90,4 +126,74 @@ def overview_view(request):
         "councils_total": len(councils),
         "in_recount": sum(len(r.in_recount) for r in rows),
     }
+
+
+def overview_view(request):
+    _check_access(request)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Election night",
+        "is_nav_sidebar_enabled": False,
+        "poll_seconds": POLL_SECONDS,
+        "updates_url": reverse("admin:election_night_updates"),
+        **overview_context(request),
+    }
     return TemplateResponse(request, "admin/results/overview.html", context)
+
+
+@require_GET
+def updates_view(request):
+    """What changed on the overview since ``after`` (an event id): the table again if anything did.
+
+    Answers ``{"cursor", "changed", "html", "open_now"}``. With no new event it
+    costs one query (plus the cache read of who has which ward open).
+    """
+    _check_access(request)
+    after = request.GET.get("after", "")
+    if not after.isdigit():
+        return HttpResponseBadRequest("after: the id of the last event the page shows, e.g. ?after=0")
+    if not Event.objects.filter(id__gt=int(after)).exists():
+        return JsonResponse(
+            {"cursor": int(after), "changed": False, "html": None, "open_now": open_now_text(request)}
+        )
+    context = overview_context(request)
+    html = render_to_string("admin/results/includes/overview_table.html", context, request=request)
+    open_now = {
+        row.election.election_id: open_now_line(row.open_now) for row in context["rows"] if row.open_now
+    }
+    return JsonResponse({"cursor": context["cursor"], "changed": True, "html": html, "open_now": open_now})
+
+
+def open_now_line(open_now) -> str:
+    """ "Bingham (bob); Cotgrave (carol, dan)": the wards of one election other editors have open."""
+    return "; ".join(f"{ballot.label} ({', '.join(names)})" for ballot, names in open_now)
+
+
+def open_now_text(request) -> dict[str, str]:
+    """Election id → the line of wards other editors have open now (one query, none if nobody)."""
+    open_by = open_by_others(request)
+    if not open_by:
+        return {}
+    ballots = Ballot.objects.filter(pk__in=open_by).select_related("ward", "election__council")
+    by_election: dict[str, list] = {}
+    for b in sorted(ballots, key=lambda b: b.label):
+        by_election.setdefault(b.election.election_id, []).append((b, tuple(open_by[b.pk])))
+    return {election_id: open_now_line(rows) for election_id, rows in by_election.items()}
+
+
+@require_POST
+def presence_view(request):
+    """A ballot page's heartbeat (or its leaving): answers who else has the same ballot open."""
+    if not request.user.has_perm("results.view_ballot"):
+        raise PermissionDenied
+    ballot = request.POST.get("ballot", "")
+    if not ballot.isdigit() or not Ballot.objects.filter(pk=int(ballot)).exists():
+        return HttpResponseBadRequest("ballot: the id of an existing ballot")
+    if request.POST.get("leave"):
+        presence.leave(int(ballot), request.user)
+        return JsonResponse({"others": []})
+    presence.heartbeat(int(ballot), request.user)
+    others = sorted(
+        p.username for p in presence.present() if p.ballot_pk == int(ballot) and p.user_pk != request.user.pk
+    )
+    return JsonResponse({"others": others})

@@ -4,10 +4,12 @@ elections, candidacies and the event log shown for reading."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.html import format_html
 
 from ..models import Candidacy, CompositionBefore, Council, Election, Event, Party, PreviousWinner, Ward
+from . import candidates
 from .overview import work_list_url
 
 
@@ -110,15 +112,24 @@ class CandidacyAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, candidacy.ballot.label)
 
     def has_add_permission(self, request):
-        return False  # candidates come from the candidates import
+        return False  # added on the ballot's candidates page, through the services
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        return False  # withdrawn on the ballot's candidates page (the poll is then postponed)
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.ballot.is_published:
             return False  # its result is public: retract the declaration to change it
         return super().has_change_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Changed through the services, with the ballot's version and an event: on its ballot's page.
+        candidacy = self.get_object(request, object_id)
+        if candidacy is not None and request.method == "POST":
+            if not self.has_change_permission(request, candidacy):
+                raise PermissionDenied
+            return candidates.candidacy_post(self, request, candidacy)
+        return candidates.candidacy_change_view(self, request, object_id)
 
 
 @admin.register(Event)
@@ -126,3 +137,10 @@ class EventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "kind", "created_at", "actor", "council", "ballot", "post"]
     list_filter = ["kind", "council"]
     list_select_related = ["actor", "council", "ballot", "post"]
+
+    def get_queryset(self, request):
+        events = super().get_queryset(request)
+        if not request.user.has_perm("results.view_post"):
+            # Posts are the live editors' (drafts, withdrawn words): the data desk's log is results only.
+            events = events.filter(post__isnull=True)
+        return events

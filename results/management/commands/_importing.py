@@ -17,9 +17,14 @@ class ImportCommand(BaseCommand):
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
         try:
-            report = type(self).importer(file.read_bytes())
+            report = type(self).importer(file.read_bytes(), progress=self.stdout.write)
         except ImportFailed as failed:
             for error in failed.errors:
                 self.stderr.write(f"{file}:{error.line}: {error.message}")
+            if failed.written:
+                raise CommandError(
+                    f"{len(failed.errors)} error(s): stopped after {failed.written} were written (the data "
+                    "changed while importing); fix the file and import it again"
+                ) from None
             raise CommandError(f"{len(failed.errors)} error(s): nothing was imported") from None
         self.stdout.write(self.style.SUCCESS(report.summary()))
