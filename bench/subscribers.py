@@ -89,6 +89,10 @@ def django_env(**extra) -> dict:
         "PYTHONPATH": str(ROOT),
         # Keep database connections open between reads, as a production server would.
         "CONN_MAX_AGE": "60",
+        # Every bench subscriber connects from 127.0.0.1, anonymously: lift the per-address
+        # cap on concurrent subscriptions and the per-minute quota (PUBLIC_API=open).
+        "ANONYMOUS_MAX_SUBSCRIPTIONS": "100000",
+        "ANONYMOUS_PER_MINUTE": "1000000",
         **extra,
     }
 

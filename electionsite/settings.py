@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "results",
     # The reference live results pages, on the public API only (/ and /live/...).
     "live",
+    "partners",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +141,23 @@ else:
 # as any client can forge the header) and how many trusted proxies append to it.
 TRUSTED_PROXY_HEADER = os.environ.get("TRUSTED_PROXY_HEADER", "").strip()
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1"))
+
+# The public API: "open" lets anonymous clients read under a per-address quota (the
+# demo, a newsroom's own pages); "keys" refuses every request without a partner's key.
+PUBLIC_API = os.environ.get("PUBLIC_API", "open").strip().lower()
+if PUBLIC_API not in ("open", "keys"):
+    raise ImproperlyConfigured('PUBLIC_API must be "open" or "keys".')
+# Anonymous clients (open mode), per address: requests a minute, concurrent subscriptions.
+ANONYMOUS_PER_MINUTE = int(os.environ.get("ANONYMOUS_PER_MINUTE", "300"))
+ANONYMOUS_MAX_SUBSCRIPTIONS = int(os.environ.get("ANONYMOUS_MAX_SUBSCRIPTIONS", "100"))
+
+# Seconds of a quota window: partners' quotas are "per minute" (tests shorten it).
+QUOTA_WINDOW = int(os.environ.get("QUOTA_WINDOW", "60"))
+# Prefix of the quota counters' keys in Redis (processes sharing quotas share it).
+QUOTA_NAMESPACE = os.environ.get("QUOTA_NAMESPACE", "electionsite")
+
+# Seconds a GraphQL request may execute before it is stopped (503).
+GRAPHQL_TIMEOUT = float(os.environ.get("GRAPHQL_TIMEOUT", "10"))
 
 # Admin login throttling (results/login_throttle.py): this many failures within the window
 # per username and address (and per browser that logged in before), and per address.

@@ -17,7 +17,7 @@ from results import models
 
 from .elections import Ballot, Council, Election, elections_with_results, prefetched
 from .enums import EventKind
-from .posts import Post
+from .posts import Post, post_prefetches
 
 MAX_EVENTS = 500
 
@@ -87,16 +87,45 @@ class Event:
         return None
 
 
-def events_queryset():
+def events_queryset(*, council_elections: bool = False):
     """Events with what their fields read, in a fixed number of queries.
 
     A ballot's event always names its election too (the services set both),
     so the election is loaded once, with its results, and the ballot is read
-    from the election's loaded ballots.
+    from the election's loaded ballots. A post's councils and ballots are
+    loaded with it. With ``council_elections`` each council's elections are
+    loaded too, once per council however many events name it.
     """
-    return models.Event.objects.select_related("council", "post").prefetch_related(
+    events = models.Event.objects.select_related("council", "post").prefetch_related(
         Prefetch("election", queryset=elections_with_results()),
+        *[f"post__{p}" if isinstance(p, str) else _under("post", p) for p in post_prefetches()],
     )
+    if council_elections:
+        events = events.prefetch_related(
+            Prefetch(
+                "council__elections",
+                queryset=elections_with_results().order_by("-poll_date", "kind"),
+                to_attr="_elections",
+            )
+        )
+    return events
+
+
+def _under(prefix: str, prefetch: Prefetch) -> Prefetch:
+    return Prefetch(f"{prefix}__{prefetch.prefetch_through}", queryset=prefetch.queryset)
+
+
+def _selected(selections, *path: str) -> bool:
+    """Whether the field path (e.g. "council", "elections") is selected, fragments included."""
+    for selection in selections:
+        if getattr(selection, "type_condition", None) is not None or not hasattr(selection, "arguments"):
+            if _selected(getattr(selection, "selections", ()), *path):
+                return True
+        elif selection.name == path[0] and (
+            len(path) == 1 or _selected(getattr(selection, "selections", ()), *path[1:])
+        ):
+            return True
+    return False
 
 
 def parse_cursor(after: str | None) -> int | None:
@@ -119,10 +148,11 @@ class EventQuery:
         "to get every event exactly once, in order.",
         disable_optimization=True,
     )
-    def events(self, after: str | None = None, first: int = 100) -> list[Event]:
+    def events(self, info: strawberry.Info, after: str | None = None, first: int = 100) -> list[Event]:
         if first < 1 or first > MAX_EVENTS:
             raise GraphQLError(f"`first` must be between 1 and {MAX_EVENTS}.")
-        return list(events_queryset().after(parse_cursor(after))[:first])
+        council_elections = any(_selected(f.selections, "council", "elections") for f in info.selected_fields)
+        return list(events_queryset(council_elections=council_elections).after(parse_cursor(after))[:first])
 
     @strawberry_django.field(
         description="The id of the latest published event; null before the first. Select it first in the "

@@ -13,6 +13,14 @@ or late notice delays nothing for long (the hub also reads the table every
 Each subscription owns a bounded queue. A client too slow to keep up is
 dropped with an error naming the cursor to resume from, rather than letting
 it hold up the others or grow without limit.
+
+Replays (a subscription with ``after``) read the log in batches through the
+hub: subscriptions replaying from the same cursor share one read and the same
+loaded events (so the shared executor runs each event's payload once per
+document for all of them), at most ``REPLAY_READS`` reads run at once, and a
+few recent batches are kept for a moment for the subscriptions a step behind.
+A hundred sockets replaying the whole log thus cost about what one does, and
+leave the database and the event loop to everyone else in between.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
@@ -38,7 +47,13 @@ logger = logging.getLogger(__name__)
 
 # Seconds between safety-net reads of the table (settings.EVENTS_POLL_INTERVAL).
 POLL_INTERVAL = settings.EVENTS_POLL_INTERVAL
-REPLAY_BATCH = 200  # events read per query while replaying
+REPLAY_BATCH = 100  # events read per query while replaying
+REPLAY_READS = 1  # replay reads running at once per process; live delivery never waits for them
+REPLAY_SENDS = 1  # replaying subscriptions sending an event at once per process (taking turns)
+REPLAY_KEEP = 8  # recent replay batches kept, for subscriptions a step behind
+# Seconds a kept batch is served. A payload shows its subject as it stands when read;
+# anything changed since has its own later event, which the replay delivers too.
+REPLAY_FRESH = 30.0
 QUEUE_LIMIT = 2_000  # events a subscription may have waiting before it is dropped
 REJOIN_EVERY = 3_600  # seconds between renewals of the hub's group membership
 
@@ -102,6 +117,63 @@ class EventHub:
         self._started = asyncio.Lock()
         self._channel: str | None = None
         self._joined_at = time.monotonic()
+        self._replay_reads = asyncio.Semaphore(REPLAY_READS)
+        self.replay_sends = asyncio.Semaphore(REPLAY_SENDS)
+        self._replay_inflight: dict[int, tuple[float, asyncio.Future]] = {}
+        self._replay_kept: OrderedDict[int, tuple[float, list[Event]]] = OrderedDict()
+
+    async def replay_batch(self, cursor: int, registered: float, position: int) -> list[Event]:
+        """The batch of events after ``cursor``, read once for every subscription replaying from it.
+
+        A full batch is the same for everyone. A shorter one (the log's tail) is shared
+        with a subscription only if it reaches the hub's position when the subscription
+        registered, or was read after that: otherwise an event committed in between,
+        which the hub handed out before the subscription registered, would be missed.
+        """
+        kept = self._replay_kept.get(cursor)
+        if (
+            kept is not None
+            and self._usable(kept, cursor, registered, position)
+            and time.monotonic() - kept[0] < REPLAY_FRESH
+        ):
+            self._replay_kept.move_to_end(cursor)
+            return kept[1]
+        inflight = self._replay_inflight.get(cursor)
+        if inflight is not None:
+            started, future = inflight
+            shared = await asyncio.shield(future)
+            if self._usable((started, shared), cursor, registered, position):
+                return shared
+        return await self._read_batch(cursor)
+
+    @staticmethod
+    def _usable(read: tuple[float, list[Event]], cursor: int, registered: float, position: int) -> bool:
+        started, events = read
+        reaches = (events[-1].pk if events else cursor) >= position
+        return len(events) == REPLAY_BATCH or reaches or started >= registered
+
+    async def _read_batch(self, cursor: int) -> list[Event]:
+        future = asyncio.get_running_loop().create_future()
+        started = time.monotonic()
+        self._replay_inflight[cursor] = (started, future)
+        try:
+            async with self._replay_reads:
+                started = time.monotonic()
+                self._replay_inflight[cursor] = (started, future)
+                events = await database_sync_to_async(load_events_after)(cursor, REPLAY_BATCH)
+        except BaseException as exc:
+            future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("replay read cancelled"))
+            future.exception()  # retrieved: the waiters (if any) raise it themselves
+            raise
+        else:
+            future.set_result(events)
+            self._replay_kept[cursor] = (started, events)
+            while len(self._replay_kept) > REPLAY_KEEP:
+                self._replay_kept.popitem(last=False)
+            return events
+        finally:
+            if self._replay_inflight.get(cursor, (None, None))[1] is future:
+                del self._replay_inflight[cursor]
 
     async def start(self) -> None:
         async with self._started:
@@ -200,7 +272,9 @@ async def stream_events(cursor: int | None, event_filter: EventFilter) -> AsyncI
     read by the replay or queued by the hub; ids at or below the last one
     yielded are skipped at the seam.
     """
-    async with hub().subscribe(event_filter) as (subscription, position):
+    current = hub()
+    async with current.subscribe(event_filter) as (subscription, position):
+        registered = time.monotonic()  # a replay read that began after this sees what the hub missed
         if cursor is not None and cursor > position:
             latest = await database_sync_to_async(latest_event_id)()
             if cursor > latest:
@@ -209,11 +283,17 @@ async def stream_events(cursor: int | None, event_filter: EventFilter) -> AsyncI
         last = position if cursor is None else cursor
         if cursor is not None:
             while True:
-                batch = await database_sync_to_async(load_events_after)(last, REPLAY_BATCH)
+                batch = await current.replay_batch(last, registered, position)
                 for event in batch:
                     last = event.pk
                     if event_filter.matches(event):
-                        yield event
+                        # Only a few replays send at once: the rest wait their turn here,
+                        # so live subscribers and other requests keep the event loop.
+                        async with current.replay_sends:
+                            yield event
+                        # Sending a frame does not wait on the socket: without this a replay
+                        # would send its whole backlog in one go, starving everyone else.
+                        await asyncio.sleep(0)
                 if len(batch) < REPLAY_BATCH:
                     break
         while True:

@@ -108,9 +108,14 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
 
 def published_posts():
     """Published posts with their councils and ballots, each ballot with its election's results."""
+    return models.Post.objects.published().prefetch_related(*post_prefetches())
+
+
+def post_prefetches() -> list:
+    """What a post's fields read: its councils, and its ballots with their election's results."""
     from results.models import Ballot as BallotModel
 
-    return models.Post.objects.published().prefetch_related(
+    return [
         "councils",
         Prefetch(
             "ballots",
@@ -118,7 +123,7 @@ def published_posts():
                 Prefetch("election", queryset=elections_with_results())
             ),
         ),
-    )
+    ]
 
 
 @strawberry.type

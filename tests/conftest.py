@@ -1,3 +1,6 @@
+import os
+import uuid
+
 import pytest
 from asgiref.sync import SyncToAsync
 from django.db import connections
@@ -9,6 +12,15 @@ settings.register_profile(
     "project", suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
 )
 settings.load_profile("project")
+
+
+# Quota counters of this run (in Redis they outlive it): a namespace of its own, which
+# the server processes that tests start inherit from the environment.
+QUOTA_NAMESPACE = os.environ["QUOTA_NAMESPACE"] = f"test-{uuid.uuid4().hex[:8]}"
+# The server processes that the live-server tests start all see every client at
+# 127.0.0.1: lift the anonymous per-address limits there (tests of them set their own).
+os.environ.setdefault("ANONYMOUS_PER_MINUTE", "1000000")
+os.environ.setdefault("ANONYMOUS_MAX_SUBSCRIPTIONS", "100000")
 
 
 def pytest_configure(config):
@@ -51,3 +63,15 @@ def close_thread_connections():
     """Close the connection that sync_to_async's thread opened, so the test database can be dropped."""
     yield
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture(autouse=True)
+def _generous_anonymous_quota(settings):
+    """The suite sends hundreds of anonymous requests a minute from one address: tests of
+    the anonymous quota set their own limit."""
+    settings.ANONYMOUS_PER_MINUTE = 1_000_000
+    settings.QUOTA_NAMESPACE = QUOTA_NAMESPACE
+    from schema import access
+
+    access._memory = access.MemoryCounter()  # counts of a partner id that an earlier test used
+    access._uses.clear()

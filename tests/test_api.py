@@ -413,3 +413,65 @@ def test_councils_with_their_elections_query_count_is_fixed(councils):
     assert queries == 6
     data, queries = run_counting("query { councils { slug } }")
     assert queries == 1
+
+
+EVENTS_WITH_COUNCIL_ELECTIONS = """query { events(first: 500) {
+  id council { slug elections { id control { headline } ballots { id status } } } } }"""
+
+
+@pytest.mark.parametrize("councils", [2, 6])
+def test_events_with_their_councils_elections_load_each_council_once(councils):
+    for i in range(councils):
+        build_council(f"council-{i:02d}", 3)
+    data, queries = run_counting(EVENTS_WITH_COUNCIL_ELECTIONS)
+    # three declarations and a control call per council
+    assert len(data["events"]) == 4 * councils
+    assert {e["council"]["slug"] for e in data["events"]} == {f"council-{i:02d}" for i in range(councils)}
+    assert data["events"][0]["council"]["elections"] == [
+        {
+            "id": "local.council-00.2023-05-04",
+            "control": {"headline": "Conservatives lose Council 00 to no overall control"},
+            "ballots": [
+                {"id": f"local.council-00.ward-{i:02d}.2023-05-04", "status": "DECLARED"} for i in range(3)
+            ],
+        }
+    ]
+    # events (with council and post); their elections; composition; ballots; candidacies;
+    # previous winners; then the councils' elections with the same five, once per council.
+    assert queries == 11
+
+
+def test_a_posts_ballots_are_served_through_the_events_feed_over_http():
+    # Served by the async view: a resolver reading rows that were not loaded would raise
+    # SynchronousOnlyOperation in the event loop.
+    import json
+
+    from django.test import Client
+
+    build_council("testshire", 2)
+    post = publish("Post about a ballot", 1)
+    services.save_post(
+        post, ballots=[Ballot.objects.get(ballot_paper_id="local.testshire.ward-00.2023-05-04")]
+    )
+    query = (
+        "{ events { kind post { headline councils { slug } ballots { id candidacies { name votes } } } } }"
+    )
+    response = Client().post("/graphql", data=json.dumps({"query": query}), content_type="application/json")
+    body = response.json()
+    assert "errors" not in body, body
+    posts = [e["post"] for e in body["data"]["events"] if e["post"]]
+    assert posts[-1] == {
+        "headline": "Post about a ballot",
+        "councils": [],
+        "ballots": [
+            {
+                "id": "local.testshire.ward-00.2023-05-04",
+                "candidacies": [
+                    {"name": "Cand0x0 Person0", "votes": 1000},
+                    {"name": "Cand0x1 Person1", "votes": 900},
+                    {"name": "Cand0x2 Person2", "votes": 800},
+                    {"name": "Cand0x3 Person3", "votes": 700},
+                ],
+            }
+        ],
+    }

@@ -12,7 +12,7 @@ GRJ = "application/graphql-response+json"
 
 def post(body, *, accept=None, content_type="application/json"):
     headers = {"HTTP_ACCEPT": accept} if accept else {}
-    data = body if isinstance(body, str) else json.dumps(body)
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
     return Client().post("/graphql", data=data, content_type=content_type, **headers)
 
 
@@ -119,4 +119,107 @@ def test_get_answers_may_be_cached_briefly_and_post_answers_not():
 def test_absurdly_deep_queries_are_refused():
     deep = "{ elections { " + "ballots { election { " * 7 + "id" + " } }" * 7 + " } }"
     response = post({"query": deep})
-    assert response.json()["errors"][0]["message"] == "'anonymous' exceeds maximum operation depth of 12"
+    assert response.json()["errors"] == [
+        {
+            "message": "The operation nests fields 16 deep; at most 12 levels are allowed.",
+            "extensions": {"code": "TOO_DEEP"},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"null", "The request body must be a JSON object with a `query` member."),
+        (b"42", "The request body must be a JSON object with a `query` member."),
+        (b'"x"', "The request body must be a JSON object with a `query` member."),
+        (b'\xff\xfe{"query": "{ parties { id } }"}', "The request body is not valid UTF-8."),
+        (b"[" * 50_000 + b"]" * 50_000, "The JSON is nested too deeply."),
+        (
+            b'{"query": "{ parties { id } }", "variables": {"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}",
+            "The JSON is nested too deeply.",
+        ),
+    ],
+)
+def test_bodies_that_are_not_a_json_object_are_a_400_in_the_graphql_shape(body, message):
+    response = post(body, accept=GRJ)
+    assert response.status_code == 400
+    assert response["Content-Type"] == f"{GRJ}; charset=utf-8"
+    assert response.json() == {"errors": [{"message": message}]}
+
+
+def test_a_body_over_the_size_limit_is_a_413():
+    response = post({"query": "{ parties { id } }", "variables": {"pad": "x" * 140_000}}, accept=GRJ)
+    assert response.status_code == 413
+    assert response.json() == {
+        "errors": [{"message": f"The request body is {140_000 + 57} bytes; at most 131072 are allowed."}]
+    }
+
+
+def test_a_query_string_over_the_size_limit_is_a_414():
+    response = Client().get("/graphql", {"query": "{ parties { id } }" + " " * 17_000}, HTTP_ACCEPT=GRJ)
+    assert response.status_code == 414
+    assert response.json()["errors"][0]["message"].endswith("at most 16384 are allowed.")
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"])
+def test_a_nul_or_a_lone_surrogate_in_a_variable_is_a_clear_request_error(bad):
+    body = json.dumps({"query": "query($s: String!) { council(slug: $s) { slug } }", "variables": {"s": bad}})
+    response = post(body, accept=GRJ)
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Variable '$s' contains a NUL character or an unpaired surrogate, "
+                "which no name, slug or id can hold.",
+                "extensions": {"code": "BAD_STRING"},
+            }
+        ]
+    }
+
+
+BAD_STRING_IN_DOCUMENT = (
+    "A string in the document contains a NUL character or an unpaired surrogate, "
+    "which no name, slug or id can hold."
+)
+
+
+@pytest.mark.parametrize(
+    ("string", "message"),
+    [
+        ("a\\\\u0000b", BAD_STRING_IN_DOCUMENT),  # GraphQL's escape of NUL
+        ("a\\u0000b", BAD_STRING_IN_DOCUMENT),  # a raw NUL, escaped in the JSON
+        ("a\\ud800b", "Syntax Error: Invalid character within String: U+D800."),  # raw, JSON-escaped
+        ("a\\\\ud800b", "Syntax Error: Invalid Unicode escape sequence: '\\ud800'."),  # GraphQL's escape
+    ],
+)
+def test_a_nul_or_a_lone_surrogate_in_the_document_is_a_clear_request_error(string, message):
+    body = '{"query": "{ council(slug: \\"' + string + '\\") { slug } }"}'
+    response = post(body, accept=GRJ)
+    assert response.status_code == 400
+    assert [e["message"] for e in response.json()["errors"]] == [message]
+
+
+def test_a_request_running_past_the_time_limit_is_stopped_with_a_503(settings, monkeypatch):
+    import time
+
+    from schema import events
+
+    settings.GRAPHQL_TIMEOUT = 0.2
+    original = events.events_queryset
+
+    def slow(**kwargs):
+        time.sleep(1)  # the feed's resolver runs in a worker thread: the request stops waiting
+        return original(**kwargs)
+
+    monkeypatch.setattr(events, "events_queryset", slow)
+    response = post({"query": "{ events { id } }"}, accept=GRJ)
+    assert response.status_code == 503
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "The request took more than 0.2 seconds and was stopped: "
+                "ask for less (a smaller `first`, fewer nested lists)."
+            }
+        ]
+    }

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -116,7 +117,7 @@ class Server:
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,  # a file: a pipe nobody reads would stall the server once full
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -127,6 +128,8 @@ class Server:
                     f"http://127.0.0.1:{self.port}/graphql?query=%7B__typename%7D", timeout=1
                 ):
                     return self
+            except urllib.error.HTTPError:
+                return self  # it answers (e.g. 401 when keys are required)
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("server did not start in 30 s")

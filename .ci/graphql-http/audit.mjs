@@ -1,13 +1,22 @@
 // The GraphQL-over-HTTP audit of the graphql-http package, against a running server.
 // Fails when any MUST or SHOULD audit does not pass; prints every result that is not ok.
+// With GRAPHQL_API_KEY set, every request carries it in X-API-Key (for PUBLIC_API=keys).
 import { auditServer } from 'graphql-http';
 
 const url = process.argv[2];
 if (!url) {
-  console.error('usage: node audit.mjs http://127.0.0.1:8000/graphql');
+  console.error('usage: [GRAPHQL_API_KEY=...] node audit.mjs http://127.0.0.1:8000/graphql');
   process.exit(2);
 }
-const results = await auditServer({ url });
+const key = process.env.GRAPHQL_API_KEY;
+const fetchFn = key
+  ? (input, init = {}) => {
+      const headers = new Headers(init.headers);
+      headers.set('X-API-Key', key);
+      return fetch(input, { ...init, headers });
+    }
+  : fetch;
+const results = await auditServer({ url, fetchFn });
 const counts = {};
 let failed = 0;
 for (const r of results) {
@@ -18,5 +27,5 @@ for (const r of results) {
     if (level !== 'MAY') failed++;
   }
 }
-console.log(`graphql-http audit of ${url}:`, JSON.stringify(counts));
+console.log(`graphql-http audit of ${url}${key ? ' (with an API key)' : ''}:`, JSON.stringify(counts));
 process.exit(failed ? 1 : 0);

@@ -1,0 +1,283 @@
+"""The WebSocket endpoint: keys in connection_init, subscription caps, revocation, message hygiene."""
+
+import asyncio
+import json
+import time
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from partners import keys
+from schema import access, live
+
+from .test_limits import fragment_bomb
+from .test_subscriptions import Client, declare, make_council
+
+pytestmark = [
+    pytest.mark.usefixtures("close_thread_connections"),
+    pytest.mark.anyio,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+EVENTS = "subscription { events { id kind } }"
+
+
+@pytest.fixture(autouse=True)
+def fresh_loop_state(monkeypatch):
+    """A fresh hub and watcher per test, looking at revoked keys often."""
+    live._hubs.clear()
+    access._watchers.clear()
+    monkeypatch.setattr(live, "POLL_INTERVAL", 0.2)
+    monkeypatch.setattr(access, "KEY_CHECK_INTERVAL", 0.2)
+    yield
+    for hub in live._hubs.values():
+        for task in (hub._task, hub._listener):
+            if task is not None:
+                task.cancel()
+    for watcher in access._watchers.values():
+        if watcher._task is not None:
+            watcher._task.cancel()
+    live._hubs.clear()
+    access._watchers.clear()
+
+
+def new_key(**fields):
+    partner = keys.create_partner(f"Outlet {uuid.uuid4().hex[:6]}", **fields)
+    return keys.issue_key(partner, "tests")
+
+
+async def closed(client, timeout=3):
+    message = await client.ws.receive_output(timeout)
+    assert message["type"] == "websocket.close", message
+    return message["code"], message.get("reason")
+
+
+async def init(client, payload):
+    await client.ws.connect()
+    await client.send({"type": "connection_init", "payload": payload})
+
+
+@pytest.mark.parametrize("frame", ["[]", "null", "42", '"x"', "true"])
+async def test_json_frames_that_are_not_objects_are_closed_with_4400(frame):
+    client = await Client().connect()
+    await client.ws.send_to(frame)
+    assert await closed(client) == (4400, "Each message must be a JSON object")
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ({"type": 5}, "A message's `type` must be a string"),
+        (
+            {"type": "subscribe", "id": "1", "payload": []},
+            "A subscribe payload must be an object with a string `query`",
+        ),
+        (
+            {"type": "subscribe", "id": 1, "payload": {"query": EVENTS}},
+            "A message's `id` must be a string of 1 to 128 characters",
+        ),
+        (
+            {"type": "subscribe", "id": "1", "payload": {"query": EVENTS, "variables": [1]}},
+            "`variables` must be an object",
+        ),
+    ],
+)
+async def test_malformed_protocol_messages_are_closed_with_4400_and_the_reason(message, reason):
+    client = await Client().connect()
+    await client.send(message)
+    assert await closed(client) == (4400, reason)
+
+
+async def test_deeply_nested_json_is_closed_with_4400():
+    client = await Client().connect()
+    await client.ws.send_to("[" * 50_000)
+    assert await closed(client) == (4400, "WebSocket message must be valid JSON")
+
+
+async def test_a_message_over_the_size_limit_is_closed_with_1009():
+    client = await Client().connect()
+    await client.ws.send_to(json.dumps({"type": "ping", "pad": "x" * 70_000}))
+    assert await closed(client) == (1009, "Message too big: at most 65536 characters")
+
+
+async def test_the_fragment_bomb_is_refused_over_websocket_at_once():
+    client = await Client().connect()
+    started = time.perf_counter()
+    await client.send({"id": "1", "type": "subscribe", "payload": {"query": fragment_bomb(30)}})
+    message = await client.receive()
+    assert time.perf_counter() - started < 0.5
+    assert message == {
+        "id": "1",
+        "type": "error",
+        "payload": [
+            {
+                "message": f"The operation selects {2**31} fields with fragments expanded; at most 500 are allowed.",
+                "extensions": {"code": "TOO_MANY_FIELDS"},
+            }
+        ],
+    }
+
+
+async def test_keys_mode_closes_a_connection_without_a_valid_key_with_4401(settings):
+    settings.PUBLIC_API = "keys"
+    anonymous = Client()
+    await init(anonymous, {})
+    assert await closed(anonymous) == (
+        4401,
+        'API key required: send {"apiKey": "..."} in the connection_init payload.',
+    )
+    wrong = Client()
+    await init(wrong, {"apiKey": "eln_wrong"})
+    assert await closed(wrong) == (4401, "Invalid API key: unknown or revoked.")
+    _, raw = await sync_to_async(new_key)()
+    good = Client()
+    await init(good, {"apiKey": raw})
+    assert await good.receive() == {"type": "connection_ack"}
+    await good.close()
+
+
+async def test_a_suspended_partner_is_closed_with_4403(settings):
+    settings.PUBLIC_API = "keys"
+    key, raw = await sync_to_async(new_key)(active=False)
+    client = Client()
+    await init(client, {"apiKey": raw})
+    assert await closed(client) == (4403, "Partner access suspended: contact the newsroom.")
+
+
+async def test_concurrent_subscriptions_are_capped_per_partner_across_connections(settings):
+    settings.PUBLIC_API = "keys"
+    _, raw = await sync_to_async(new_key)(max_subscriptions=2)
+    one, two = Client(), Client()
+    for client in (one, two):
+        await init(client, {"apiKey": raw})
+        assert await client.receive() == {"type": "connection_ack"}
+    await one.send({"id": "a", "type": "subscribe", "payload": {"query": EVENTS}})
+    await one.send({"id": "b", "type": "subscribe", "payload": {"query": EVENTS}})
+    await asyncio.sleep(0.2)
+    await two.send({"id": "c", "type": "subscribe", "payload": {"query": EVENTS}})
+    refused = await two.receive()
+    assert refused == {
+        "id": "c",
+        "type": "error",
+        "payload": [
+            {
+                "message": "Subscription limit reached: this key's partner may hold 2 at once. "
+                "Complete one before starting another.",
+                "extensions": {"code": "TOO_MANY_SUBSCRIPTIONS"},
+            }
+        ],
+    }
+    await one.send({"id": "a", "type": "complete"})
+    await asyncio.sleep(0.2)
+    await two.send({"id": "d", "type": "subscribe", "payload": {"query": EVENTS}})
+    ballots = await sync_to_async(make_council)(wards=1)
+    event = await sync_to_async(declare)(ballots[0])
+    [got] = await two.events(1)
+    assert got["payload"] == {"data": {"events": {"id": str(event.pk), "kind": "BALLOT_DECLARED"}}}
+    await one.close()
+    await two.close()
+
+
+async def test_a_revoked_key_ends_its_open_subscriptions_within_seconds(settings):
+    settings.PUBLIC_API = "keys"
+    key, raw = await sync_to_async(new_key)()
+    client = Client()
+    await init(client, {"apiKey": raw})
+    assert await client.receive() == {"type": "connection_ack"}
+    await client.send({"id": "1", "type": "subscribe", "payload": {"query": EVENTS}})
+    await asyncio.sleep(0.2)
+    await sync_to_async(keys.revoke_key)(key)
+    started = time.monotonic()
+    assert await closed(client, timeout=5) == (
+        4403,
+        "API key revoked or partner suspended: connection ended.",
+    )
+    assert time.monotonic() - started < 3
+    await client.close()  # the client's side of the closing handshake
+    watcher = next(iter(access._watchers.values()))
+    assert watcher.leases == {}  # its slot is free again
+
+
+async def test_sockets_replaying_the_whole_log_share_its_reads(monkeypatch):
+    monkeypatch.setattr(live, "REPLAY_BATCH", 10)
+    reads = []
+    original = live.load_events_after
+
+    def recording(cursor, limit):
+        reads.append(cursor)
+        return original(cursor, limit)
+
+    monkeypatch.setattr(live, "load_events_after", recording)
+    ballots = await sync_to_async(make_council)(wards=45)
+    for ballot in ballots:
+        await sync_to_async(declare)(ballot)
+    expected = await sync_to_async(lambda: list(live.Event.objects.values_list("id", flat=True)))()
+    assert len(expected) == 46  # 45 declarations and the control call
+    clients = [await Client().connect() for _ in range(20)]
+    for client in clients:
+        await client.subscribe(after="0")
+    for client in clients:
+        got = [int(m["payload"]["data"]["events"]["id"]) for m in await client.events(46, timeout=20)]
+        assert got == expected
+    # Four full batches of ten, each read once for all twenty sockets; the tail (six events)
+    # read again only by sockets that registered after a shared read of it began.
+    full = [0, *expected[9:39:10]]
+    assert [reads.count(cursor) for cursor in full] == [1, 1, 1, 1]
+    assert set(reads) - {expected[-1]} == {*full, expected[39]}  # (the hub reads after the last one)
+    assert reads.count(expected[39]) <= 20
+    for client in clients:
+        await client.close()
+
+
+async def test_random_frames_get_a_reply_or_a_clean_close_never_a_logged_error(caplog):
+    import random
+
+    from .test_fuzz import Walker, mutate, random_body
+
+    rng = random.Random(4052023)
+    frames = []
+    for i in range(300):
+        kind = rng.randrange(4)
+        if kind == 0:
+            document = Walker(rng, wrong=0.2).document()
+            document = mutate(rng, document) if i % 2 else document
+            frames.append(json.dumps({"id": str(i), "type": "subscribe", "payload": {"query": document}}))
+        elif kind == 1:
+            frames.append(random_body(rng).decode("utf-8", "replace"))
+        elif kind == 2:
+            frames.append(
+                json.dumps(
+                    rng.choice(
+                        [
+                            {"type": "ping"},
+                            {"type": "pong"},
+                            {"type": "complete", "id": "1"},
+                            {"type": "connection_init"},
+                            {"type": "subscribe"},
+                            {"id": None},
+                        ]
+                    )
+                )
+            )
+        else:
+            frames.append("".join(rng.choice('{}[]":,1aé\\') for _ in range(rng.randrange(1, 40))))
+    closes = {}
+    caplog.set_level("ERROR")
+    for start in range(0, len(frames), 10):
+        client = await Client().connect()
+        for frame in frames[start : start + 10]:
+            await client.ws.send_to(frame)
+        while True:
+            try:
+                message = await client.ws.receive_output(timeout=0.5)
+            except TimeoutError:
+                break
+            if message["type"] == "websocket.close":
+                closes[message["code"]] = closes.get(message["code"], 0) + 1
+                break
+            assert isinstance(json.loads(message["text"]), dict)
+        await client.close()
+    print(f"\nclosed: {closes}")
+    assert sum(closes.values()) >= 20 and set(closes) <= {4400, 4409, 4429}, closes
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
