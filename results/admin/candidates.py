@@ -21,7 +21,7 @@ from django.urls import reverse
 from .. import services
 from ..models import Candidacy, Party
 from . import history
-from .ballot_entry import ballot_paper_order
+from .ballot_entry import ballot_paper_order, figures_visible
 
 TEXT = {"class": "vTextField", "autocomplete": "off"}
 
@@ -184,7 +184,10 @@ def candidates_view(model_admin, request, object_id):
         "can_change": can_change,
         "conflict": conflict,
         "entry_url": reverse("admin:results_ballot_change", args=[ballot.pk]),
-        "history": history.history(ballot),
+        # A retracted result's figures are for those who may change results, as on the ballot's page.
+        "history": history.history(
+            ballot, figures=figures_visible(request.user.has_perm("results.change_ballot"), ballot)
+        ),
     }
     return TemplateResponse(request, "admin/results/ballot/candidates.html", context, status=status)
 
