@@ -626,3 +626,70 @@ def test_a_declaration_with_an_unknown_source_is_refused_and_changes_nothing():
         "certification": ["A declaration is provisional, declared or certified (a correction is corrected)."],
     }
     assert Ballot.objects.get(pk=north.pk).status == "awaiting"
+
+
+# ---------------------------------------------------------------- query counts at two sizes
+
+
+def declared_council(wards: int):
+    e = f.election(seats_total=wards, before={"PP52": (wards, 0)})
+    for i in range(wards):
+        b = f.ballot(e, f"Ward {i:02}", [("Ann Able", "PP53"), ("Bob Baker", "PP52")], previous={"PP52": 1})
+        services.declare_ballot(b, votes=f.votes(b, Able=100 + i, Baker=50), source="returning_officer")
+    return e
+
+
+@pytest.mark.parametrize("wards", [2, 12])
+def test_the_events_feed_with_versions_and_data_takes_a_fixed_number_of_queries(
+    wards, django_assert_num_queries
+):
+    declared_council(wards)
+    query = (
+        "{ events(first: 500) { id kind data ballotVersion { version source candidacies { name votes } } } }"
+    )
+    # Events (with council and post), then their elections with results: composition, ballots,
+    # candidacies, previous winners.
+    with django_assert_num_queries(6):
+        events = run(query)["events"]
+    versions = [e["ballotVersion"] for e in events if e["ballotVersion"]]
+    assert len(versions) == wards
+    assert versions[0] == {
+        "version": 2,  # previous winners set, then declared
+        "source": "RETURNING_OFFICER",
+        "candidacies": [{"name": "Ann Able", "votes": 100}, {"name": "Bob Baker", "votes": 50}],
+    }
+
+
+@pytest.mark.parametrize("wards", [2, 12])
+@pytest.mark.parametrize("name", ["results.csv", "compositions.csv", "previous-winners.csv", "day.json"])
+def test_each_export_takes_a_fixed_number_of_queries(wards, name, client, django_assert_num_queries):
+    declared_council(wards)
+    # The latest event (for the ETag), then the export's snapshot (a savepoint here, inside the test's
+    # transaction, and its release): the cursor again, the elections with their results (elections,
+    # composition, ballots, candidacies, previous winners).
+    with django_assert_num_queries(9):
+        response = client.get(f"/exports/2023-05-04/{name}")
+    assert response.status_code == 200
+    with django_assert_num_queries(1):  # not modified: the cursor alone
+        assert (
+            client.get(f"/exports/2023-05-04/{name}", HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+        )
+
+
+def test_two_candidates_of_one_name_show_apart_in_the_console_and_the_api():
+    from .desk import entry_url, staff
+
+    csv_text = HEADER + (
+        f"301,John Smith,PP53,Labour Party,,{E},{ABBEY},Abbey,1,,\n"
+        f"302,John Smith,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,1,,\n"
+    )
+    import_candidates(csv_text)
+    abbey = Ballot.objects.get(ballot_paper_id=ABBEY)
+    page = client_for(staff("desk")).get(entry_url(abbey)).content.decode()
+    assert page.count('<div class="small person-id">person 301</div>') == 1
+    assert page.count('<div class="small person-id">person 302</div>') == 1
+    data = run(f'{{ ballot(id: "{ABBEY}") {{ candidacies {{ name personId party {{ id }} }} }} }}')
+    assert sorted((c["personId"], c["party"]["id"]) for c in data["ballot"]["candidacies"]) == [
+        ("301", "PP53"),
+        ("302", "PP90"),
+    ]
