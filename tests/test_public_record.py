@@ -693,3 +693,25 @@ def test_two_candidates_of_one_name_show_apart_in_the_console_and_the_api():
         ("301", "PP53"),
         ("302", "PP90"),
     ]
+
+
+def test_the_admin_links_every_export_of_every_poll_date():
+    from .desk import staff
+
+    import_candidates(CANDIDATES)
+    desk = client_for(staff("desk"))
+    page = desk.get("/admin/exports/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert [
+        name
+        for name in (
+            "results.csv",
+            "compositions.csv",
+            "previous-winners.csv",
+            "day.json",
+            "declarations.atom",
+        )
+        if f'href="/exports/2023-05-04/{name}" download' in html
+    ] == ["results.csv", "compositions.csv", "previous-winners.csv", "day.json", "declarations.atom"]
+    assert 'id="exports-link"' in desk.get("/admin/").content.decode()
