@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.templatetags.static import static
-from django.urls import path
+from django.urls import include, path
 
 from results.views import export_view
 from schema import schema
@@ -22,4 +22,5 @@ urlpatterns = [
     # Open exports of a poll date: results.csv, compositions.csv, previous-winners.csv, day.json,
     # declarations.atom (results.views).
     path("exports/<str:poll_date>/<str:filename>", export_view, name="export"),
+    path("", include("live.urls")),
 ]

@@ -483,6 +483,8 @@ def test_a_failure_while_writing_stops_at_that_election_and_says_what_was_writte
     assert Ballot.objects.count() == 2  # the failed election's ballots were rolled back with it
 
 
+# Per chunk: its transaction, the locks, the standing before and after, and settling any
+# figures waiting for a two-person check.
 CHUNK_COST = 20
 
 

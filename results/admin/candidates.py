@@ -184,9 +184,10 @@ def candidates_view(model_admin, request, object_id):
         "can_change": can_change,
         "conflict": conflict,
         "entry_url": reverse("admin:results_ballot_change", args=[ballot.pk]),
-        # A retracted result's figures are for those who may change results, as on the ballot's page.
+        # Figures before a declaration are not results: a reader who may not change the ballot
+        # (a live editor) sees who changed it and when, not the figures saved while counting.
         "history": history.history(
-            ballot, figures=figures_visible(request.user.has_perm("results.change_ballot"), ballot)
+            ballot, figures=figures_visible(model_admin.has_change_permission(request, ballot), ballot)
         ),
     }
     return TemplateResponse(request, "admin/results/ballot/candidates.html", context, status=status)
