@@ -297,6 +297,7 @@ class _Parties:
                 user=user,
             )
             self.report.count("parties")
+            self.report.events += 1
         self.to_create = {}
 
     def get(self, ec_id: str) -> Party:
@@ -549,8 +550,9 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
         for start in range(0, len(group), CHUNK):
             chunk = group[start : start + CHUNK]
             try:
-                with services.deferred_events():
+                with services.deferred_events() as recorded:
                     _write_election(chunk, parties, report, user)
+                report.events += len(recorded)
             except _ChunkFailed as failed:
                 raise ImportFailed([failed.error], written=written) from None
             written += len(chunk)
@@ -695,7 +697,6 @@ def _write_election(group: list[_BallotRows], parties: _Parties, report: ImportR
         services.publish_results(entries, user=user)
     except ValidationError as exc:
         raise _ChunkFailed(RowError(first.line, f"{first.election_id}: {_validation_messages(exc)}")) from exc
-    report.events += len(entries)
 
 
 def _write_ballot(
@@ -911,7 +912,7 @@ def import_composition(source, *, user=None, progress=None) -> ImportReport:
         parties.create(user)
     for written, (election_id, entry) in enumerate(elections.items()):
         try:
-            with services.deferred_events():
+            with services.deferred_events() as recorded:
                 election = _election_for(election_id, report, entry["organisation_name"], user)
                 resolved = [
                     (parties.get(party_id), held, not_up) for _, party_id, _, held, not_up in entry["rows"]
@@ -937,6 +938,7 @@ def import_composition(source, *, user=None, progress=None) -> ImportReport:
                         user=user,
                     )
                     report.count("compositions")
+            report.events += len(recorded)
         except (ValidationError, ValueError) as exc:
             message = _validation_messages(exc) if isinstance(exc, ValidationError) else str(exc)
             raise ImportFailed(
@@ -1022,6 +1024,7 @@ def import_previous_winners(source, *, user=None, progress=None) -> ImportReport
         else:
             try:
                 services.set_previous_winners(ballot, resolved, user=user)
+                report.events += 1
             except (ValidationError, ValueError) as exc:
                 message = _validation_messages(exc) if isinstance(exc, ValidationError) else str(exc)
                 raise ImportFailed(

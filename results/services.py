@@ -92,16 +92,17 @@ def deferred_events():
     election row while holding it: against the lock order (the event-log
     lock is always last). Inside this block the services queue their
     events, and the block inserts them all, in order, as its last step.
-    The events returned by the services inside it have no id yet.
+    It yields the list of queued events; the events returned by the
+    services inside it have no id yet.
     """
-    if _deferred.get() is not None:  # already inside one: the outer block inserts them
+    if (outer := _deferred.get()) is not None:  # already inside one: the outer block inserts them
         with transaction.atomic():
-            yield
+            yield outer
         return
     token = _deferred.set([])
     try:
         with transaction.atomic():
-            yield
+            yield _deferred.get()
             pending = _deferred.get()
             _deferred.set(None)
             record_events(pending)
@@ -1010,6 +1011,7 @@ def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]]
                 payload={
                     "ballot_paper_id": ballot.ballot_paper_id,
                     "election_id": ballot.election.election_id,
+                    "status": ballot.status,
                     "version": ballot.version,
                     "previous_winners": previous,
                     "party_names": {p.ec_id: p.short_name for p, _ in rows},

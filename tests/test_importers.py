@@ -442,7 +442,8 @@ def test_import_writes_election_by_election_and_reports_progress():
         "local.council-1.2023-05-04: 2 ballot(s) written, 4 of 6",
         "local.council-2.2023-05-04: 2 ballot(s) written, 6 of 6",
     ]
-    assert report.events == 6
+    # Per election: its council and election, two wards and ballots (nominations), two declarations.
+    assert report.events == 3 * 8
     # One transaction per election: its ballots' events are consecutive, each followed by nothing
     # of another election.
     assert list(

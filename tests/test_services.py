@@ -510,6 +510,7 @@ def test_previous_winners_before_the_night_record_a_previous_winners_event(counc
         {
             "ballot_paper_id": north.ballot_paper_id,
             "election_id": "local.testshire.2023-05-04",
+            "status": "awaiting",
             "version": north.version + 1,
             "previous_winners": [{"party_id": "PP53", "seats": 1}],
             "party_names": {"PP53": "Labour"},
