@@ -3,6 +3,7 @@ from django.http import HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from results.views import export_view
 from schema import schema
 from schema.http import GraphQLHTTPView
 
@@ -18,5 +19,8 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("graphql", GraphQLHTTPView.as_view(schema=schema, graphql_ide="graphiql")),
+    # Open exports of a poll date: results.csv, compositions.csv, previous-winners.csv, day.json,
+    # declarations.atom (results.views).
+    path("exports/<str:poll_date>/<str:filename>", export_view, name="export"),
     path("", include("live.urls")),
 ]

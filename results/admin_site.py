@@ -52,6 +52,7 @@ class ElectionAdminSite(admin.AdminSite):
     login_form = ThrottledAuthenticationForm
 
     def get_urls(self):
+        from .admin.exports import exports_view
         from .admin.imports import import_view
         from .admin.overview import overview_view, presence_view, updates_view
 
@@ -60,6 +61,11 @@ class ElectionAdminSite(admin.AdminSite):
             path("election-night/updates/", self.admin_view(updates_view), name="election_night_updates"),
             path("presence/", self.admin_view(presence_view), name="presence"),
             path("import/", self.admin_view(import_view), name="results_import"),
+            path(
+                "exports/",
+                self.admin_view(lambda request: exports_view(request, self)),
+                name="results_exports",
+            ),
             *super().get_urls(),
         ]
 

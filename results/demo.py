@@ -1653,23 +1653,33 @@ def composition_csv(plan: DemoPlan) -> str:
 def _ensure_reference_rows(plan: DemoPlan) -> None:
     """The local groups and the councils (names for headlines, official names, GSS codes).
 
-    Reference data, not results: nothing here is published through an event.
+    Created through the services, each with its ``reference`` event, as the admin would.
     """
+    known_parties = set(
+        Party.objects.filter(ec_id__in=[p[0] for p in LOCAL_PARTIES]).values_list("ec_id", flat=True)
+    )
     for ec_id, name, short, abbreviation, colour in LOCAL_PARTIES:
-        Party.objects.get_or_create(
-            ec_id=ec_id,
-            defaults={"name": name, "short_name": short, "abbreviation": abbreviation, "colour": colour},
-        )
+        if ec_id not in known_parties:
+            services.save_party(
+                None,
+                ec_id=ec_id,
+                values={"name": name, "short_name": short, "abbreviation": abbreviation, "colour": colour},
+            )
+    known_councils = set(
+        Council.objects.filter(slug__in=[c.slug for c in plan.councils]).values_list("slug", flat=True)
+    )
     for spec in plan.councils:
-        Council.objects.get_or_create(
-            slug=spec.slug,
-            defaults={
-                "name": spec.name,
-                "official_name": spec.official_name,
-                "official_identifier": spec.gss,
-                "seats_total": spec.seats_total,
-            },
-        )
+        if spec.slug not in known_councils:
+            services.save_council(
+                None,
+                slug=spec.slug,
+                values={
+                    "name": spec.name,
+                    "official_name": spec.official_name,
+                    "official_identifier": spec.gss,
+                    "seats_total": spec.seats_total,
+                },
+            )
 
 
 def is_loaded(plan: DemoPlan | None = None) -> bool:
@@ -1792,7 +1802,12 @@ def delete_demo(plan: DemoPlan | None = None) -> dict[str, int]:
         deleted: Counter = Counter()
         # In this order: events protect what they refer to, ballots their election.
         for queryset in (
-            Event.objects.filter(Q(election__in=elections) | Q(ballot__in=ballots) | Q(post__in=posts)),
+            Event.objects.filter(
+                Q(election__in=elections)
+                | Q(ballot__in=ballots)
+                | Q(post__in=posts)
+                | Q(council__slug__in=[c.slug for c in plan.councils], election__isnull=True)
+            ),
             posts,
             ballots,
             elections,
@@ -1810,9 +1825,15 @@ def delete_demo(plan: DemoPlan | None = None) -> dict[str, int]:
         deleted.update(by_model)
         for ec_id, *_ in LOCAL_PARTIES:
             try:
-                _, by_model = Party.objects.filter(ec_id=ec_id).delete()
+                with transaction.atomic():
+                    # With its own events, as the demo's other rows (issue 14 makes a reset an event).
+                    _, events = Event.objects.filter(
+                        kind=Event.Kind.REFERENCE_CHANGED, payload__object="party", payload__party_id=ec_id
+                    ).delete()
+                    _, by_model = Party.objects.filter(ec_id=ec_id).delete()
             except ProtectedError:
                 continue  # someone else's data uses it
+            deleted.update(events)
             deleted.update(by_model)
     return {model.split(".")[-1]: n for model, n in deleted.items() if n}
 

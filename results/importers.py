@@ -276,29 +276,35 @@ class _Parties:
         if errors:
             raise ImportFailed(errors)
 
-    def create(self) -> None:
-        """Create the parties ``resolve`` found new (lead parties before joint descriptions)."""
+    def create(self, user=None) -> None:
+        """Create the parties ``resolve`` found new (lead parties before joint descriptions),
+        through ``services.save_party``: each with its ``reference`` event."""
         for ec_id, name in self.to_create.items():
             lead = None
             joint = JOINT_PARTY.match(ec_id)
             if joint:
                 lead = self.cache[f"PP{joint['lead']}"]
-            self.cache[ec_id] = Party.objects.create(
+            self.cache[ec_id] = services.save_party(
+                None,
                 ec_id=ec_id,
-                name=name,
-                short_name=lead.short_name if lead else name,
-                colour=lead.colour if lead else "",
-                lead_party=lead,
-                is_independent=ec_id == "ynmp-party:2",
+                values={
+                    "name": name,
+                    "short_name": lead.short_name if lead else name,
+                    "colour": lead.colour if lead else "",
+                    "lead_party": lead,
+                    "is_independent": ec_id == "ynmp-party:2",
+                },
+                user=user,
             )
             self.report.count("parties")
+            self.report.events += 1
         self.to_create = {}
 
     def get(self, ec_id: str) -> Party:
         return self.cache[ec_id]
 
 
-def _election_for(election_id: str, report: ImportReport, council_name: str = "") -> Election:
+def _election_for(election_id: str, report: ImportReport, council_name: str = "", user=None) -> Election:
     match = ELECTION_ID.match(election_id)
     if not match:
         raise ValueError(f"election_id {election_id!r} is not of the form local.<council>.<YYYY-MM-DD>")
@@ -309,14 +315,18 @@ def _election_for(election_id: str, report: ImportReport, council_name: str = ""
     election = Election.objects.select_related("council").filter(election_id=election_id).first()
     if election:
         return election
-    council, created = Council.objects.get_or_create(
-        slug=match["org"], defaults={"name": council_name or _title_from_slug(match["org"])}
-    )
-    if created:
+    council = Council.objects.filter(slug=match["org"]).first()
+    if council is None:
+        council = services.save_council(
+            None,
+            slug=match["org"],
+            values={"name": council_name or _title_from_slug(match["org"])},
+            user=user,
+        )
         report.count("councils")
     report.count("elections")
-    return Election.objects.create(
-        election_id=election_id, kind=match["kind"], council=council, poll_date=poll_date
+    return services.create_election(
+        election_id, kind=match["kind"], council=council, poll_date=poll_date, user=user
     )
 
 
@@ -333,7 +343,19 @@ CANDIDATE_COLUMNS = (
     "post_label",
     "seats_contested",
 )
-CANDIDATE_OPTIONAL = ("person_id", "party_description_text", "votes_cast", "elected", "organisation_name")
+CANDIDATE_OPTIONAL = (
+    "person_id",
+    "party_description_text",
+    "votes_cast",
+    "elected",
+    "organisation_name",
+    # The ballot's count and declaration time, on each of its rows (our exports write them).
+    "electorate",
+    "ballot_papers_counted",
+    "rejected_ballots",
+    "declared_at",
+)
+COUNT_COLUMNS = ("electorate", "ballot_papers_counted", "rejected_ballots")
 
 
 @dataclass
@@ -358,6 +380,8 @@ class _BallotRows:
     seats: int
     organisation_name: str
     candidates: list[_CandidateRow] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+    declared_at: dt.datetime | None = None
 
 
 def import_candidates(source, *, user=None, progress=None) -> ImportReport:
@@ -398,6 +422,17 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
         ballot_id = rows.text(line, row, "ballot_paper_id")
         seats = rows.int(line, row, "seats_contested", minimum=1)
         votes = rows.int(line, row, "votes_cast", required=False, maximum=MAX_VOTES)
+        counts = {c: rows.int(line, row, c, required=False, maximum=MAX_VOTES) for c in COUNT_COLUMNS}
+        declared_at = None
+        if row.get("declared_at"):
+            try:
+                declared_at = dt.datetime.fromisoformat(row["declared_at"])
+            except ValueError:
+                rows.error(line, f"declared_at {row['declared_at']!r} is not a date and time (ISO 8601)")
+            else:
+                if declared_at.tzinfo is None:
+                    rows.error(line, f"declared_at {row['declared_at']!r} needs its time zone, e.g. +01:00")
+                    declared_at = None
         try:
             elected = _parse_bool(row.get("elected", ""))
         except ValueError:
@@ -441,17 +476,28 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
                 post_label=row["post_label"],
                 seats=seats,
                 organisation_name=row.get("organisation_name", ""),
+                counts=counts,
+                declared_at=declared_at,
             )
+        elif ballot.counts != counts or ballot.declared_at != declared_at:
+            rows.error(line, f"the count or declared_at differs from line {ballot.line} for the same ballot")
         elif ballot.seats != seats:
             rows.error(line, f"seats_contested {seats} differs from {ballot.seats} on line {ballot.line}")
         elif ballot.election_id != election_id:
             rows.error(line, f"election_id differs from line {ballot.line} for the same ballot")
         if not name or not party_id:
             continue
+        person_id = row.get("person_id", "")
         for other in ballot.candidates:
-            same_id = row.get("person_id") and other.person_id == row.get("person_id")
-            if same_id or other.person_name == name:
-                rows.error(line, f"{name} already stands on {ballot_id} (line {other.line})")
+            if person_id and other.person_id == person_id:
+                rows.error(line, f"person {person_id} already stands on {ballot_id} (line {other.line})")
+            elif other.person_name == name and not (person_id and other.person_id):
+                # Two people may share a name; only their person ids tell them apart.
+                rows.error(
+                    line,
+                    f"{name} already stands on {ballot_id} (line {other.line}): two candidates of one "
+                    "name need their person_id to tell them apart",
+                )
         ballot.candidates.append(
             _CandidateRow(
                 line=line,
@@ -495,7 +541,7 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
 
     # Then write, one election per transaction.
     with transaction.atomic():
-        parties.create()
+        parties.create(user)
     by_election: dict[str, list[_BallotRows]] = defaultdict(list)
     for ballot_rows in ballots.values():
         by_election[ballot_rows.election_id].append(ballot_rows)
@@ -504,8 +550,9 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
         for start in range(0, len(group), CHUNK):
             chunk = group[start : start + CHUNK]
             try:
-                with transaction.atomic():
+                with services.deferred_events() as recorded:
                     _write_election(chunk, parties, report, user)
+                report.events += len(recorded)
             except _ChunkFailed as failed:
                 raise ImportFailed([failed.error], written=written) from None
             written += len(chunk)
@@ -525,12 +572,31 @@ def _ballot_error(rows: _BallotRows, exc: Exception) -> RowError:
 
 
 def _match(rows: _BallotRows, candidacies: Iterable[Candidacy]) -> dict[int, Candidacy | None]:
-    """Each row's stored candidacy (by person id, else by name), or None for a new one."""
-    existing = {c.person_id or c.person_name: c for c in candidacies}
-    return {
-        row.line: existing.get(row.person_id or row.person_name) or existing.get(row.person_name)
-        for row in rows.candidates
-    }
+    """Each row's stored candidacy, or None for a new one.
+
+    By person id where the row has one (two people may share a name, even on
+    one ballot); else, or for a stored candidacy without an id, by name when
+    exactly one stored candidacy has it.
+    """
+    candidacies = list(candidacies)
+    by_id = {c.person_id: c for c in candidacies if c.person_id}
+    matched: dict[int, Candidacy | None] = {}
+    used: set[int] = set()
+    for row in rows.candidates:
+        found = by_id.get(row.person_id) if row.person_id else None
+        if found is None:
+            same_name = [
+                c
+                for c in candidacies
+                if c.person_name == row.person_name
+                and c.pk not in used
+                and (not c.person_id or not row.person_id)
+            ]
+            found = same_name[0] if len(same_name) == 1 else None
+        if found is not None:
+            used.add(found.pk)
+        matched[row.line] = found
+    return matched
 
 
 def _result_inputs(rows: _BallotRows, key: dict[int, object], seats: int):
@@ -601,9 +667,7 @@ def _check_ballot(rows: _BallotRows, ballot: Ballot | None) -> None:
         votes=votes,
         winners=winners,
         lot_winners=lot,
-        electorate=ballot.electorate if published else None,
-        ballot_papers_counted=ballot.ballot_papers_counted if published else None,
-        rejected_ballots=ballot.rejected_ballots if published else None,
+        **_counts(rows, ballot if published else None),
         label=rows.post_label or rows.ballot_paper_id,
     )
 
@@ -618,13 +682,13 @@ def _write_election(group: list[_BallotRows], parties: _Parties, report: ImportR
     by_id = {b.ballot_paper_id: b for b in locked.values()}
     first = group[0]
     try:
-        election = _election_for(first.election_id, report, first.organisation_name)
+        election = _election_for(first.election_id, report, first.organisation_name, user)
     except ValueError as exc:
         raise _ChunkFailed(_ballot_error(first, exc)) from exc
     entries: list[services.ResultEntry] = []
     for rows in group:
         try:
-            entry = _write_ballot(rows, by_id.get(rows.ballot_paper_id), election, parties, report)
+            entry = _write_ballot(rows, by_id.get(rows.ballot_paper_id), election, parties, report, user)
         except (ValidationError, ValueError) as exc:
             raise _ChunkFailed(_ballot_error(rows, exc)) from exc
         if entry is not None:
@@ -633,73 +697,91 @@ def _write_election(group: list[_BallotRows], parties: _Parties, report: ImportR
         services.publish_results(entries, user=user)
     except ValidationError as exc:
         raise _ChunkFailed(RowError(first.line, f"{first.election_id}: {_validation_messages(exc)}")) from exc
-    report.events += len(entries)
 
 
 def _write_ballot(
-    rows: _BallotRows, ballot: Ballot | None, election: Election, parties: _Parties, report: ImportReport
+    rows: _BallotRows,
+    ballot: Ballot | None,
+    election: Election,
+    parties: _Parties,
+    report: ImportReport,
+    user,
 ) -> services.ResultEntry | None:
-    """Create or update one ballot and its candidacies; return the result to publish, if any."""
+    """Create or update one ballot and its candidacies through the services; return the result to publish, if any."""
     ward = None
     if rows.ward_slug:
-        ward, created = Ward.objects.get_or_create(
-            council=election.council,
-            slug=rows.ward_slug,
-            defaults={"name": rows.post_label or _title_from_slug(rows.ward_slug), "seats": rows.seats},
-        )
-        if created:
+        ward = Ward.objects.filter(council=election.council, slug=rows.ward_slug).first()
+        if ward is None:
+            ward = services.save_ward(
+                None,
+                council=election.council,
+                slug=rows.ward_slug,
+                values={"name": rows.post_label or _title_from_slug(rows.ward_slug), "seats": rows.seats},
+                user=user,
+            )
             report.count("wards")
+
+    def nominee(row: _CandidateRow) -> services.Nominee:
+        return services.Nominee(row.person_name, parties.get(row.party_id), row.person_id, row.description)
+
     if ballot is None:
-        ballot = Ballot.objects.create(
-            ballot_paper_id=rows.ballot_paper_id, election=election, ward=ward, winner_count=rows.seats
+        ballot = services.create_ballot(
+            rows.ballot_paper_id,
+            election=election,
+            ward=ward,
+            seats=rows.seats,
+            nominees=[nominee(row) for row in rows.candidates],
+            user=user,
         )
         report.count("ballots")
-    elif ballot.election_id != election.pk:
-        raise ValueError(f"already belongs to {ballot.election}")
-    elif ballot.winner_count != rows.seats:
-        if ballot.is_published:
+        report.count("candidacies", len(rows.candidates))
+        stored: list[Candidacy] = []
+        matched = _match(rows, ballot.candidacies.select_related("party"))
+        by_row = {line: c for line, c in matched.items()}
+    else:
+        if ballot.election_id != election.pk:
+            raise ValueError(f"already belongs to {ballot.election}")
+        if ballot.winner_count != rows.seats and ballot.is_published:
             raise ValueError(f"is declared with {ballot.winner_count} seats; the file says {rows.seats}")
-        ballot.winner_count = rows.seats
-        ballot.save(update_fields=["winner_count"])
-
-    stored = list(ballot.candidacies.select_related("party"))
-    matched = _match(rows, stored)
-    by_row: dict[int, Candidacy] = {}
-    new: list[Candidacy] = []
-    for row in rows.candidates:
-        candidacy = matched[row.line]
-        wanted = {
-            "person_name": row.person_name,
-            "person_id": row.person_id,
-            "party": parties.get(row.party_id),
-            "description": row.description,
-        }
-        if candidacy is None:
-            if ballot.is_published:
-                raise ValueError(
-                    f"is declared; {row.person_name} (line {row.line}) is not one of its candidates"
-                )
-            candidacy = Candidacy(ballot=ballot, **wanted)
-            new.append(candidacy)
-        elif any(getattr(candidacy, k) != v for k, v in wanted.items()):
-            if ballot.is_published:
-                raise ValueError(
-                    f"is declared; the details of {row.person_name} (line {row.line}) differ: correct them in the admin"
-                )
-            for k, v in wanted.items():
-                setattr(candidacy, k, v)
-            candidacy.save()
-        by_row[row.line] = candidacy
-    if new:
-        Candidacy.objects.bulk_create(new)
-        report.count("candidacies", len(new))
+        stored = list(ballot.candidacies.select_related("party"))
+        matched = _match(rows, stored)
+        changes: dict[int, services.Nominee] = {}
+        new: list[tuple[int, services.Nominee]] = []
+        for row in rows.candidates:
+            candidacy = matched[row.line]
+            wanted = nominee(row)
+            if candidacy is None:
+                if ballot.is_published:
+                    raise ValueError(
+                        f"is declared; {row.person_name} (line {row.line}) is not one of its candidates"
+                    )
+                new.append((row.line, wanted))
+            elif (candidacy.person_name, candidacy.person_id, candidacy.party_id, candidacy.description) != (
+                wanted.person_name,
+                wanted.person_id,
+                wanted.party.pk,
+                wanted.description,
+            ):
+                if ballot.is_published:
+                    raise ValueError(
+                        f"is declared; the details of {row.person_name} (line {row.line}) differ: correct them in the admin"
+                    )
+                changes[candidacy.pk] = wanted
+        by_row = {line: c for line, c in matched.items() if c is not None}
+        if new or changes or ballot.winner_count != rows.seats:
+            ballot, created = services.import_nominations(
+                ballot, seats=rows.seats, changes=changes, new=[n for _, n in new], user=user
+            )
+            by_row.update({line: c for (line, _), c in zip(new, created, strict=True)})
+            report.count("candidacies", len(created))
 
     inputs = _result_inputs(rows, {line: c.pk for line, c in by_row.items()}, ballot.winner_count)
     if inputs is None:
         return None
     votes, winners, lot = inputs
+    counts = _counts(rows, ballot if ballot.is_published else None)
     if ballot.is_published:
-        if _unchanged(stored, votes, winners):
+        if _unchanged(stored, votes, winners) and all(getattr(ballot, k) == v for k, v in counts.items()):
             report.unchanged += 1
             return None
         return services.ResultEntry(
@@ -708,12 +790,29 @@ def _write_ballot(
             votes=votes,
             winners=winners,
             lot_winners=lot,
-            electorate=ballot.electorate,
-            ballot_papers_counted=ballot.ballot_papers_counted,
-            rejected_ballots=ballot.rejected_ballots,
+            **counts,
             reason="re-imported from CSV",
+            source=Ballot.Source.IMPORT,
         )
-    return services.ResultEntry(ballot=ballot.pk, votes=votes, winners=winners, lot_winners=lot)
+    return services.ResultEntry(
+        ballot=ballot.pk,
+        votes=votes,
+        winners=winners,
+        lot_winners=lot,
+        **counts,
+        declared_at=rows.declared_at,
+        source=Ballot.Source.IMPORT,
+    )
+
+
+def _counts(rows: _BallotRows, published: Ballot | None) -> dict:
+    """The ballot's count: the file's where it gives one, else a declared ballot's stored one."""
+    return {
+        name: rows.counts.get(name)
+        if rows.counts.get(name) is not None
+        else (getattr(published, name) if published is not None else None)
+        for name in COUNT_COLUMNS
+    }
 
 
 # --------------------------------------------------------------------------
@@ -810,11 +909,11 @@ def import_composition(source, *, user=None, progress=None) -> ImportReport:
 
     # Everything is checked: write, one election per transaction.
     with transaction.atomic():
-        parties.create()
+        parties.create(user)
     for written, (election_id, entry) in enumerate(elections.items()):
         try:
-            with transaction.atomic():
-                election = _election_for(election_id, report, entry["organisation_name"])
+            with services.deferred_events() as recorded:
+                election = _election_for(election_id, report, entry["organisation_name"], user)
                 resolved = [
                     (parties.get(party_id), held, not_up) for _, party_id, _, held, not_up in entry["rows"]
                 ]
@@ -839,6 +938,7 @@ def import_composition(source, *, user=None, progress=None) -> ImportReport:
                         user=user,
                     )
                     report.count("compositions")
+            report.events += len(recorded)
         except (ValidationError, ValueError) as exc:
             message = _validation_messages(exc) if isinstance(exc, ValidationError) else str(exc)
             raise ImportFailed(
@@ -914,7 +1014,7 @@ def import_previous_winners(source, *, user=None, progress=None) -> ImportReport
 
     # Everything is checked: write, one ballot per transaction.
     with transaction.atomic():
-        parties.create()
+        parties.create(user)
     for written, (ballot_id, entry) in enumerate(grouped.items()):
         ballot = known[ballot_id]
         resolved = [(parties.get(party_id), seats) for _, party_id, _, seats in entry["rows"]]
@@ -924,6 +1024,7 @@ def import_previous_winners(source, *, user=None, progress=None) -> ImportReport
         else:
             try:
                 services.set_previous_winners(ballot, resolved, user=user)
+                report.events += 1
             except (ValidationError, ValueError) as exc:
                 message = _validation_messages(exc) if isinstance(exc, ValidationError) else str(exc)
                 raise ImportFailed(

@@ -53,6 +53,9 @@ class Party(models.Model):
         default=False,
         help_text="Independents share one row but are not a group: they never control a council.",
     )
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Bumped by every write, for optimistic locking."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -84,6 +87,9 @@ class Council(models.Model):
     seats_total = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Seats on the council today."
     )
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Bumped by every write, for optimistic locking."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -99,6 +105,9 @@ class Ward(models.Model):
     slug = models.SlugField(max_length=100, help_text='e.g. "allestree".')
     name = models.CharField(max_length=255)
     seats = models.PositiveSmallIntegerField(default=1, help_text="Councillors it elects.")
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Bumped by every write, for optimistic locking."
+    )
 
     class Meta:
         ordering = ["council__name", "name"]
@@ -217,6 +226,24 @@ class Ballot(models.Model):
 
     PUBLISHED_STATUSES = (Status.DECLARED, Status.UNCONTESTED)
 
+    class Certification(models.TextChoices):
+        """How final a published result is (the civics-data results-status vocabulary, the AP's
+        certified flag). Empty until a result is published."""
+
+        PROVISIONAL = "provisional", "Provisional (figures from the count, before the formal declaration)"
+        DECLARED = "declared", "Declared by the returning officer"
+        CERTIFIED = "certified", "Certified (checked against the formal declaration of the result)"
+        CORRECTED = "corrected", "Corrected after publication"
+
+    class Source(models.TextChoices):
+        """Where the published figures came from."""
+
+        RETURNING_OFFICER = "returning_officer", "Returning officer's declaration"
+        COUNCIL_WEBSITE = "council_website", "Council web page"
+        PHONE_FROM_COUNT = "phone_from_count", "Phone call from the count"
+        IMPORT = "import", "Imported file"
+        OTHER = "other", "Other"
+
     ballot_paper_id = models.CharField(
         max_length=160,
         unique=True,
@@ -242,6 +269,21 @@ class Ballot(models.Model):
     )
     rejected_ballots = models.PositiveIntegerField(null=True, blank=True)
     illustrative = models.BooleanField(default=False, help_text="Generated demo data, not a real result.")
+    certification = models.CharField(
+        max_length=12,
+        choices=Certification.choices,
+        blank=True,
+        help_text="How final the published result is; empty until published.",
+    )
+    source = models.CharField(
+        max_length=20,
+        choices=Source.choices,
+        blank=True,
+        help_text="Where the published figures came from.",
+    )
+    source_url = models.URLField(
+        max_length=500, blank=True, help_text="The council's results page, where there is one."
+    )
     version = models.PositiveIntegerField(
         default=0, editable=False, help_text="Bumped by every write, for optimistic locking."
     )
@@ -344,8 +386,12 @@ class Candidacy(models.Model):
             models.CheckConstraint(
                 condition=Q(votes__isnull=True) | Q(votes__gte=0), name="candidacy_votes_non_negative"
             ),
+            # Two people may share a name, even on one ballot: their person ids tell them
+            # apart. Without an id, the name is all there is, so it must be unique.
             models.UniqueConstraint(
-                fields=["ballot", "person_name"], name="candidacy_one_per_person_name_per_ballot"
+                fields=["ballot", "person_name"],
+                condition=Q(person_id=""),
+                name="candidacy_one_per_person_name_per_ballot",
             ),
             models.UniqueConstraint(
                 fields=["ballot", "person_id"],
@@ -419,8 +465,12 @@ class Event(models.Model):
         BALLOT_DECLARED = "ballot_declared", "Ballot declared"
         BALLOT_CORRECTED = "ballot_corrected", "Declared ballot corrected"
         BALLOT_RETRACTED = "ballot_retracted", "Declaration retracted"
+        BALLOT_CERTIFIED = "ballot_certified", "Result certified"
         BALLOT_STATUS = "ballot_status", "Ballot status changed"
         NOMINATIONS_CHANGED = "nominations", "Candidates changed"
+        REFERENCE_CHANGED = "reference", "Party, council or ward created or changed"
+        ELECTION_CHANGED = "election", "Election created or its composition changed"
+        PREVIOUS_WINNERS = "previous_winners", "Previous winners changed"
         CONTROL_CALLED = "control_called", "Control called or changed"
         POST_PUBLISHED = "post_published", "Post published"
         POST_UPDATED = "post_updated", "Post updated"

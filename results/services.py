@@ -34,26 +34,31 @@ INSERT and the commit: see ``record_events`` for why it is needed at all.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from . import plausibility, rules
+from . import plausibility, rules, versions
 from .broadcast import schedule_broadcast
 from .models import (
     Ballot,
     Candidacy,
     CompositionBefore,
+    Council,
     Election,
     Event,
     Party,
     PendingCheck,
     Post,
     PreviousWinner,
+    Ward,
 )
 from .standings import control_signature, counting_party, election_standing
 
@@ -69,6 +74,40 @@ class StaleEdit(ValidationError):
 
 # Any constant: the key of the advisory lock that orders event commits.
 EVENT_LOG_LOCK = 7_020_523
+
+
+# Events of the service calls inside ``deferred_events``, inserted together when it ends.
+_deferred: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar(
+    "deferred_events", default=None
+)
+
+
+@contextlib.contextmanager
+def deferred_events():
+    """One transaction for several service calls, their events inserted together at its end.
+
+    An importer writes a ballot's nominations, then declares it, in one
+    transaction. Each service call would take the event-log lock when it
+    records its event, and a later call would then lock a ballot or an
+    election row while holding it: against the lock order (the event-log
+    lock is always last). Inside this block the services queue their
+    events, and the block inserts them all, in order, as its last step.
+    It yields the list of queued events; the events returned by the
+    services inside it have no id yet.
+    """
+    if (outer := _deferred.get()) is not None:  # already inside one: the outer block inserts them
+        with transaction.atomic():
+            yield outer
+        return
+    token = _deferred.set([])
+    try:
+        with transaction.atomic():
+            yield _deferred.get()
+            pending = _deferred.get()
+            _deferred.set(None)
+            record_events(pending)
+    finally:
+        _deferred.reset(token)
 
 
 def record_events(events: Sequence[Event]) -> list[Event]:
@@ -87,6 +126,10 @@ def record_events(events: Sequence[Event]) -> list[Event]:
     events = list(events)
     if not events:
         return []
+    pending = _deferred.get()
+    if pending is not None:
+        pending.extend(events)  # inserted when ``deferred_events`` ends
+        return events
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -149,6 +192,9 @@ def ballot_snapshot(ballot: Ballot, candidacies: Sequence[Candidacy]) -> dict:
         "electorate": ballot.electorate,
         "ballot_papers_counted": ballot.ballot_papers_counted,
         "rejected_ballots": ballot.rejected_ballots,
+        "certification": ballot.certification,
+        "source": ballot.source,
+        "source_url": ballot.source_url,
         "version": ballot.version,
         "candidacies": [
             {
@@ -473,6 +519,12 @@ class ResultEntry:
     extra: dict = field(default_factory=dict)
     # Under the two-person check: the editor who typed the figures that ``user`` confirmed.
     typed_by: object = None
+    # Provenance: where the figures came from (``Ballot.Source``) and the council's page, if any;
+    # a correction keeps the earlier ones unless given. How final: ``Ballot.Certification``
+    # (declared by default; a correction is always "corrected").
+    source: str = ""
+    source_url: str = ""
+    certification: str = ""
 
 
 def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]:
@@ -515,6 +567,7 @@ def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]
                 raise ValidationError({"status": f"{ballot.label} is already declared: correct it instead."})
             if ballot.status == Ballot.Status.POSTPONED:
                 raise ValidationError({"status": f"{ballot.label} is postponed: it cannot be declared."})
+            _check_provenance(entry)
         (election_pk,) = elections
         _lock_election(election_pk)
         _, standing_before = _standing(election_pk)
@@ -522,6 +575,11 @@ def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]
         now = timezone.now()
         for entry in entries:
             ballot = ballots[entry.ballot]
+            before = (
+                ballot_snapshot(ballot, list(ballot.candidacies.select_related("party")))
+                if ballot.is_published
+                else None
+            )
             candidacies = _apply_result(
                 ballot,
                 votes=entry.votes,
@@ -533,6 +591,13 @@ def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]
             )
             if not entry.correct or entry.declared_at is not None:
                 ballot.declared_at = entry.declared_at or now
+            if entry.correct:
+                ballot.certification = Ballot.Certification.CORRECTED
+                ballot.source = entry.source or ballot.source
+                ballot.source_url = entry.source_url or ballot.source_url
+            else:
+                ballot.certification = entry.certification or Ballot.Certification.DECLARED
+                ballot.source, ballot.source_url = entry.source, entry.source_url
             ballot.version += 1
             ballot.save(
                 update_fields=[
@@ -541,10 +606,15 @@ def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]
                     "electorate",
                     "ballot_papers_counted",
                     "rejected_ballots",
+                    "certification",
+                    "source",
+                    "source_url",
                     "version",
                 ]
             )
             payload = {**ballot_snapshot(ballot, candidacies), **entry.extra}
+            if before is not None:  # what this version changed, as the history shows it
+                payload["changes"] = list(versions.version_changes(before, payload))
             if entry.reason:
                 payload["reason"] = entry.reason.strip()
             if entry.typed_by is not None:  # the two-person check: typed by one editor, confirmed by ``user``
@@ -565,6 +635,61 @@ def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]
         return record_events([*events, *([control] if control else [])])
 
 
+def _check_provenance(entry: ResultEntry) -> None:
+    errors = {}
+    if entry.source and entry.source not in Ballot.Source.values:
+        errors["source"] = f"Unknown source {entry.source!r}: use one of {', '.join(Ballot.Source.values)}."
+    if entry.certification and (
+        entry.certification not in Ballot.Certification.values
+        or entry.certification == Ballot.Certification.CORRECTED
+    ):
+        errors["certification"] = (
+            "A declaration is provisional, declared or certified (a correction is corrected)."
+        )
+    if entry.source_url:
+        try:
+            URLValidator(schemes=["http", "https"])(entry.source_url)
+        except ValidationError:
+            errors["source_url"] = "Enter the full address of the council's page (https://...)."
+    if errors:
+        raise ValidationError(errors)
+
+
+def certify_ballot(
+    ballot: Ballot | int,
+    *,
+    source: str = "",
+    source_url: str = "",
+    user=None,
+    expected_version: int | None = None,
+) -> Event:
+    """Mark a published result certified: checked against the returning officer's formal declaration.
+
+    The figures do not change; records a ``ballot_certified`` event with the version.
+    """
+    with transaction.atomic():
+        ballot = lock_ballot(ballot)
+        check_version(ballot, expected_version)
+        if not ballot.is_published:
+            raise ValidationError({"status": f"{ballot.label} has not been declared: nothing to certify."})
+        if ballot.certification == Ballot.Certification.CERTIFIED:
+            raise ValidationError({"certification": f"{ballot.label} is already certified."})
+        _check_provenance(ResultEntry(ballot=ballot.pk, source=source, source_url=source_url))
+        ballot.certification = Ballot.Certification.CERTIFIED
+        ballot.source = source or ballot.source
+        ballot.source_url = source_url or ballot.source_url
+        ballot.version += 1
+        ballot.save(update_fields=["certification", "source", "source_url", "version"])
+        return record_event(
+            Event.Kind.BALLOT_CERTIFIED,
+            user=user,
+            payload=ballot_snapshot(ballot, list(ballot.candidacies.select_related("party"))),
+            ballot=ballot,
+            election=ballot.election,
+            council=ballot.election.council,
+        )
+
+
 def _publish_ballot(ballot: Ballot | int, *, correct: bool, user, **inputs) -> Event:
     pk = ballot.pk if isinstance(ballot, Ballot) else ballot
     return publish_results([ResultEntry(ballot=pk, correct=correct, **inputs)], user=user)[0]
@@ -583,6 +708,9 @@ def declare_ballot(
     user=None,
     expected_version: int | None = None,
     typed_by=None,
+    source: str = "",
+    source_url: str = "",
+    certification: str = "",
 ) -> Event:
     """Declare a ballot's result and publish it.
 
@@ -599,6 +727,9 @@ def declare_ballot(
         ballot,
         correct=False,
         typed_by=typed_by,
+        source=source,
+        source_url=source_url,
+        certification=certification,
         votes=votes,
         winners=winners,
         lot_winners=lot_winners,
@@ -623,6 +754,8 @@ def correct_ballot(
     reason: str = "",
     user=None,
     expected_version: int | None = None,
+    source: str = "",
+    source_url: str = "",
 ) -> Event:
     """Correct a declared ballot: same inputs as ``declare_ballot``, and a ``reason`` (required).
 
@@ -643,6 +776,8 @@ def correct_ballot(
         user=user,
         expected_version=expected_version,
         reason=reason.strip(),
+        source=source,
+        source_url=source_url,
     )
 
 
@@ -668,8 +803,9 @@ def retract_declaration(
         ballot.candidacies.update(elected=None, elected_by_lot=False)
         ballot.status = Ballot.Status.COUNTING
         ballot.declared_at = None
+        ballot.certification = ""
         ballot.version += 1
-        ballot.save(update_fields=["status", "declared_at", "version"])
+        ballot.save(update_fields=["status", "declared_at", "certification", "version"])
         event = new_event(
             Event.Kind.BALLOT_RETRACTED,
             user=user,
@@ -827,12 +963,19 @@ def set_composition(
         election.version += 1
         election.save()
         election.composition_before.all().delete()
-        CompositionBefore.objects.bulk_create(
+        composition = CompositionBefore.objects.bulk_create(
             CompositionBefore(election=election, party=party, seats_held=held, seats_not_up=not_up)
             for party, held, not_up in rows
         )
+        changed = new_event(
+            Event.Kind.ELECTION_CHANGED,
+            user=user,
+            payload={"change": "composition", **election_snapshot(election, composition)},
+            election=election,
+            council=election.council,
+        )
         control = _control_change_event(election.pk, standing_before, user)
-        record_events([control] if control else [])
+        record_events([changed, *([control] if control else [])])
         return election
 
 
@@ -860,7 +1003,24 @@ def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]]
         )
         ballot.version += 1
         ballot.save(update_fields=["version"])
-        if ballot.is_published:
+        previous = [{"party_id": p.ec_id, "seats": n} for p, n in rows]
+        if not ballot.is_published:
+            record_event(
+                Event.Kind.PREVIOUS_WINNERS,
+                user=user,
+                payload={
+                    "ballot_paper_id": ballot.ballot_paper_id,
+                    "election_id": ballot.election.election_id,
+                    "status": ballot.status,
+                    "version": ballot.version,
+                    "previous_winners": previous,
+                    "party_names": {p.ec_id: p.short_name for p, _ in rows},
+                },
+                ballot=ballot,
+                election=ballot.election,
+                council=ballot.election.council,
+            )
+        else:
             # Its published seat changes have changed.
             record_event(
                 Event.Kind.BALLOT_CORRECTED,
@@ -868,7 +1028,7 @@ def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]]
                 payload={
                     **ballot_snapshot(ballot, list(ballot.candidacies.select_related("party"))),
                     "reason": "previous winners changed",
-                    "previous_winners": [{"party_id": p.ec_id, "seats": n} for p, n in rows],
+                    "previous_winners": previous,
                 },
                 ballot=ballot,
                 election=ballot.election,
@@ -878,12 +1038,371 @@ def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]]
 
 
 # --------------------------------------------------------------------------
+# Reference data: parties, councils, wards; elections and ballots created
+# --------------------------------------------------------------------------
+
+PARTY_FIELDS = ("name", "short_name", "abbreviation", "colour", "lead_party", "is_independent")
+COUNCIL_FIELDS = ("name", "official_name", "official_identifier", "seats_total")
+WARD_FIELDS = ("name", "seats")
+
+
+def party_snapshot(party: Party) -> dict:
+    """A party as the API shows it, as stored in its events."""
+    return {
+        "party_id": party.ec_id,
+        "name": party.name,
+        "short_name": party.short_name,
+        "abbreviation": party.abbreviation,
+        "colour": party.colour,
+        "lead_party_id": party.lead_party.ec_id if party.lead_party_id else None,
+        "is_independent": party.is_independent,
+        "version": party.version,
+    }
+
+
+def council_snapshot(council: Council) -> dict:
+    """A council as the API shows it, as stored in its events."""
+    return {
+        "council": council.slug,
+        "name": council.name,
+        "official_name": council.official_name,
+        "official_identifier": council.official_identifier,
+        "seats_total": council.seats_total,
+        "version": council.version,
+    }
+
+
+def ward_snapshot(ward: Ward) -> dict:
+    """A ward as the API shows it, as stored in its events."""
+    return {
+        "council": ward.council.slug,
+        "ward": ward.slug,
+        "name": ward.name,
+        "seats": ward.seats,
+        "version": ward.version,
+    }
+
+
+def _plain(value):
+    return value.ec_id if isinstance(value, Party) else value
+
+
+def _save_reference(
+    model, obj, *, create: dict, values: Mapping, fields, user, expected_version, snapshot, what, targets_of
+):
+    """Create (``obj`` None) or change a reference row under its lock, with a ``reference`` event."""
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValidationError({"__all__": f"Unknown {what} fields: {sorted(unknown)}"})
+    with transaction.atomic():
+        if obj is None or obj.pk is None:
+            obj = model(**create)
+            for name, value in values.items():
+                setattr(obj, name, value)
+            # Field values only: the callers (an admin form, a checked import) have looked the
+            # related rows up and checked the natural id is new; the database refuses a duplicate.
+            obj.full_clean(
+                exclude=[f.name for f in model._meta.concrete_fields if f.is_relation],
+                validate_unique=False,
+                validate_constraints=False,
+            )
+            obj.version = 1
+            obj.save()
+            change, before, after = "created", {}, {}
+        else:
+            obj = model.objects.select_for_update(of=("self",), no_key=True).order_by().get(pk=obj.pk)
+            check_version(obj, expected_version)
+            before = {name: _plain(getattr(obj, name)) for name in values}
+            for name, value in values.items():
+                setattr(obj, name, value)
+            obj.full_clean()
+            after = {name: _plain(getattr(obj, name)) for name in values}
+            changed = {k for k in after if after[k] != before[k]}
+            if not changed:
+                return obj  # nothing changed: no version, no event
+            before = {k: before[k] for k in sorted(changed)}
+            after = {k: after[k] for k in sorted(changed)}
+            obj.version += 1
+            obj.save()
+            change = "changed"
+        record_event(
+            Event.Kind.REFERENCE_CHANGED,
+            user=user,
+            payload={
+                "object": what,
+                "change": change,
+                **snapshot(obj),
+                **({"before": before, "after": after} if change == "changed" else {}),
+            },
+            **targets_of(obj),
+        )
+        return obj
+
+
+def save_party(
+    party: Party | None,
+    *,
+    ec_id: str = "",
+    values: Mapping[str, object],
+    user=None,
+    expected_version: int | None = None,
+) -> Party:
+    """Create a party (``party`` None, its ``ec_id`` given) or change its name, short name, colour...
+
+    Party names and colours are in every headline and chart: each change
+    records a ``reference`` event with the values before and after.
+    """
+    return _save_reference(
+        Party,
+        party,
+        create={"ec_id": ec_id.strip()},
+        values=values,
+        fields=PARTY_FIELDS,
+        user=user,
+        expected_version=expected_version,
+        snapshot=party_snapshot,
+        what="party",
+        targets_of=lambda p: {},
+    )
+
+
+def save_council(
+    council: Council | None,
+    *,
+    slug: str = "",
+    values: Mapping[str, object],
+    user=None,
+    expected_version: int | None = None,
+) -> Council:
+    """Create a council (``council`` None, its ``slug`` given) or change its names or size.
+
+    Records a ``reference`` event naming the council.
+    """
+    return _save_reference(
+        Council,
+        council,
+        create={"slug": slug.strip()},
+        values=values,
+        fields=COUNCIL_FIELDS,
+        user=user,
+        expected_version=expected_version,
+        snapshot=council_snapshot,
+        what="council",
+        targets_of=lambda c: {"council": c},
+    )
+
+
+def save_ward(
+    ward: Ward | None,
+    *,
+    council: Council | None = None,
+    slug: str = "",
+    values: Mapping[str, object],
+    user=None,
+    expected_version: int | None = None,
+) -> Ward:
+    """Create a ward of ``council`` (``ward`` None, its ``slug`` given) or change its name or seats.
+
+    Records a ``reference`` event naming the council.
+    """
+    return _save_reference(
+        Ward,
+        ward,
+        create={"council": council, "slug": slug.strip()},
+        values=values,
+        fields=WARD_FIELDS,
+        user=user,
+        expected_version=expected_version,
+        snapshot=ward_snapshot,
+        what="ward",
+        targets_of=lambda w: {"council": w.council},
+    )
+
+
+def create_election(
+    election_id: str, *, kind: str, council: Council, poll_date: dt.date, user=None
+) -> Election:
+    """Create a council's (or a mayoralty's) election: an ``election`` event."""
+    with transaction.atomic():
+        election = Election(election_id=election_id, kind=kind, council=council, poll_date=poll_date)
+        election.full_clean()
+        election.version = 1
+        election.save()
+        record_event(
+            Event.Kind.ELECTION_CHANGED,
+            user=user,
+            payload={"change": "created", **election_snapshot(election, [])},
+            election=election,
+            council=council,
+        )
+        return election
+
+
+def election_snapshot(election: Election, composition: Sequence[CompositionBefore]) -> dict:
+    """An election's settings and composition before the poll, as stored in its events."""
+    return {
+        "election_id": election.election_id,
+        "council": election.council.slug,
+        "kind": election.kind,
+        "poll_date": election.poll_date.isoformat(),
+        "cycle": election.cycle,
+        "seats_total": election.seats_total,
+        "seats_total_before": election.seats_total_before,
+        "control_before_id": election.control_before.ec_id if election.control_before_id else None,
+        "composition_before": [
+            {"party_id": c.party.ec_id, "seats_held": c.seats_held, "seats_not_up": c.seats_not_up}
+            for c in sorted(composition, key=lambda c: (-c.seats_held, c.party.ec_id))
+        ],
+        "version": election.version,
+    }
+
+
+@dataclass
+class Nominee:
+    """A candidate for ``create_ballot`` and ``import_nominations``."""
+
+    person_name: str
+    party: Party
+    person_id: str = ""
+    description: str = ""
+
+
+def _nominee_errors(nominees: Sequence[Nominee]) -> list[str]:
+    errors = []
+    seen_ids, seen_names = set(), set()
+    for n in nominees:
+        if not n.person_name:
+            errors.append("A candidate has no name.")
+        if n.person_id:
+            if n.person_id in seen_ids:
+                errors.append(f"Person {n.person_id} stands twice.")
+            seen_ids.add(n.person_id)
+        else:
+            # Without a person id, a name is all that tells two candidates apart.
+            if n.person_name in seen_names:
+                errors.append(f"{n.person_name} stands twice and nothing (no person id) tells them apart.")
+            seen_names.add(n.person_name)
+    return errors
+
+
+def create_ballot(
+    ballot_paper_id: str,
+    *,
+    election: Election,
+    ward: Ward | None,
+    seats: int,
+    nominees: Sequence[Nominee] = (),
+    user=None,
+) -> Ballot:
+    """Create a ballot with its candidates: a ``nominations`` event (change ``ballot_created``)."""
+    with transaction.atomic():
+        if errors := _nominee_errors(nominees):
+            raise ValidationError({"candidacy": errors})
+        if not isinstance(seats, int) or seats < 1:
+            raise ValidationError({"seats": "A ballot fills at least one seat."})
+        ballot = Ballot(ballot_paper_id=ballot_paper_id, election=election, ward=ward, winner_count=seats)
+        ballot.full_clean(exclude=["election", "ward"], validate_unique=False, validate_constraints=False)
+        ballot.version = 1
+        ballot.save()
+        candidacies = Candidacy.objects.bulk_create(
+            Candidacy(
+                ballot=ballot,
+                person_name=n.person_name,
+                person_id=n.person_id,
+                party=n.party,
+                description=n.description,
+            )
+            for n in nominees
+        )
+        _nominations_event(ballot, {"change": "ballot_created"}, user, candidacies)
+        return ballot
+
+
+def import_nominations(
+    ballot: Ballot | int,
+    *,
+    seats: int,
+    changes: Mapping[int, Nominee],
+    new: Sequence[Nominee] = (),
+    user=None,
+    expected_version: int | None = None,
+) -> tuple[Ballot, list[Candidacy]]:
+    """Apply a file's nominations to an undeclared ballot: its seats, changed candidates (by
+    candidacy id), new ones. One ``nominations`` event (change ``imported``) if anything changed.
+
+    Returns the ballot and the new candidacies.
+    """
+    with transaction.atomic():
+        ballot = lock_ballot(ballot)
+        check_version(ballot, expected_version)
+        stored = {c.pk: c for c in ballot.candidacies.select_related("party")}
+        if ballot.is_published and (new or changes or seats != ballot.winner_count):
+            raise ValidationError(
+                {
+                    "status": f"{ballot.label} is declared: retract the declaration before changing its candidates."
+                }
+            )
+        final = [
+            changes.get(pk) or Nominee(c.person_name, c.party, c.person_id, c.description)
+            for pk, c in stored.items()
+        ]
+        if errors := _nominee_errors([*final, *new]):
+            raise ValidationError({"candidacy": errors})
+        changed = []
+        for pk, nominee in changes.items():
+            c = stored[pk]
+            before = (c.person_name, c.person_id, c.party_id, c.description)
+            c.person_name, c.person_id, c.party, c.description = (
+                nominee.person_name,
+                nominee.person_id,
+                nominee.party,
+                nominee.description,
+            )
+            if before != (c.person_name, c.person_id, c.party_id, c.description):
+                changed.append(c)
+        if changed:
+            Candidacy.objects.bulk_update(changed, ["person_name", "person_id", "party", "description"])
+        created = Candidacy.objects.bulk_create(
+            Candidacy(
+                ballot=ballot,
+                person_name=n.person_name,
+                person_id=n.person_id,
+                party=n.party,
+                description=n.description,
+            )
+            for n in new
+        )
+        seats_before = ballot.winner_count
+        if not changed and not created and seats == seats_before:
+            return ballot, []
+        ballot.winner_count = seats
+        ballot.full_clean(exclude=["ballot_paper_id"])
+        ballot.version += 1
+        ballot.save(update_fields=["winner_count", "version"])
+        _nominations_event(
+            ballot,
+            {
+                "change": "imported",
+                "added": [n.person_name for n in new],
+                "changed": [c.person_name for c in changed],
+                **({"seats_before": seats_before, "seats": seats} if seats != seats_before else {}),
+            },
+            user,
+        )
+        return ballot, created
+
+
+# --------------------------------------------------------------------------
 # Nominations: candidates of an undeclared ballot
 # --------------------------------------------------------------------------
 
 
-def _nominations_event(ballot: Ballot, change: dict, user) -> Event:
-    candidacies = list(ballot.candidacies.select_related("party").order_by("person_name"))
+def _nominations_event(
+    ballot: Ballot, change: dict, user, candidacies: Sequence[Candidacy] | None = None
+) -> Event:
+    if candidacies is None:
+        candidacies = ballot.candidacies.select_related("party")
+    candidacies = sorted(candidacies, key=lambda c: (c.person_name, c.person_id))
     return record_event(
         Event.Kind.NOMINATIONS_CHANGED,
         user=user,
@@ -891,6 +1410,8 @@ def _nominations_event(ballot: Ballot, change: dict, user) -> Event:
             "ballot_paper_id": ballot.ballot_paper_id,
             "election_id": ballot.election.election_id,
             "status": ballot.status,
+            "seats": ballot.winner_count,
+            "ward": ballot.ward.slug if ballot.ward_id else None,
             "version": ballot.version,
             **change,
             "candidacies": [

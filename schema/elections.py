@@ -19,8 +19,18 @@ from strawberry import auto
 
 from results import models, rules
 from results.standings import ballot_changes, counting_party, election_standing
+from results.versions import version_changes
 
-from .enums import BallotStatus, ControlOutcome, ElectionCycle, ElectionKind, SeatChangeKind
+from .enums import (
+    BallotStatus,
+    Certification,
+    ControlOutcome,
+    ElectionCycle,
+    ElectionKind,
+    ResultSource,
+    SeatChangeKind,
+)
+from .versions import FIGURE_KINDS, BallotVersion, ballot_version, versions_of
 
 # ---------------------------------------------------------------- caching
 
@@ -280,6 +290,46 @@ class Ballot:
             candidacies,
             key=lambda c: (not c.elected, -(c.votes or 0), not c.elected_by_lot, _surname_order(c)),
         )
+
+    @strawberry_django.field(description="How final the published result is; null until declared.")
+    @prefetched
+    def certification(self, root: strawberry.Parent[models.Ballot]) -> Certification | None:
+        return Certification(root.certification) if root.is_published and root.certification else None
+
+    @strawberry_django.field(description="Where the published figures came from; null until declared.")
+    @prefetched
+    def source(self, root: strawberry.Parent[models.Ballot]) -> ResultSource | None:
+        return ResultSource(root.source) if root.is_published and root.source else None
+
+    @strawberry_django.field(
+        description="The council's results page the figures were taken from, where there is one; null until "
+        "declared."
+    )
+    @prefetched
+    def source_url(self, root: strawberry.Parent[models.Ballot]) -> str | None:
+        return (root.source_url or None) if root.is_published else None
+
+    @strawberry_django.field(
+        description="Every published version of the result, oldest first: each declaration, correction, "
+        "certification and retraction as it was published, with who, when, why and what changed. A "
+        "retracted ballot's earlier figures are withheld until it is declared again. One query per "
+        "election however many versions."
+    )
+    def versions(self, root: strawberry.Parent[models.Ballot]) -> list[BallotVersion]:
+        events = versions_of(root)
+        result, previous = [], None
+        for event in events:
+            changes = None
+            if (
+                previous is not None
+                and event.kind in FIGURE_KINDS
+                and "changes" not in event.payload
+                and previous.kind in FIGURE_KINDS
+            ):
+                changes = list(version_changes(previous.payload, event.payload))
+            result.append(ballot_version(event, figures=root.is_published, changes=changes))
+            previous = event
+        return result
 
     @strawberry_django.field(
         description="Each seat's winner against its previous winner; empty until declared."

@@ -75,6 +75,11 @@ class EventKind(enum.Enum):
         Event.Kind.BALLOT_RETRACTED.value,
         description="A declaration was withdrawn: the ballot is counting again.",
     )
+    BALLOT_CERTIFIED = strawberry.enum_value(
+        Event.Kind.BALLOT_CERTIFIED.value,
+        description="A declared ballot's result was certified against the formal declaration (figures "
+        "unchanged).",
+    )
     BALLOT_STATUS = strawberry.enum_value(
         Event.Kind.BALLOT_STATUS.value,
         description="An undeclared ballot's status changed (counting, recount...).",
@@ -83,6 +88,20 @@ class EventKind(enum.Enum):
         Event.Kind.NOMINATIONS_CHANGED.value,
         description="An undeclared ballot's candidates changed: one added, withdrawn (the poll is "
         "then postponed) or renamed.",
+    )
+    REFERENCE = strawberry.enum_value(
+        Event.Kind.REFERENCE_CHANGED.value,
+        description="A party, council or ward was created, or its name, colour, size... changed.",
+    )
+    ELECTION = strawberry.enum_value(
+        Event.Kind.ELECTION_CHANGED.value,
+        description="An election was created, or its composition before the poll (seats held, seats "
+        "not up, control on the eve of the poll) was set.",
+    )
+    PREVIOUS_WINNERS = strawberry.enum_value(
+        Event.Kind.PREVIOUS_WINNERS.value,
+        description="An undeclared ballot's previous winners were set (a declared ballot's change is a "
+        "BALLOT_CORRECTED, since its seat changes change).",
     )
     CONTROL_CALLED = strawberry.enum_value(
         Event.Kind.CONTROL_CALLED.value, description="A council's control call was made or changed."
@@ -96,3 +115,39 @@ class EventKind(enum.Enum):
     POST_WITHDRAWN = strawberry.enum_value(
         Event.Kind.POST_WITHDRAWN.value, description="A post was withdrawn; it no longer exists."
     )
+
+
+@strawberry.enum(
+    description="How final a published result is (the civics-data results-status vocabulary; the AP's "
+    "certified flag)."
+)
+class Certification(enum.Enum):
+    PROVISIONAL = strawberry.enum_value(
+        Ballot.Certification.PROVISIONAL.value,
+        description="Figures from the count, before the returning officer's formal declaration.",
+    )
+    DECLARED = strawberry.enum_value(
+        Ballot.Certification.DECLARED.value, description="Declared by the returning officer."
+    )
+    CERTIFIED = strawberry.enum_value(
+        Ballot.Certification.CERTIFIED.value,
+        description="Checked against the formal declaration of the result.",
+    )
+    CORRECTED = strawberry.enum_value(
+        Ballot.Certification.CORRECTED.value, description="Corrected after it was first published."
+    )
+
+
+@strawberry.enum(description="Where a published result's figures came from.")
+class ResultSource(enum.Enum):
+    RETURNING_OFFICER = strawberry.enum_value(
+        Ballot.Source.RETURNING_OFFICER.value, description="The returning officer's declaration."
+    )
+    COUNCIL_WEBSITE = strawberry.enum_value(
+        Ballot.Source.COUNCIL_WEBSITE.value, description="The council's results web page (see sourceUrl)."
+    )
+    PHONE_FROM_COUNT = strawberry.enum_value(
+        Ballot.Source.PHONE_FROM_COUNT.value, description="A phone call from a reporter at the count."
+    )
+    IMPORT = strawberry.enum_value(Ballot.Source.IMPORT.value, description="An imported results file.")
+    OTHER = strawberry.enum_value(Ballot.Source.OTHER.value, description="Another source.")

@@ -7,17 +7,20 @@ you get every event published since, in order, exactly once.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 import strawberry_django
 from django.db.models import Prefetch
 from graphql import GraphQLError
+from strawberry.scalars import JSON
 
 from results import models
 
 from .elections import Ballot, Council, Election, elections_with_results, prefetched
 from .enums import EventKind
 from .posts import Post, post_prefetches
+from .versions import FIGURE_KINDS, VERSION_KINDS, BallotVersion, ballot_version
 
 MAX_EVENTS = 500
 
@@ -58,6 +61,45 @@ class Event:
             return None
         # The ballot as loaded with its election's results (see events_queryset).
         return next(b for b in root.election.ballots.all() if b.pk == root.ballot_id)
+
+    @strawberry_django.field(
+        description="For a declaration, correction, certification or retraction: the ballot as this event "
+        "published it (its figures, winners, who, when, why, what changed), not as it stands now. A retracted "
+        "ballot's figures are withheld until it is declared again."
+    )
+    @prefetched
+    def ballot_version(self, root: strawberry.Parent[models.Event]) -> BallotVersion | None:
+        if root.kind not in VERSION_KINDS or root.ballot_id is None:
+            return None
+        ballot = next(b for b in root.election.ballots.all() if b.pk == root.ballot_id)
+        return ballot_version(root, figures=ballot.is_published)
+
+    @strawberry_django.field(
+        description="What the event recorded, as a JSON object: the snapshot of what it published (a ballot's "
+        "figures, its candidates, a party's, council's or ward's values with what changed, an election's "
+        "composition, a control call, a post). Replaying `data` in order rebuilds everything the API shows "
+        "(see docs/queries.md). Withheld (null) for a post no longer published, and a retracted ballot's "
+        "figures are left out, as everywhere else."
+    )
+    @prefetched
+    def data(self, root: strawberry.Parent[models.Event]) -> JSON | None:
+        payload = dict(root.payload or {})
+        if root.post_id is not None:
+            post = root.post
+            if post is None or post.status != models.Post.Status.PUBLISHED:
+                return None
+            return payload
+        if root.kind in FIGURE_KINDS and root.ballot_id is not None:
+            ballot = next(b for b in root.election.ballots.all() if b.pk == root.ballot_id)
+            if not ballot.is_published:
+                for key in ("electorate", "ballot_papers_counted", "rejected_ballots", "changes"):
+                    payload.pop(key, None)
+                payload["candidacies"] = [
+                    {k: v for k, v in c.items() if k not in ("votes", "elected", "elected_by_lot")}
+                    for c in payload.get("candidacies", [])
+                ]
+        payload.pop("typed_by", None)  # the console's two-person check: staff only
+        return payload
 
     @strawberry_django.field(description="The post concerned, if it is still published; null once withdrawn.")
     @prefetched
@@ -145,14 +187,30 @@ class EventQuery:
     @strawberry_django.field(
         description="Published events after the cursor `after` (an event id; omit it to start from the "
         "beginning), oldest first. `first` is at most 500 (default 100). Poll with the last id you received "
-        "to get every event exactly once, in order.",
+        "to get every event exactly once, in order. The log is append-only: every change to anything this "
+        "API shows has its event, and no event is ever deleted or rewritten.",
         disable_optimization=True,
     )
-    def events(self, info: strawberry.Info, after: str | None = None, first: int = 100) -> list[Event]:
+    def events(
+        self,
+        info: strawberry.Info,
+        after: str | None = None,
+        first: int = 100,
+        kinds: Annotated[
+            list[EventKind] | None,
+            strawberry.argument(
+                description="Only events of these kinds (e.g. results only: BALLOT_DECLARED, BALLOT_CORRECTED, "
+                "BALLOT_RETRACTED, CONTROL_CALLED); omit for every event. The cursor is the same either way.",
+            ),
+        ] = None,
+    ) -> list[Event]:
         if first < 1 or first > MAX_EVENTS:
             raise GraphQLError(f"`first` must be between 1 and {MAX_EVENTS}.")
         council_elections = any(_selected(f.selections, "council", "elections") for f in info.selected_fields)
-        return list(events_queryset(council_elections=council_elections).after(parse_cursor(after))[:first])
+        events = events_queryset(council_elections=council_elections).after(parse_cursor(after))
+        if kinds is not None:
+            events = events.filter(kind__in=[k.value for k in kinds])
+        return list(events[:first])
 
     @strawberry_django.field(
         description="The id of the latest published event; null before the first. Select it first in the "

@@ -19,7 +19,10 @@ class Subscription:
         "ones live, with no gap and no duplicate at the seam: to resume after a disconnect or a server "
         "restart, resubscribe with `after` set to the last id you received. Without `after` it starts now. "
         "Filter by council slugs (a post matches the councils it is about) and by kinds. A subscriber that "
-        "falls more than 2,000 events behind is ended with an error naming the cursor to resume from."
+        "falls more than 2,000 events behind is ended with an error naming the cursor to resume from. The "
+        "log is append-only: every change to anything this API shows (reference data, nominations, "
+        "compositions, results, calls, posts) has its event, and no event is ever deleted or rewritten, so a "
+        "cursor stays valid for good (a demo or rehearsal reset, too, is an event)."
     )
     async def events(
         self,

@@ -615,6 +615,13 @@ def test_the_event_log_replays_the_night_in_order(loaded):
         "control_called": 21,
         "post_published": 19,
         "ballot_status": 5,
+        # Before the night, each with its event too: the local groups, councils and wards; each
+        # election created and its composition set; each ballot created with its candidates, and
+        # its previous winners. (And the baseline of migration 0002's nine parties, from migration 0007.)
+        "reference": 469,
+        "election": 48,
+        "nominations": 437,
+        "previous_winners": 437,
     }
 
 
@@ -689,7 +696,9 @@ def test_resetting_part_of_the_demo_loads_it_again_identically(loaded):
     )
     before, kinds = content()[:-2], Counter(Event.objects.values_list("kind", flat=True))
     deleted = demo.delete_demo(oadby)
-    assert (deleted["Council"], deleted["Election"], deleted["Ballot"], deleted["Event"]) == (1, 1, 13, 14)
+    # Events: 14 of the night, and the council's, its election's (created, composition), its 13 wards',
+    # and its 13 ballots' (created with their candidates; previous winners).
+    assert (deleted["Council"], deleted["Election"], deleted["Ballot"], deleted["Event"]) == (1, 1, 13, 56)
     demo.load_demo(oadby)
     assert content()[:-2] == before
     assert Counter(Event.objects.values_list("kind", flat=True)) == kinds
@@ -699,7 +708,8 @@ def test_resetting_part_of_the_demo_loads_it_again_identically(loaded):
 def test_deleting_the_demo_keeps_the_reference_parties(loaded):
     deleted = demo.delete_demo()
     assert (deleted["Ballot"], deleted["Post"], deleted["Election"], deleted["Council"]) == (437, 20, 25, 23)
-    assert not Event.objects.exists()
+    # The parties of migration 0002 keep their baseline events (migration 0007); nothing else is left.
+    assert {p.get("change") for p in Event.objects.values_list("payload", flat=True)} == {"baseline"}
     assert not Ward.objects.exists()
     assert sorted(Party.objects.values_list("ec_id", flat=True)) == [
         "PP119",
@@ -712,3 +722,10 @@ def test_deleting_the_demo_keeps_the_reference_parties(loaded):
         "joint-party:53-119",
         "ynmp-party:2",
     ]
+
+
+def test_the_event_log_alone_rebuilds_the_demo(loaded):
+    from results import record
+
+    # Loaded through the importers and the services: every row the API shows has its events.
+    assert record.unrecorded() == []

@@ -40,9 +40,10 @@ def run(name: str, **overrides):
     return result.data, len(queries.captured_queries)
 
 
-def test_the_document_holds_the_seven_queries_and_the_live_subscription():
+def test_the_document_holds_the_eight_queries_and_the_live_subscription():
     assert sorted(QUERIES) == [
         "ballot-page",
+        "ballot-versions",
         "council-page",
         "cursor",
         "live-posts",
@@ -191,6 +192,31 @@ def test_partner_polling_resumes_from_its_cursor(loaded):
     assert ids == sorted(ids)
     following, _ = run("partner-poll", after=first[-1]["id"], first=2)
     assert [int(e["id"]) for e in following["events"]][0] > ids[-1]
+
+
+def test_ballot_versions_of_the_mansfield_mayoralty(loaded):
+    data, queries = run("ballot-versions")
+    ballot = data["ballot"]
+    assert queries == 6  # the ballot page's five, and one for the versions of the election's ballots
+    assert (ballot["certification"], ballot["source"]) == ("DECLARED", None)
+    [version] = ballot["versions"]
+    assert (
+        version["version"],
+        version["kind"],
+        version["enteredBy"],
+        version["reason"],
+        version["changes"],
+    ) == (
+        4,  # created as version 1; each write before the declaration bumped it
+        "BALLOT_DECLARED",
+        None,
+        None,
+        [],
+    )
+    assert [(c["name"], c["partyId"], c["votes"], c["elected"]) for c in version["candidacies"]][:2] == [
+        ("Andy Abrahams", "PP53", 9987, True),
+        ("Andre Camilleri", "PP52", 5832, False),
+    ]
 
 
 # The seed's summary lines, and the headline the API derives for each (tests/test_demo.py).

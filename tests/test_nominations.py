@@ -29,7 +29,11 @@ def names(ballot: Ballot) -> list[tuple[str, str, str]]:
 
 def nominations(ballot: Ballot) -> list[dict]:
     return [
-        {k: v for k, v in e.payload.items() if k not in ("candidacies", "election_id", "ballot_paper_id")}
+        {
+            k: v
+            for k, v in e.payload.items()
+            if k not in ("candidacies", "election_id", "ballot_paper_id", "seats", "ward")
+        }
         for e in Event.objects.filter(ballot=ballot, kind="nominations").order_by("id")
     ]
 
@@ -212,6 +216,7 @@ def test_the_desk_adds_renames_and_withdraws_on_the_candidates_page(north):
         "Candidate withdrawn: Cat Cole (poll postponed)",
         "Candidate changed: Anne Able",
         "Candidate added: Cat Cole",
+        "Previous winners set: Conservatives 1",
     ]
     assert after.context["history"][1].changes == (
         "Description: — → Labour and Co-operative Party",

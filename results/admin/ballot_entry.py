@@ -95,6 +95,28 @@ class BallotEntryForm(forms.Form):
             attrs={"class": "vTextField reason-input", "autocomplete": "off", "data-entry": ""}
         ),
     )
+    source = forms.ChoiceField(
+        label="Source",
+        required=False,
+        choices=[("", "—")] + [(v, label) for v, label in Ballot.Source.choices if v != Ballot.Source.IMPORT],
+        help_text="Where these figures came from; shown with the result in the API.",
+    )
+    source_url = forms.URLField(
+        label="Council page",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text="The council's results page, if the figures are taken from it.",
+    )
+    certification = forms.ChoiceField(
+        label="Status of the figures",
+        required=False,
+        choices=[
+            ("", "Declared by the returning officer"),
+            (Ballot.Certification.PROVISIONAL, "Provisional: before the formal declaration"),
+            (Ballot.Certification.CERTIFIED, "Certified: checked against the formal declaration"),
+        ],
+    )
     figures_checked = forms.BooleanField(
         label="Figures checked: they match the returning officer's sheet",
         required=False,
@@ -322,6 +344,8 @@ class BallotEntry:
 
     def stored_initial(self) -> dict:
         initial = {"version": self.ballot.version, **{f: getattr(self.ballot, f) for f in COUNT_FIELDS}}
+        if self.ballot.source != Ballot.Source.IMPORT:
+            initial.update(source=self.ballot.source, source_url=self.ballot.source_url)
         for c in self.candidacies:
             initial[f"votes_{c.pk}"] = c.votes
             initial[f"lot_{c.pk}"] = c.elected_by_lot
@@ -481,6 +505,8 @@ class BallotEntry:
         post = self.request.POST
         if "_status" in post:
             return self.set_status(post["_status"])
+        if "_certify" in post:
+            return self.certify()
         if "_save" in post:
             return self.save()
         if "_retract_preview" in post or "_retract" in post:
@@ -562,6 +588,27 @@ class BallotEntry:
         messages.success(self.request, f"{self.ballot.label}: {Ballot.Status(status).label.lower()}.")
         return self.redirect()
 
+    def certify(self):
+        """Mark the published result certified against the formal declaration (figures unchanged)."""
+        form = self.bound(require_votes=False)
+        if not form.is_valid():
+            return self.render(form)
+        try:
+            services.certify_ballot(
+                self.ballot,
+                source=form.cleaned_data.get("source", ""),
+                source_url=form.cleaned_data.get("source_url", ""),
+                user=self.request.user,
+                expected_version=form.cleaned_data["version"],
+            )
+        except services.StaleEdit:
+            return self.conflict(form)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+            return self.render(form)
+        messages.success(self.request, f"{self.ballot.label}: certified.")
+        return self.redirect()
+
     def publish(self, *, confirm: bool):
         form = self.bound(require_votes=True)
         if not form.is_valid():
@@ -623,6 +670,10 @@ class BallotEntry:
             return self.two_person_confirm(form, preview)
         call = services.correct_ballot if kind == "correct" else services.declare_ballot
         extra = {"reason": form.cleaned_data.get("reason", "")} if kind == "correct" else {}
+        extra["source"] = form.cleaned_data.get("source", "")
+        extra["source_url"] = form.cleaned_data.get("source_url", "")
+        if kind == "declare":
+            extra["certification"] = form.cleaned_data.get("certification", "")
         try:
             call(
                 self.ballot,

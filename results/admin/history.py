@@ -22,6 +22,7 @@ from django.utils import timezone
 from .. import rules
 from ..models import Ballot, Event, Party, Post
 from ..standings import counting_party
+from ..versions import COUNT_LABELS, _number, version_changes  # noqa: F401 (used by the console)
 
 HISTORY_LIMIT = 50
 
@@ -38,54 +39,8 @@ class HistoryEntry:
     changes: tuple[str, ...] = ()  # old → new against the version published before
 
 
-COUNT_LABELS = (
-    ("ballot_papers_counted", "Ballot papers counted"),
-    ("rejected_ballots", "Rejected ballot papers"),
-    ("electorate", "Electorate"),
-)
-
-
-def _names(people) -> str:
-    return ", ".join(people) or "nobody"
-
-
-def version_changes(before: dict, after: dict) -> tuple[str, ...]:
-    """What changed between two published versions of a ballot, one line per figure: old → new.
-
-    Both are ballot snapshots as the events store them (``services.ballot_snapshot``):
-    each candidate's votes, then the counts, then who is elected.
-    """
-    lines = []
-    old = {c["person_name"]: c for c in before.get("candidacies", ())}
-    new = {c["person_name"]: c for c in after.get("candidacies", ())}
-    for name in sorted(
-        old.keys() | new.keys(), key=lambda n: (n.split()[-1].casefold() if n.split() else "", n)
-    ):
-        was, now = old.get(name, {}).get("votes"), new.get(name, {}).get("votes")
-        if was != now:
-            lines.append(f"{name}: {_number(was)} → {_number(now)}")
-    for key, label in COUNT_LABELS:
-        if before.get(key) != after.get(key):
-            lines.append(f"{label}: {_number(before.get(key))} → {_number(after.get(key))}")
-
-    def elected(snapshot: dict) -> list[str]:
-        return sorted(
-            c["person_name"] + (" (by lot)" if c.get("elected_by_lot") else "")
-            for c in snapshot.get("candidacies", ())
-            if c.get("elected")
-        )
-
-    if elected(before) != elected(after):
-        lines.append(f"Elected: {_names(elected(before))} → {_names(elected(after))}")
-    return tuple(lines)
-
-
 def _who(user) -> str:
     return user.get_username() if user is not None else "an import or a script"
-
-
-def _number(n) -> str:
-    return "—" if n is None else f"{n:,}"
 
 
 def ballot_figures(payload: dict) -> tuple[str, ...]:
@@ -194,7 +149,22 @@ def _event_entry(
     elif event.kind == Event.Kind.NOMINATIONS_CHANGED:
         change = payload.get("change")
         name = payload.get("person_name", "")
-        if change == "added":
+        if change == "ballot_created":
+            what = f"Ballot created: {len(payload.get('candidacies', []))} candidates"
+        elif change == "imported":
+            what = "Candidates imported"
+            changes = tuple(
+                line
+                for line in (
+                    f"Added: {', '.join(payload.get('added', []))}" if payload.get("added") else "",
+                    f"Changed: {', '.join(payload.get('changed', []))}" if payload.get("changed") else "",
+                    f"Seats: {payload['seats_before']} → {payload['seats']}"
+                    if "seats_before" in payload
+                    else "",
+                )
+                if line
+            )
+        elif change == "added":
             what = f"Candidate added: {name}"
         elif change == "withdrawn":
             what = f"Candidate withdrawn: {name} (poll postponed)"
@@ -205,6 +175,15 @@ def _event_entry(
                 f"{key.replace('_', ' ').capitalize()}: {before.get(key) or '—'} → {after.get(key) or '—'}"
                 for key in sorted(after)
             )
+    elif event.kind == Event.Kind.PREVIOUS_WINNERS:
+        shorts = payload.get("party_names", {})
+        what = "Previous winners set: " + (
+            ", ".join(
+                f"{shorts.get(p['party_id'], p['party_id'])} {p['seats']}"
+                for p in payload.get("previous_winners", [])
+            )
+            or "none"
+        )
     elif event.kind in (Event.Kind.POST_PUBLISHED, Event.Kind.POST_UPDATED):
         details = tuple(
             line

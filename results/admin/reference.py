@@ -1,13 +1,17 @@
-"""Reference data (parties, councils, wards) edited directly, with Django's admin history;
-elections, candidacies and the event log shown for reading."""
+"""Reference data (parties, councils, wards) edited through ``results.services`` (each save
+a ``reference`` event, refused if someone saved the row since it was opened); elections,
+candidacies and the event log shown for reading."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
+from .. import services
 from ..models import Candidacy, CompositionBefore, Council, Election, Event, Party, PreviousWinner, Ward
 from . import candidates
 from .overview import work_list_url
@@ -26,32 +30,133 @@ class ReadOnlyMixin:
         return False
 
 
+class VersionedForm(forms.ModelForm):
+    """Carries the version the editor loaded, so that a save over someone else's is refused."""
+
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["loaded_version"].initial = self.instance.version
+
+
+class ThroughServicesMixin:
+    """Saves go through a ``results.services`` function (an event, a version, optimistic
+    locking); rows are never deleted here (the event log refers to them)."""
+
+    form = VersionedForm
+    service_fields: tuple[str, ...] = ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_through_service(self, request, obj, form, values, expected_version):
+        raise NotImplementedError
+
+    def _values(self, form):
+        return {name: form.cleaned_data[name] for name in self.service_fields if name in form.cleaned_data}
+
+    def save_form(self, request, form, change):
+        # The service saves; the form only validates (the admin calls save_model next).
+        return form.save(commit=False)
+
+    def save_model(self, request, obj, form, change):
+        expected = form.cleaned_data.get("loaded_version") if change else None
+        saved = self.save_through_service(
+            request, obj if change else None, form, self._values(form), expected
+        )
+        obj.pk, obj.version = saved.pk, saved.version
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:
+            # A stale edit, or a value the service refused: nothing was saved.
+            for message in exc.messages:
+                self.message_user(request, message, level="error")
+            return HttpResponseRedirect(request.get_full_path())
+
+
 @admin.register(Party)
-class PartyAdmin(admin.ModelAdmin):
+class PartyAdmin(ThroughServicesMixin, admin.ModelAdmin):
     list_display = ["ec_id", "name", "short_name", "abbreviation", "colour", "lead_party", "is_independent"]
     search_fields = ["ec_id", "name", "short_name"]
     list_select_related = ["lead_party"]
+    service_fields = services.PARTY_FIELDS
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["ec_id"] if obj is not None else []  # the natural id partners key on never changes
+
+    def save_through_service(self, request, obj, form, values, expected_version):
+        return services.save_party(
+            obj,
+            ec_id=form.cleaned_data.get("ec_id", ""),
+            values=values,
+            user=request.user,
+            expected_version=expected_version,
+        )
 
 
 class WardInline(admin.TabularInline):
+    """Shown on the council's page; wards are added and edited on their own pages (through the services)."""
+
     model = Ward
     extra = 0
+    fields = ["slug", "name", "seats"]
+    readonly_fields = ["slug", "name", "seats"]
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Council)
-class CouncilAdmin(admin.ModelAdmin):
+class CouncilAdmin(ThroughServicesMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "official_name", "seats_total"]
     search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
     inlines = [WardInline]
+    service_fields = services.COUNCIL_FIELDS
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug"] if obj is not None else []
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else {"slug": ["name"]}
+
+    def save_through_service(self, request, obj, form, values, expected_version):
+        return services.save_council(
+            obj,
+            slug=form.cleaned_data.get("slug", ""),
+            values=values,
+            user=request.user,
+            expected_version=expected_version,
+        )
 
 
 @admin.register(Ward)
-class WardAdmin(admin.ModelAdmin):
+class WardAdmin(ThroughServicesMixin, admin.ModelAdmin):
     list_display = ["name", "council", "seats"]
     list_filter = ["council"]
     search_fields = ["name"]
     list_select_related = ["council"]
+    service_fields = services.WARD_FIELDS
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["council", "slug"] if obj is not None else []
+
+    def save_through_service(self, request, obj, form, values, expected_version):
+        return services.save_ward(
+            obj,
+            council=form.cleaned_data.get("council"),
+            slug=form.cleaned_data.get("slug", ""),
+            values=values,
+            user=request.user,
+            expected_version=expected_version,
+        )
 
 
 class CompositionInline(ReadOnlyMixin, admin.TabularInline):
