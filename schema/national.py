@@ -50,10 +50,12 @@ class NationalSummary:
     )
     ballots_total: int = strawberry.field(description="Ballots of the day, council and mayoral.")
 
-    @strawberry.field(
+    @strawberry_django.field(
         description="Council elections whose control is called, most recently called first (in the order "
         "of their latest control call in the event log): a live page's key points, from each one's "
-        "`control { headline }`."
+        "`control { headline }`.",
+        # It reads the event log: strawberry_django's field runs it in a thread under async execution.
+        disable_optimization=True,
     )
     def calls(self) -> list[Election]:
         called = [e for e in self.elections if standing_of(e).composition.control.called]

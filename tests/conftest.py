@@ -75,3 +75,27 @@ def _generous_anonymous_quota(settings):
 
     access._memory = access.MemoryCounter()  # counts of a partner id that an earlier test used
     access._uses.clear()
+
+
+@pytest.fixture
+def unbounded_documents(monkeypatch):
+    """Lift the document limits, for tests that ask for everything in one document (a crawl of
+    every field, the whole public state): far beyond what the public API lets a client ask
+    (schema/limits.py, tested in test_limits.py)."""
+    from schema import http, limits, ws
+
+    for module, name, value in [
+        (limits, "MAX_QUERY_LENGTH", 10**7),
+        (limits, "MAX_TOKENS", 10**6),
+        (limits, "MAX_DEPTH", 100),
+        (limits, "MAX_ALIASES", 10**6),
+        (limits, "MAX_FIELDS", 10**6),
+        (limits, "MAX_COST", 10**15),
+        (http, "MAX_BODY_BYTES", 10**8),
+        (http, "MAX_QUERY_STRING", 10**8),
+        (ws, "MAX_MESSAGE", 10**8),
+    ]:
+        monkeypatch.setattr(module, name, value)
+    limits._parse_and_check.cache_clear()
+    yield
+    limits._parse_and_check.cache_clear()

@@ -42,26 +42,8 @@ PUBLIC = ["PUBLIC-POST-HEADLINE", "555123", "444321"]
 
 
 @pytest.fixture(autouse=True)
-def unbounded_documents(monkeypatch):
-    """The crawl asks for every field of every type in one document: far beyond what the
-    public API lets a client ask (schema/limits.py, tested in test_limits.py)."""
-    from schema import http, limits, ws
-
-    for module, name, value in [
-        (limits, "MAX_QUERY_LENGTH", 10**7),
-        (limits, "MAX_TOKENS", 10**6),
-        (limits, "MAX_DEPTH", 100),
-        (limits, "MAX_ALIASES", 10**6),
-        (limits, "MAX_FIELDS", 10**6),
-        (limits, "MAX_COST", 10**15),
-        (http, "MAX_BODY_BYTES", 10**8),
-        (http, "MAX_QUERY_STRING", 10**8),
-        (ws, "MAX_MESSAGE", 10**8),
-    ]:
-        monkeypatch.setattr(module, name, value)
-    limits._parse_and_check.cache_clear()
-    yield
-    limits._parse_and_check.cache_clear()
+def _unbounded(unbounded_documents):
+    """The crawl asks for every field of every type in one document (see conftest)."""
 
 
 def spellings(number: int) -> list[str]:
