@@ -99,3 +99,12 @@ def unbounded_documents(monkeypatch):
     limits._parse_and_check.cache_clear()
     yield
     limits._parse_and_check.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """channels keeps one layer per process, and channels-redis binds its locks to the event
+    loop that first used them; each async test runs in a loop of its own."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
