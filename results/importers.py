@@ -19,6 +19,7 @@ is safe.
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import io
@@ -28,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 
 from . import rules, services
@@ -83,6 +84,34 @@ class ImportReport:
             f"{self.rows} rows read; created: {made or 'nothing'}; "
             f"{self.events} events recorded; {self.unchanged} already up to date."
         )
+
+
+def _write_twice(write, report: ImportReport) -> None:
+    """Run one chunk's write in its transaction, its events inserted last.
+
+    Two imports of files naming the same new council, election, ward or
+    ballot can both find it missing when they check, and both create it:
+    the database refuses the second, whose chunk then rolls back whole. Run
+    once more, the chunk finds the row the other import created. A second
+    refusal is raised (the caller reports it by line).
+    """
+    for attempt in (1, 2):
+        before = copy.deepcopy(report.__dict__)
+        try:
+            with services.deferred_events() as recorded:
+                write()
+            report.events += len(recorded)
+            return
+        except IntegrityError:
+            report.__dict__.update(before)  # nothing of the failed attempt was written
+            if attempt == 2:
+                raise
+
+
+RACED = (
+    "another import or editor created the same {what} at the same moment; nothing of this {what} "
+    "was written. Import the file again: what was written stays written, and the rest follows."
+)
 
 
 # Ballots of one election written per transaction: enough that an election's standing is
@@ -540,8 +569,11 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
         raise ImportFailed(errors)
 
     # Then write, one election per transaction.
-    with transaction.atomic():
-        parties.create(user)
+    try:
+        with transaction.atomic():
+            parties.create(user)
+    except IntegrityError:
+        raise ImportFailed([RowError(1, RACED.format(what="party"))]) from None
     by_election: dict[str, list[_BallotRows]] = defaultdict(list)
     for ballot_rows in ballots.values():
         by_election[ballot_rows.election_id].append(ballot_rows)
@@ -550,11 +582,12 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
         for start in range(0, len(group), CHUNK):
             chunk = group[start : start + CHUNK]
             try:
-                with services.deferred_events() as recorded:
-                    _write_election(chunk, parties, report, user)
-                report.events += len(recorded)
+                _write_twice(lambda chunk=chunk: _write_election(chunk, parties, report, user), report)
             except _ChunkFailed as failed:
                 raise ImportFailed([failed.error], written=written) from None
+            except IntegrityError:
+                error = RowError(chunk[0].line, f"{election_id}: {RACED.format(what='election')}")
+                raise ImportFailed([error], written=written) from None
             written += len(chunk)
             if progress:
                 progress(f"{election_id}: {len(chunk)} ballot(s) written, {written} of {len(ballots)}")
@@ -908,37 +941,44 @@ def import_composition(source, *, user=None, progress=None) -> ImportReport:
     parties.resolve((r[0], r[1], r[2]) for e in elections.values() for r in e["rows"])
 
     # Everything is checked: write, one election per transaction.
-    with transaction.atomic():
-        parties.create(user)
+    try:
+        with transaction.atomic():
+            parties.create(user)
+    except IntegrityError:
+        raise ImportFailed([RowError(1, RACED.format(what="party"))]) from None
     for written, (election_id, entry) in enumerate(elections.items()):
+
+        def write(election_id=election_id, entry=entry) -> None:
+            election = _election_for(election_id, report, entry["organisation_name"], user)
+            resolved = [
+                (parties.get(party_id), held, not_up) for _, party_id, _, held, not_up in entry["rows"]
+            ]
+            current = {(c.party_id, c.seats_held, c.seats_not_up) for c in election.composition_before.all()}
+            wanted = {(p.pk, h, n) for p, h, n in resolved}
+            if (
+                current == wanted
+                and election.seats_total == entry["seats_total"]
+                and election.seats_total_before == entry["total_before"]
+                and (entry["cycle"] is None or election.cycle == entry["cycle"])
+            ):
+                report.unchanged += 1
+            else:
+                services.set_composition(
+                    election,
+                    seats_total=entry["seats_total"],
+                    seats_total_before=entry["total_before"],
+                    rows=resolved,
+                    cycle=entry["cycle"],
+                    user=user,
+                )
+                report.count("compositions")
+
         try:
-            with services.deferred_events() as recorded:
-                election = _election_for(election_id, report, entry["organisation_name"], user)
-                resolved = [
-                    (parties.get(party_id), held, not_up) for _, party_id, _, held, not_up in entry["rows"]
-                ]
-                current = {
-                    (c.party_id, c.seats_held, c.seats_not_up) for c in election.composition_before.all()
-                }
-                wanted = {(p.pk, h, n) for p, h, n in resolved}
-                if (
-                    current == wanted
-                    and election.seats_total == entry["seats_total"]
-                    and election.seats_total_before == entry["total_before"]
-                    and (entry["cycle"] is None or election.cycle == entry["cycle"])
-                ):
-                    report.unchanged += 1
-                else:
-                    services.set_composition(
-                        election,
-                        seats_total=entry["seats_total"],
-                        seats_total_before=entry["total_before"],
-                        rows=resolved,
-                        cycle=entry["cycle"],
-                        user=user,
-                    )
-                    report.count("compositions")
-            report.events += len(recorded)
+            _write_twice(write, report)
+        except IntegrityError:
+            raise ImportFailed(
+                [RowError(entry["line"], f"{election_id}: {RACED.format(what='election')}")], written=written
+            ) from None
         except (ValidationError, ValueError) as exc:
             message = _validation_messages(exc) if isinstance(exc, ValidationError) else str(exc)
             raise ImportFailed(

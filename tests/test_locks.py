@@ -205,3 +205,31 @@ def test_an_import_commits_each_election_before_writing_the_next():
 
     import_candidates(big_file(3, 4), progress=progress)
     assert seen_by_others == [4, 8, 12]
+
+
+def test_two_imports_creating_the_same_new_council_at_once_both_end_well(monkeypatch):
+    """Both imports find the council missing and create it; the database refuses the second,
+    whose chunk rolls back and runs again, finding the council (no IntegrityError, no 500)."""
+    from results import importers
+
+    from .test_importers import big_file
+
+    csv = big_file(1, 3).replace("council-0", "racing-council")
+    both_checked = threading.Barrier(2, timeout=WAIT)
+    original = services.save_council
+    waited = threading.local()
+
+    def save_council_once_both_have_checked(*args, **kwargs):
+        if not getattr(waited, "done", False):
+            waited.done = True
+            both_checked.wait()  # both imports found the council missing
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(services, "save_council", save_council_once_both_have_checked)
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: in_thread(importers.import_candidates, csv), range(2)))
+    created = sorted(r.created.get("councils", 0) for r in reports)
+    assert created == [0, 1]  # one import created the council, the other found it on its second try
+    assert sorted(r.created.get("ballots", 0) for r in reports) == [0, 3]
+    assert Ballot.objects.filter(election__council__slug="racing-council").published().count() == 3
+    assert Event.objects.filter(kind=Event.Kind.BALLOT_DECLARED).count() == 3
