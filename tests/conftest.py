@@ -108,3 +108,23 @@ def _fresh_channel_layer():
     from channels.layers import channel_layers
 
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def servers():
+    """Start uvicorn processes (environment overrides as keywords); stopped after the test,
+    and what each said is printed (the live-server and partner-server tests share it)."""
+    from .test_live_servers import Server
+
+    started = []
+
+    def start(port=None, **env):
+        server = Server(port, **env).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+        if output := server.output().strip():
+            print(f"--- server on port {server.port} said:\n{output[-3000:]}")

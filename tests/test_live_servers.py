@@ -152,22 +152,6 @@ class Server:
                 self.kill()
 
 
-@pytest.fixture
-def servers():
-    started: list[Server] = []
-
-    def start(port=None, **env) -> Server:
-        server = Server(port, **env).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-        if output := server.output().strip():
-            print(f"--- server on port {server.port} said:\n{output}")
-
-
 class GraphQLWS:
     """A minimal graphql-transport-ws client on the `websockets` library."""
 

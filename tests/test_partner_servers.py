@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from partners import keys
 
 from .test_limits import fragment_bomb
-from .test_live_servers import Server, _missing, declare, make_council
+from .test_live_servers import _missing, declare, make_council
 
 pytestmark = [
     pytest.mark.usefixtures("close_thread_connections"),
@@ -28,23 +28,6 @@ pytestmark = [
     pytest.mark.anyio,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-@pytest.fixture
-def servers():
-    """Start uvicorn processes (environment overrides as keywords); stopped after the test."""
-    started: list[Server] = []
-
-    def start(port=None, **env) -> Server:
-        server = Server(port, **env).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-        if output := server.output().strip():
-            print(f"--- server on port {server.port} said:\n{output[-3000:]}")
 
 
 NORMAL = '{ election(id: "local.testshire.2023-05-04") { id seatsTotal control { called } } }'
