@@ -11,10 +11,11 @@ from .elections import ElectionQuery
 from .events import EventQuery
 from .national import NationalQuery
 from .posts import PostQuery
+from .rehearsal import RehearsalQuery, rehearsal_extension
 from .sharing import SharedEventExecutor
 from .subscriptions import Subscription
 
-Query = merge_types("Query", (ElectionQuery, NationalQuery, PostQuery, EventQuery))
+Query = merge_types("Query", (ElectionQuery, NationalQuery, PostQuery, EventQuery, RehearsalQuery))
 
 
 def should_mask_error(error: GraphQLError) -> bool:
@@ -33,6 +34,7 @@ schema = strawberry.Schema(
     execution_context_class=SharedEventExecutor,
     extensions=[
         DjangoOptimizerExtension,
+        rehearsal_extension,
         # Deep enough for every page's query (docs/queries.md), not for abuse.
         lambda: QueryDepthLimiter(max_depth=12),
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Unexpected server error."),
