@@ -414,8 +414,8 @@ def test_a_failure_while_writing_stops_at_that_election_and_says_what_was_writte
     assert Ballot.objects.count() == 2  # the failed election's ballots were rolled back with it
 
 
-# Per further chunk of 50 ballots beyond 10 queries a ballot (with the rehearsal switch that
-# record_events reads under the event-log lock).
+# Per chunk: its transaction, the locks, the standing before and after, settling any figures
+# waiting for a two-person check, and the rehearsal switch record_events reads under the event-log lock.
 CHUNK_COST = 21
 
 

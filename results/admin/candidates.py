@@ -21,7 +21,7 @@ from django.urls import reverse
 from .. import services
 from ..models import Candidacy, Party
 from . import history
-from .ballot_entry import ballot_paper_order
+from .ballot_entry import ballot_paper_order, figures_visible
 
 TEXT = {"class": "vTextField", "autocomplete": "off"}
 
@@ -184,7 +184,11 @@ def candidates_view(model_admin, request, object_id):
         "can_change": can_change,
         "conflict": conflict,
         "entry_url": reverse("admin:results_ballot_change", args=[ballot.pk]),
-        "history": history.history(ballot),
+        # Figures before a declaration are not results: a reader who may not change the ballot
+        # (a live editor) sees who changed it and when, not the figures saved while counting.
+        "history": history.history(
+            ballot, figures=figures_visible(model_admin.has_change_permission(request, ballot), ballot)
+        ),
     }
     return TemplateResponse(request, "admin/results/ballot/candidates.html", context, status=status)
 
