@@ -362,9 +362,14 @@ class Player:
         self.is_paused = is_paused or _paused_in_database
         self.report = report
         self.poll_every = poll_every
+        self.refused: list[str] = []
 
     def play(self) -> Iterator[Action]:
-        """Play the night; yields each action once it has been written."""
+        """Play the night; yields each action once it has been written.
+
+        An action the services refuse (a ward the desk has declared by hand meanwhile) is
+        reported, kept in ``refused``, and skipped; the night carries on.
+        """
         targets = resolve(self.timeline)
         actions = list(self.timeline.actions)
         origin = self.start or (actions[0].at if actions else None)
@@ -388,9 +393,12 @@ class Player:
             try:
                 apply(action, targets, user=self.user)
             except ValidationError as exc:
-                raise TimelineError(
-                    f"line {action.line} ({action.do} {action.target}) was refused: {_message(exc)}"
-                ) from exc
+                # The desk may type in the console while the replay runs (a ward declared by hand is
+                # then refused here): say so and carry on with the night.
+                refusal = f"line {action.line} ({action.do} {action.target}) refused: {_message(exc)}"
+                self.refused.append(refusal)
+                self.report(refusal)
+                continue
             yield action
 
 

@@ -446,3 +446,22 @@ def test_the_generator_command_writes_a_file_replay_night_reads(tmp_path):
         timeline.read(path).actions
         == timeline.parse(timeline.generate(dt.date(2023, 5, 4), seed=3).splitlines()).actions
     )
+
+
+def test_a_ward_the_desk_declares_by_hand_during_the_replay_is_skipped_and_the_night_goes_on(tmp_path):
+    ballots = eve()
+    services.start_rehearsal(dt.date(2023, 5, 4), label="desk practice")
+    # The desk typed the second ward in the console before the replay reached it.
+    services.declare_ballot(ballots[1], votes=f.votes(ballots[1], Able=7, Baker=70, Cole=1))
+    out = io.StringIO()
+    call_command(
+        "replay_night", write_night(tmp_path, three_declarations(ballots)), "--speed", "max", stdout=out
+    )
+    assert (
+        "1 actions were refused (the desk got there first?):\n"
+        "  line 3 (declare local.northshire.northshire-ward-1.2023-05-04) refused: "
+        "Northshire Ward 1 is already declared: correct it instead.\n"
+    ) in out.getvalue()
+    assert out.getvalue().startswith("Rehearsing 2023-05-04 already (desk practice): replaying into it.")
+    assert [c.votes for c in ballots[1].candidacies.order_by("person_name")] == [7, 70, 1]
+    assert Ballot.objects.published().count() == 3

@@ -9,7 +9,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from results import demo, rehearsal, services
 from results import timeline as timeline_module
-from results.models import Ballot
 
 
 def parse_speed(value: str) -> float | None:
@@ -87,6 +86,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Stopped after {played} of {len(night.actions)} actions; still rehearsing.")
             return
         elapsed = time.monotonic() - began
+        if player.refused:
+            self.stdout.write(
+                self.style.WARNING(f"{len(player.refused)} actions were refused (the desk got there first?):")
+            )
+            for refusal in player.refused:
+                self.stdout.write(f"  {refusal}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Replayed {played} actions of {night.title or path} in {elapsed:.1f} s "
@@ -96,8 +101,9 @@ class Command(BaseCommand):
 
     def _start_rehearsal(self, night: timeline_module.Timeline, label: str) -> None:
         state = rehearsal.read_state()
-        declared = Ballot.objects.filter(election__poll_date=night.poll_date).published().exists()
-        if state.active and state.poll_date == night.poll_date and not declared:
+        if state.active and state.poll_date == night.poll_date:
+            # Into the running rehearsal (the desk may have typed some wards already, or a replay
+            # is resumed with --from): what is already there is refused and reported, not replayed.
             self.stdout.write(
                 f"Rehearsing {night.poll_date} already ({state.label or 'untitled'}): replaying into it."
             )
