@@ -19,6 +19,9 @@ no two writers can each hold a lock the other waits for (no deadlock):
 3. a post row (posts never take ballot or election locks);
 4. last, the event-log lock (``record_events``), taken just before the
    event rows are inserted and held only until the commit that follows.
+   The rehearsal switch (``Rehearsal``, one row) is read and written only
+   under it, so every event is flagged exactly when it commits during a
+   rehearsal (``start_rehearsal``, ``set_zero_counts``, ``reset_to_eve``).
 
 Row locks are ``SELECT … FOR NO KEY UPDATE OF <that table>`` with no join:
 they lock the one row the write needs, and they never block the
