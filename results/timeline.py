@@ -597,3 +597,107 @@ def _post_action(
         "councils": list(councils),
         "ballots": [],
     }
+
+
+# ---------------------------------------------------------------- recording a night from the event log
+
+
+def _result_action(event, p: dict) -> dict:
+    from .models import Event
+
+    candidacies = p["candidacies"]
+    corrected = event.kind == Event.Kind.BALLOT_CORRECTED
+    action = {"do": "correct" if corrected else "declare", "ballot": p["ballot_paper_id"]}
+    if any(c["votes"] is not None for c in candidacies):
+        action["votes"] = {c["person_name"]: c["votes"] for c in candidacies}
+    lot = [c["person_name"] for c in candidacies if c.get("elected_by_lot")]
+    if lot:
+        action["lot"] = lot
+    action["electorate"] = p.get("electorate")
+    action["counted"] = p.get("ballot_papers_counted")
+    action["rejected"] = p.get("rejected_ballots")
+    if corrected:
+        action["reason"] = p.get("reason") or "corrected"
+    return action
+
+
+def from_events(poll_date: dt.date, *, after: int | None = None, rehearsals: bool = False) -> str:
+    """The night of ``poll_date`` as recorded in the event log, as timeline text.
+
+    Declarations, corrections, retractions and count statuses of that day's
+    ballots, and every post published, updated or withdrawn meanwhile, each
+    from the snapshot its event keeps. Events recorded during a rehearsal
+    are left out unless ``rehearsals``; ``after`` starts after that event
+    id (a cursor). A declaration is placed at its declaration time, anything
+    else at the time it was recorded (never before the action that precedes
+    it in the log): a night recorded as it happened plays back as it
+    happened.
+    """
+    from .models import Event
+
+    kinds = {
+        Event.Kind.BALLOT_STATUS,
+        Event.Kind.BALLOT_DECLARED,
+        Event.Kind.BALLOT_CORRECTED,
+        Event.Kind.BALLOT_RETRACTED,
+        Event.Kind.POST_PUBLISHED,
+        Event.Kind.POST_UPDATED,
+        Event.Kind.POST_WITHDRAWN,
+    }
+    events = Event.objects.filter(kind__in=kinds).select_related("election").order_by("id")
+    if not rehearsals:
+        events = events.filter(rehearsal=False)
+    if after is not None:
+        events = events.filter(id__gt=after)
+    rows: list[
+        tuple[Event, dict, dt.datetime | None]
+    ] = []  # the action, and its own time of night if it has one
+    for event in events:
+        p = event.payload
+        if event.election_id is not None and event.election.poll_date != poll_date:
+            continue
+        own = None
+        if event.kind == Event.Kind.BALLOT_STATUS:
+            action = {"do": "status", "ballot": p["ballot_paper_id"], "status": p["status"]}
+        elif event.kind == Event.Kind.BALLOT_RETRACTED:
+            action = {
+                "do": "retract",
+                "ballot": p["ballot_paper_id"],
+                "reason": p.get("reason") or "retracted",
+            }
+        elif event.kind in (Event.Kind.BALLOT_DECLARED, Event.Kind.BALLOT_CORRECTED):
+            if "candidacies" not in p or "previous_winners" in p:
+                continue  # a change of previous winners, not of the result
+            action = _result_action(event, p)
+            if event.kind == Event.Kind.BALLOT_DECLARED and p.get("declared_at"):
+                own = dt.datetime.fromisoformat(p["declared_at"])
+        elif event.kind == Event.Kind.POST_WITHDRAWN:
+            action = {"do": "withdraw_post", "post": p["uid"], "reason": p.get("reason", "")}
+        else:
+            action = {
+                "do": "post",
+                "post": p["uid"],
+                **{name: p.get(name) or "" for name in POST_TEXT_FIELDS},
+                "breaking": bool(p.get("breaking")),
+                "key_point": bool(p.get("key_point")),
+                "councils": p.get("councils", []),
+                "ballots": p.get("ballots", []),
+            }
+            if event.kind == Event.Kind.POST_PUBLISHED and p.get("published_at"):
+                own = dt.datetime.fromisoformat(p["published_at"])
+        rows.append((event, action, own))
+    # Declarations and publications carry their time of night; anything else is placed by the time
+    # it was recorded relative to the nearest of those (a night replayed fast keeps its shape).
+    anchors = [(i, own, event.created_at) for i, (event, _, own) in enumerate(rows) if own is not None]
+    actions: list[dict] = []
+    latest: dt.datetime | None = None
+    for i, (event, action, own) in enumerate(rows):
+        at = own
+        if at is None:
+            before = [a for a in anchors if a[0] < i]
+            anchor = before[-1] if before else (anchors[0] if anchors else None)
+            at = event.created_at if anchor is None else anchor[1] + (event.created_at - anchor[2])
+        at = at if latest is None or at >= latest else latest
+        latest = at
+        actions.append({"at": at.isoformat(), **action})
+    return dumps(poll_date, f"Recorded night of {poll_date:%d %B %Y}", actions)

@@ -465,3 +465,32 @@ def test_a_ward_the_desk_declares_by_hand_during_the_replay_is_skipped_and_the_n
     assert out.getvalue().startswith("Rehearsing 2023-05-04 already (desk practice): replaying into it.")
     assert [c.votes for c in ballots[1].candidacies.order_by("person_name")] == [7, 70, 1]
     assert Ballot.objects.published().count() == 3
+
+
+def test_a_recorded_night_replays_to_the_same_answers(tmp_path):
+    ballots = eve()
+    cursor = last_event_id()
+    path = write_night(tmp_path, timeline.generate(dt.date(2023, 5, 4), seed=3))
+    call_command("replay_night", path, "--speed", "max", stdout=io.StringIO())
+    first = snapshot(ballots)
+    recorded = tmp_path / "recorded.jsonl"
+    call_command(
+        "generate_timeline",
+        "--poll-date",
+        POLL,
+        "--recorded",
+        "--with-rehearsals",
+        "--after",
+        str(cursor),
+        "--output",
+        str(recorded),
+        stderr=io.StringIO(),
+    )
+    night = timeline.read(recorded)
+    assert Counter(a.do for a in night.actions) == {"status": 11, "declare": 9, "correct": 2, "post": 3}
+    # Nothing unflagged was recorded that night: without rehearsals the recording is empty.
+    assert timeline.parse(timeline.from_events(dt.date(2023, 5, 4), after=cursor).splitlines()).actions == ()
+    call_command("rehearsal", "reset", stdout=io.StringIO())
+    call_command("replay_night", str(recorded), "--speed", "max", stdout=io.StringIO())
+    again = snapshot(ballots)
+    assert {k: a["data"] for k, a in again.items()} == {k: a["data"] for k, a in first.items()}
