@@ -198,6 +198,9 @@ def test_every_public_surface_says_rehearsal_until_the_reset(client, tmp_path):
         assert "REHEARSAL: everything published since" in html, page
     services.reset_to_eve(dt.date(2023, 5, 4))
     assert "REHEARSAL" not in client.get("/admin/").content.decode()
+    # The ballot's history still says which of its versions were rehearsal data.
+    page = client.get(f"/admin/results/ballot/{ballots[0].pk}/change/").content.decode()
+    assert "Ballot declared (rehearsal)" in page
     assert "extensions" not in client.get("/graphql", {"query": "{ parties { id } }"}).json()
 
 
