@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "channels",
     "strawberry_django",
     "results",
+    # The reference live results pages, on the public API only (/ and /live/...).
+    "live",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.templatetags.static import static
-from django.urls import path
+from django.urls import include, path
 
 from schema import schema
 from schema.http import GraphQLHTTPView
@@ -18,4 +18,5 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("graphql", GraphQLHTTPView.as_view(schema=schema, graphql_ide="graphiql")),
+    path("", include("live.urls")),
 ]

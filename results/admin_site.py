@@ -45,8 +45,8 @@ class ThrottledAuthenticationForm(AdminAuthenticationForm):
 class ElectionAdminSite(admin.AdminSite):
     site_header = "Election night: data desk"
     site_title = "Election night"
-    # "View site": the public API's GraphiQL until the public live page exists.
-    site_url = "/graphql"
+    # "View site": the public live results page (the live app), built on the public API.
+    site_url = "/"
     index_title = "Data desk"
     index_template = "admin/results/index.html"
     login_form = ThrottledAuthenticationForm

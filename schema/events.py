@@ -131,3 +131,13 @@ class EventQuery:
         if first < 1 or first > MAX_EVENTS:
             raise GraphQLError(f"`first` must be between 1 and {MAX_EVENTS}.")
         return list(events_queryset().after(parse_cursor(after))[:first])
+
+    @strawberry_django.field(
+        description="The id of the latest published event; null before the first. Select it first in the "
+        "request that loads a page's data, then subscribe to `events` with `after` set to it: everything "
+        "published after that data is replayed, so nothing is missed.",
+        disable_optimization=True,
+    )
+    def last_event_id(self) -> strawberry.ID | None:
+        last = models.Event.objects.order_by("-id").values_list("id", flat=True).first()
+        return None if last is None else strawberry.ID(str(last))

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import strawberry
 import strawberry_django
+from django.db.models import Max
 
 from results import models
 from results.rules import ControlOutcome
@@ -44,6 +45,26 @@ class NationalSummary:
         description="Parties by councils controlled, then seats won."
     )
     no_overall_control: NoOverallControl = strawberry.field(description="Councils in no overall control.")
+    ballots_declared: int = strawberry.field(
+        description="Ballots declared (or uncontested) so far, council and mayoral, e.g. 412 of 437."
+    )
+    ballots_total: int = strawberry.field(description="Ballots of the day, council and mayoral.")
+
+    @strawberry.field(
+        description="Council elections whose control is called, most recently called first (in the order "
+        "of their latest control call in the event log): a live page's key points, from each one's "
+        "`control { headline }`."
+    )
+    def calls(self) -> list[Election]:
+        called = [e for e in self.elections if standing_of(e).composition.control.called]
+        # One query, only when asked: each election's latest control call in the log.
+        latest = dict(
+            models.Event.objects.filter(kind=models.Event.Kind.CONTROL_CALLED, election__in=called)
+            .values("election")
+            .annotate(last=Max("id"))
+            .values_list("election", "last")
+        )
+        return sorted(called, key=lambda e: -latest.get(e.pk, 0))
 
 
 def summarise(poll_date: dt.date, elections: list[models.Election]) -> NationalSummary:
@@ -98,6 +119,8 @@ def summarise(poll_date: dt.date, elections: list[models.Election]) -> NationalS
         councils_called=called,
         parties=rows,
         no_overall_control=NoOverallControl(councils=noc, councils_change=noc_change),
+        ballots_declared=sum(1 for e in elections for b in e.ballots.all() if b.is_published),
+        ballots_total=sum(len(e.ballots.all()) for e in elections),
     )
 
 

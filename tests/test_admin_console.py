@@ -29,12 +29,12 @@ def _nobody_present():
     cache.delete(presence.INDEX_KEY)
 
 
-def test_view_site_links_to_the_public_apis_graphiql(desk):
+def test_view_site_links_to_the_live_results_page(desk):
     page = client_for(desk).get("/admin/")
-    assert re.findall(r'<a href="([^"]*)">View site</a>', page.content.decode()) == ["/graphql"]
-    graphiql = Client().get("/graphql", HTTP_ACCEPT="text/html")
-    assert graphiql.status_code == 200
-    assert "graphiql" in graphiql.content.decode().lower()
+    assert re.findall(r'<a href="([^"]*)">View site</a>', page.content.decode()) == ["/"]
+    live = Client().get("/")
+    assert live.status_code == 200
+    assert '<a href="/static/live/live.js">live.js</a>' in live.content.decode()
 
 
 def test_the_site_has_a_favicon():

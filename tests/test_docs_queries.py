@@ -10,13 +10,17 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from results.models import Event
 from schema import schema
 
 from .cleanup import wipe_results
+from .test_demo import HEADLINES
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "queries.md"
 QUERY = re.compile(r"<!-- query: (\S+) variables: (.*?) -->\n```graphql\n(.*?)```", re.S)
 QUERIES = {name: (json.loads(variables), text) for name, variables, text in QUERY.findall(DOC.read_text())}
+SUBSCRIPTION = re.compile(r"<!-- subscription: (\S+) variables: (.*?) -->\n```graphql\n(.*?)```", re.S)
+SUBSCRIPTIONS = {name: (json.loads(v), text) for name, v, text in SUBSCRIPTION.findall(DOC.read_text())}
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +40,40 @@ def run(name: str, **overrides):
     return result.data, len(queries.captured_queries)
 
 
-def test_the_document_holds_the_five_queries():
-    assert sorted(QUERIES) == ["ballot-page", "council-page", "live-posts", "national", "partner-poll"]
+def test_the_document_holds_the_seven_queries_and_the_live_subscription():
+    assert sorted(QUERIES) == [
+        "ballot-page",
+        "council-page",
+        "cursor",
+        "live-posts",
+        "national",
+        "night-page",
+        "partner-poll",
+    ]
+    assert sorted(SUBSCRIPTIONS) == ["live-events"]
+
+
+@pytest.mark.pure
+def test_the_live_subscription_is_valid_against_the_schema():
+    """It is run for real, in a browser against a live server, by tests/test_live_page_browser.py."""
+    from graphql import parse, validate
+
+    variables, text = SUBSCRIPTIONS["live-events"]
+    assert validate(schema._schema, parse(text)) == []
+    assert variables == {"after": None, "councils": ["rushcliffe"]}
+
+
+def test_the_cursor_is_the_latest_event_id_in_one_sql_query(loaded):
+    data, queries = run("cursor")
+    assert data == {"lastEventId": str(Event.objects.latest("id").id)}
+    assert queries == 1
 
 
 def test_council_page(loaded):
     data, queries = run("council-page")
     election = data["election"]
-    assert queries == 5
+    assert queries == 6
+    assert int(data["lastEventId"]) == Event.objects.latest("id").id
     assert {k: election[k] for k in ("seatsTotal", "majority", "seatsDeclared", "seatsToDeclare")} == {
         "seatsTotal": 34,
         "majority": 18,
@@ -78,7 +108,7 @@ def test_council_page(loaded):
 def test_ballot_page_of_the_mansfield_mayoralty(loaded):
     data, queries = run("ballot-page")
     ballot = data["ballot"]
-    assert queries == 5
+    assert queries == 6
     assert (ballot["label"], ballot["status"], ballot["votesPerVoter"]) == (
         "Mayor of Mansfield",
         "DECLARED",
@@ -98,7 +128,7 @@ def test_ballot_page_of_the_mansfield_mayoralty(loaded):
     assert ballot["election"] == {
         "id": "mayor.mansfield.2023-05-04",
         "kind": "MAYOR",
-        "council": {"name": "Mansfield"},
+        "council": {"slug": "mansfield", "name": "Mansfield"},
     }
 
 
@@ -161,3 +191,64 @@ def test_partner_polling_resumes_from_its_cursor(loaded):
     assert ids == sorted(ids)
     following, _ = run("partner-poll", after=first[-1]["id"], first=2)
     assert [int(e["id"]) for e in following["events"]][0] > ids[-1]
+
+
+# The seed's summary lines, and the headline the API derives for each (tests/test_demo.py).
+SEED_KEY_POINTS = {
+    "Labour gain Mansfield": "Labour take control of Mansfield",
+    "Labour hold Leicester": "Labour hold Leicester City Council",
+    "Derby remains in no overall control": "Derby remains in no overall control",
+    "Conservatives lose Newark and Sherwood to no overall control": (
+        "Tories lose control of Newark & Sherwood, and Charnwood"
+    ),
+    "Labour gain High Peak": "Labour gains High Peak from no overall control",
+    "Labour gain North East Derbyshire": "Labour gain North East Derbyshire",
+    "Conservatives hold Blaby": "Conservatives hold Blaby",
+    "Derbyshire Dales remains in no overall control": "Derbyshire Dales still no overall control",
+    "Conservatives lose Charnwood to no overall control": "Tories lose control of Newark & Sherwood, and Charnwood",
+    "Labour hold Nottingham": "Labour hold Nottingham",
+    "Labour gain Broxtowe": "Labour take Broxtowe and hold Gedling",
+    "Conservatives lose Harborough to no overall control": "Conservatives lose Harborough to no overall control",
+    "Lib Dems hold Oadby and Wigston": "Lib Dems retain Oadby and Wigston",
+    "Rutland remains in no overall control": "Rutland remains no overall control",
+    "Labour hold Chesterfield": "Labour hold Chesterfield",
+    "Labour hold Gedling": "Labour take Broxtowe and hold Gedling",
+    "Conservatives lose North West Leicestershire to no overall control": (
+        "Tories lose control of North West Leicestershire"
+    ),
+    "Labour hold Bassetlaw": "Labour hold Bassetlaw and Bolsover",
+    "Lib Dems hold Hinckley and Bosworth": "Lib Dems keep control of Hinckley & Bosworth",
+    "Labour hold Bolsover": "Labour hold Bassetlaw and Bolsover",
+    "Ashfield Independents hold Ashfield": "Ashfield Independents retain control",
+}
+
+
+def test_night_page_has_the_seeds_key_points_most_recently_called_first(loaded):
+    data, queries = run("night-page")
+    summary = data["nationalSummary"]
+    assert queries == 15
+    assert int(data["lastEventId"]) == Event.objects.latest("id").id
+    headlines = [e["control"]["headline"] for e in summary["calls"]]
+    # Every council of the seed's summary, once, in the order the night called them.
+    assert headlines == list(SEED_KEY_POINTS)
+    assert {h: line for h, line in HEADLINES.values() if h in SEED_KEY_POINTS} == SEED_KEY_POINTS
+    calls = Event.objects.filter(kind="control_called").order_by("-id")
+    assert headlines == [e.payload["headline"] for e in calls]
+    assert [m["ballots"][0]["changes"][0]["headline"] for m in summary["mayoralties"]] == [
+        "Labour hold Mayor of Leicester",
+        "Labour hold Mayor of Mansfield",
+    ]
+    assert (summary["ballotsDeclared"], summary["ballotsTotal"]) == (412, 437)
+    assert (summary["councilsCalled"], summary["councilsTotal"]) == (21, 23)
+    rushcliffe = next(e for e in summary["elections"] if e["council"]["slug"] == "rushcliffe")
+    assert (rushcliffe["seatsTotal"], rushcliffe["majority"], rushcliffe["control"]["called"]) == (
+        44,
+        23,
+        False,
+    )
+    assert len(data["posts"]["edges"]) == 19
+    assert data["posts"]["edges"][0]["node"]["author"] == {
+        "name": "Kevin Stanley",
+        "role": "Reporter",
+        "outlet": "BBC Radio Nottingham",
+    }

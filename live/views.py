@@ -1,0 +1,103 @@
+"""The live results pages: the night's page, a council's page and a mayor's page.
+
+Each view runs one documented query in-process and renders it, so the page is
+complete and readable without JavaScript. The same query text, its variables
+and the cursor it was read at go to the browser (``live/live.js``), which
+subscribes to the events after that cursor and updates the page in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Max
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.cache import cache_control
+
+from results.models import Election
+
+from . import queries
+
+
+def _live_config(page: str, cursor: str | None, **extra) -> dict:
+    """What live.js needs: which page, the cursor to subscribe from, and the documents it may send."""
+    docs = queries.documented()
+    return {
+        "page": page,
+        "after": cursor,
+        "subscription": docs["live-events"],
+        **extra,
+    }
+
+
+# A page a few seconds old is still right once live: its script replays every event
+# after the cursor the page was rendered at. So caches and CDNs may keep it briefly,
+# as they may keep the API's GET answers.
+PUBLIC = cache_control(public=True, max_age=5)
+
+
+@PUBLIC
+def night(request, poll_date: dt.date | None = None):
+    """The night's page: key points, scoreboard, counting banner, council grid and live posts."""
+    if poll_date is None:
+        # Which night the front page shows is the site's choice, not published data.
+        poll_date = Election.objects.aggregate(last=Max("poll_date"))["last"]
+        if poll_date is None:
+            return render(request, "live/empty.html")
+    data = queries.run_cached("night-page", date=poll_date.isoformat())
+    summary = data["nationalSummary"]
+    if not summary["elections"] and not summary["mayoralties"]:
+        raise Http404("No elections on that day.")
+    return render(
+        request,
+        "live/night.html",
+        {
+            "summary": summary,
+            "posts": [edge["node"] for edge in data["posts"]["edges"]],
+            "poll_date": poll_date,
+            "live": _live_config(
+                "night",
+                data["lastEventId"],
+                refetch=queries.documented()["night-page"],
+                variables={"date": poll_date.isoformat()},
+            ),
+        },
+    )
+
+
+@PUBLIC
+def council(request, poll_date: dt.date, slug: str):
+    """A council's page: the call, magic number, composition chart and every ward."""
+    data = queries.run_cached("council-page", id=f"local.{slug}.{poll_date.isoformat()}")
+    election = data["election"]
+    if election is None:
+        raise Http404("No such council election.")
+    return render(
+        request,
+        "live/council.html",
+        {
+            "election": election,
+            "poll_date": poll_date,
+            "live": _live_config("council", data["lastEventId"], councils=[slug]),
+        },
+    )
+
+
+@PUBLIC
+def mayor(request, poll_date: dt.date, slug: str):
+    """A mayoralty's page: every candidate's votes and share, the winner, turnout."""
+    data = queries.run_cached("ballot-page", id=f"mayor.{slug}.{poll_date.isoformat()}")
+    ballot = data["ballot"]
+    if ballot is None:
+        raise Http404("No such mayoral election.")
+    return render(
+        request,
+        "live/mayor.html",
+        {
+            "ballot": ballot,
+            "poll_date": poll_date,
+            "slug": slug,
+            "live": _live_config("mayor", data["lastEventId"], councils=[slug]),
+        },
+    )
