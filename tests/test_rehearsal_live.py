@@ -15,14 +15,13 @@ from django.conf import settings
 from results import timeline
 
 from . import factories as f
-from .test_live_servers import (  # noqa: F401 (servers is a fixture)
+from .test_live_servers import (
     ROOT,
     GraphQLWS,
     database_url,
     event_ids_after,
     last_event_id,
-    pytestmark,  # the live-server marks: PostgreSQL and Redis, a transactional database
-    servers,
+    pytestmark,  # noqa: F401 (the live-server marks: PostgreSQL and Redis, a transactional database)
 )
 
 SUBSCRIPTION = """subscription($after: String, $kinds: [EventKind!]) {
@@ -91,7 +90,7 @@ async def subscribe(client: GraphQLWS, after: str, kinds=None, op_id: str = "1")
     )
 
 
-async def test_a_subscriber_during_a_60x_replay_receives_every_event_once_in_order_flagged(servers, tmp_path):  # noqa: F811
+async def test_a_subscriber_during_a_60x_replay_receives_every_event_once_in_order_flagged(servers, tmp_path):
     ballots = await sync_to_async(make_wards)()
     path = night_file(tmp_path, ballots)
     server = servers()
