@@ -59,7 +59,7 @@ REJOIN_EVERY = 3_600  # seconds between renewals of the hub's group membership
 
 
 # Events that change what every page shows: delivered whatever a subscription filters on.
-ALWAYS_DELIVERED = frozenset({Event.Kind.RESET, Event.Kind.ZERO_COUNTS})
+ALWAYS_DELIVERED = frozenset({Event.Kind.REHEARSAL_STARTED, Event.Kind.RESET, Event.Kind.ZERO_COUNTS})
 
 
 @dataclass(frozen=True)
