@@ -710,6 +710,15 @@ def test_reset_returns_to_the_eve_through_the_services_then_plays_the_night_agai
         "reload": True,
     }
     assert len(reset.payload["posts_withdrawn"]) == 19
+    # A partner's cursor from before the reset stays valid: the feed resumes right after it.
+    from schema import schema
+
+    cursor = events_before[len(events_before) // 2][0]
+    resumed = schema.execute_sync(
+        "query($after: String) { events(after: $after, first: 5) { id } }",
+        variable_values={"after": str(cursor)},
+    ).data["events"]
+    assert [int(e["id"]) for e in resumed] == [pk for pk, _, _ in after if pk > cursor][:5]
     # The log alone still rebuilds everything the API shows, the reset and the night after it included.
     from results import record
 
