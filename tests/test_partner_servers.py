@@ -87,6 +87,32 @@ async def test_two_processes_share_one_partners_quota_then_it_recovers(servers):
     assert (status, headers["ratelimit-remaining"]) == (200, "3")
 
 
+async def test_two_keys_of_one_partner_share_its_quota_and_each_keys_use_is_recorded(servers):
+    """The quota is the partner's, so a rotation (two live keys) does not double it; each
+    key's own use (requests made with it, counted or refused) is recorded for the admin."""
+    partner = await sync_to_async(keys.create_partner)(f"Outlet {uuid.uuid4().hex[:6]}", per_minute=4)
+    (old, old_raw), (new, new_raw) = [await sync_to_async(keys.issue_key)(partner) for _ in range(2)]
+    a, b = servers(QUOTA_WINDOW="3"), servers(QUOTA_WINDOW="3")
+    while time.time() % 3 > 1:
+        await asyncio.sleep(0.05)
+    plan = [(a, old_raw), (b, new_raw), (a, new_raw), (b, old_raw), (a, new_raw), (b, new_raw)]
+    statuses = [
+        (await asyncio.to_thread(request, server.port, {"query": "{ parties { id } }"}, {"X-API-Key": raw}))[
+            0
+        ]
+        for server, raw in plan
+    ]
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    await asyncio.sleep(2.5)  # each process records its keys' uses every 2 s
+
+    def recorded():
+        for key in (old, new):
+            key.refresh_from_db()
+        return (old.use_count, new.use_count, old.last_used_at is not None, new.last_used_at is not None)
+
+    assert await sync_to_async(recorded)() == (2, 4, True, True)
+
+
 async def test_a_revoked_key_is_refused_at_once_and_its_subscription_ended(servers):
     partner = await sync_to_async(keys.create_partner)(f"Outlet {uuid.uuid4().hex[:6]}")
     key, raw = await sync_to_async(keys.issue_key)(partner)
@@ -116,6 +142,13 @@ async def test_a_revoked_key_is_refused_at_once_and_its_subscription_ended(serve
         "API key revoked or partner suspended: connection ended.",
     )
     assert time.monotonic() - revoked_at < 5
+
+
+async def test_the_server_does_not_compress_websocket_messages(servers):
+    server = servers()
+    async with connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # it offers deflate
+        assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
 
 
 async def test_keys_mode_refuses_anonymous_clients_over_http_and_websocket(servers):
