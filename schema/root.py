@@ -17,12 +17,13 @@ from .events import EventQuery
 from .limits import DocumentLimits, TimeLimit
 from .national import NationalQuery
 from .posts import PostQuery
+from .rehearsal import RehearsalQuery, rehearsal_extension
 from .sharing import SharedEventExecutor
 from .subscriptions import Subscription
 
 logger = logging.getLogger("schema")
 
-Query = merge_types("Query", (ElectionQuery, NationalQuery, PostQuery, EventQuery))
+Query = merge_types("Query", (ElectionQuery, NationalQuery, PostQuery, EventQuery, RehearsalQuery))
 
 
 def should_mask_error(error: GraphQLError) -> bool:
@@ -85,6 +86,7 @@ schema = ElectionSchema(
         # GRAPHQL_TIMEOUT checked before each field: it holds for work in the event loop too.
         TimeLimit,
         DjangoOptimizerExtension,
+        rehearsal_extension,
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Unexpected server error."),
     ],
 )
