@@ -161,6 +161,10 @@ QUOTA_NAMESPACE = os.environ.get("QUOTA_NAMESPACE", "electionsite")
 # Seconds a GraphQL request may execute before it is stopped (503).
 GRAPHQL_TIMEOUT = float(os.environ.get("GRAPHQL_TIMEOUT", "10"))
 
+# Seconds a WebSocket client may leave more than schema.ws.OUTBOX_HIGH bytes unread before
+# its connection is closed with 4008 ("too slow: resume from your last cursor").
+WS_STALL_TIMEOUT = float(os.environ.get("WS_STALL_TIMEOUT", "30"))
+
 # Admin login throttling (results/login_throttle.py): this many failures within the window
 # per username and address (and per browser that logged in before), and per address.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))

@@ -12,8 +12,9 @@ Every request is bounded before anything else is done with it: a body of at
 most ``MAX_BODY_BYTES`` (413 beyond), a query string of at most
 ``MAX_QUERY_STRING`` bytes (414), JSON that is UTF-8, an object, and nested at
 most as deep as Python's parser can go (400 otherwise), and an execution time
-of at most ``settings.GRAPHQL_TIMEOUT`` seconds (503 beyond). The document
-itself is bounded by ``schema.limits``.
+of at most ``settings.GRAPHQL_TIMEOUT`` seconds (503 beyond: what the request
+awaits is cancelled, and ``schema.limits.TimeLimit`` stops the resolvers that
+run in the event loop). The document itself is bounded by ``schema.limits``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from strawberry.types import ExecutionResult
 from strawberry_django.resolvers import resolving_async
 
 from . import access
+from .limits import TimeLimitExceeded
 
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -174,17 +176,20 @@ class GraphQLHTTPView(AsyncGraphQLView):
         timeout = settings.GRAPHQL_TIMEOUT
         try:
             async with asyncio.timeout(timeout):
-                return await super().execute_single(*args, **kwargs)
+                result = await super().execute_single(*args, **kwargs)
         except TimeoutError as exc:
             # The resolver cut short may have been running in a thread with strawberry-django's
             # "resolving in a thread" flag set; asgiref copies that context back here, and
             # the rest of this request (and, under the test client, the caller) must not inherit it.
             resolving_async.set(False)
-            raise HTTPException(
-                503,
-                f"The request took more than {timeout:g} seconds and was stopped: "
-                "ask for less (a smaller `first`, fewer nested lists).",
-            ) from exc
+            raise HTTPException(503, TimeLimitExceeded().message) from exc
+        # Work in the event loop cannot be cancelled from outside: schema.limits.TimeLimit
+        # stops it from within, and its fields' errors say so.
+        if any(
+            (e.extensions or {}).get("code") == "TIME_LIMIT" for e in getattr(result, "errors", None) or ()
+        ):
+            raise HTTPException(503, TimeLimitExceeded().message)
+        return result
 
     async def process_result(self, request: HttpRequest, result: ExecutionResult):
         data = await super().process_result(request, result)

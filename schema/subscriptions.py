@@ -27,10 +27,13 @@ class Subscription:
     )
     async def events(
         self,
+        info: strawberry.Info,
         after: str | None = None,
         councils: list[str] | None = None,
         kinds: list[EventKind] | None = None,
     ) -> AsyncGenerator[Event, None]:
         event_filter = EventFilter(councils=frozenset(councils or ()), kinds=kinds_of(kinds))
-        async for event in stream_events(parse_cursor(after), event_filter):
+        # The connection's "wait until the client has read its backlog" (schema.ws), if any.
+        room = getattr(info.context.get("ws") if isinstance(info.context, dict) else None, "room", None)
+        async for event in stream_events(parse_cursor(after), event_filter, room=room):
             yield event
