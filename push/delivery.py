@@ -156,9 +156,9 @@ async def open_locks():
 
 
 def active_endpoints() -> dict[int, tuple]:
-    rows = WebhookEndpoint.objects.filter(state=WebhookEndpoint.State.ACTIVE, partner__active=True).values_list(
-        "pk", "generation", "updated_at"
-    )
+    rows = WebhookEndpoint.objects.filter(
+        state=WebhookEndpoint.State.ACTIVE, partner__active=True
+    ).values_list("pk", "generation", "updated_at")
     return {pk: (generation, updated) for pk, generation, updated in rows}
 
 
@@ -209,7 +209,9 @@ def describe(error: Exception) -> str:
 
 
 class Deliverer:
-    def __init__(self, *, scan_interval: float = SCAN_INTERVAL, flush_interval: float = FLUSH_INTERVAL) -> None:
+    def __init__(
+        self, *, scan_interval: float = SCAN_INTERVAL, flush_interval: float = FLUSH_INTERVAL
+    ) -> None:
         self.scan_interval = scan_interval
         self.flush_interval = flush_interval
         self.running: dict[int, Running] = {}
@@ -390,7 +392,9 @@ class Deliverer:
             if ok:
                 self.progress[endpoint.pk] = (endpoint.generation, event_id, timezone.now())
                 if failures:
-                    await database_sync_to_async(write_failure)(endpoint.pk, endpoint.generation, 0, None, None)
+                    await database_sync_to_async(write_failure)(
+                        endpoint.pk, endpoint.generation, 0, None, None
+                    )
                 return 0, None
             failures += 1
             now = timezone.now()

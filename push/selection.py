@@ -42,7 +42,9 @@ def validate_selection(selection: str) -> str:
         raise ValidationError(f"The selection does not parse: {error.message}") from error
     operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
     if len(parsed.definitions) != 1 or len(operations) != 1:
-        raise ValidationError("The selection must be one selection set in braces, with no fragment definitions.")
+        raise ValidationError(
+            "The selection must be one selection set in braces, with no fragment definitions."
+        )
     errors = validate(schema._schema, parsed)
     if errors:
         raise ValidationError("The selection is not valid: " + " ".join(e.message for e in errors[:3]))

@@ -34,11 +34,15 @@ def validate_url(url: str) -> str:
         raise ValidationError(f"Not a valid URL: {url!r}.") from error
     parts = urlsplit(url)
     if parts.username or parts.password:
-        raise ValidationError("The URL must not carry a user name or password: the signature authenticates us.")
+        raise ValidationError(
+            "The URL must not carry a user name or password: the signature authenticates us."
+        )
     if parts.scheme == "http" and not (
         settings.DEBUG or (parts.hostname or "") in settings.WEBHOOK_ALLOW_HTTP_HOSTS
     ):
-        raise ValidationError("The URL must use https:// (deliveries carry a signature, not a secret channel).")
+        raise ValidationError(
+            "The URL must use https:// (deliveries carry a signature, not a secret channel)."
+        )
     return url
 
 

@@ -27,10 +27,10 @@ import contextlib
 import json
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from graphql import GraphQLError
+from graphql import GraphQLError, validate
 from strawberry.types.graphql import OperationType
 
-from . import access
+from . import access, limits
 from .events import parse_cursor
 from .subscriptions import StreamContext
 
@@ -113,6 +113,19 @@ async def serve(request: HttpRequest, identity: access.Identity, schema) -> Http
         resume = parse_cursor(request.headers.get("Last-Event-ID") or None)
     except GraphQLError:
         return _error("Last-Event-ID must be the id of the last event received (a whole number).", 400)
+    try:
+        # Refused documents are a 400, as over HTTP, rather than a stream holding one error.
+        # (Parsing and validating are cached by text: the execution below repeats neither.)
+        document = limits.parse_bounded(schema._schema, params["query"])
+        problems = validate(schema._schema, document)
+    except GraphQLError as error:
+        problems = [error]
+    if problems:
+        return HttpResponse(
+            json.dumps({"errors": [e.formatted for e in problems]}),
+            status=400,
+            content_type="application/json; charset=utf-8",
+        )
     watcher = access.watcher()
     lease = await watcher.acquire(identity)
     if lease is None:
@@ -158,7 +171,9 @@ async def _events(stream, context: StreamContext, identity: access.Identity, lea
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending, connection.refused}, timeout=HEARTBEAT, return_when="FIRST_COMPLETED")
+            done, _ = await asyncio.wait(
+                {pending, connection.refused}, timeout=HEARTBEAT, return_when="FIRST_COMPLETED"
+            )
             if connection.refused in done:
                 refused = connection.refused.result()
                 error = {"message": refused.message, "extensions": {"code": refused.code}}

@@ -113,7 +113,9 @@ def endpoint_for(url: str, **options) -> tuple[WebhookEndpoint, str]:
 
 def declarations_after(cursor: int) -> list[int]:
     return list(
-        Event.objects.filter(id__gt=cursor, kind=Event.Kind.BALLOT_DECLARED).order_by("id").values_list("id", flat=True)
+        Event.objects.filter(id__gt=cursor, kind=Event.Kind.BALLOT_DECLARED)
+        .order_by("id")
+        .values_list("id", flat=True)
     )
 
 
@@ -149,9 +151,13 @@ async def test_every_declaration_reaches_the_receiver_once_in_order_signed(deliv
         assert cursors(receiver.bodies()) == expected
         for headers, body, _, _ in receiver.received:
             assert signing.verify(secret, headers["Webhook-Timestamp"], body, headers["Webhook-Signature"])
-            assert not signing.verify(secret + "x", headers["Webhook-Timestamp"], body, headers["Webhook-Signature"])
+            assert not signing.verify(
+                secret + "x", headers["Webhook-Timestamp"], body, headers["Webhook-Signature"]
+            )
             payload = json.loads(body)
-            assert headers["Webhook-Id"] == payload["deliveryId"] == endpoint.delivery_id(int(payload["cursor"]))
+            assert (
+                headers["Webhook-Id"] == payload["deliveryId"] == endpoint.delivery_id(int(payload["cursor"]))
+            )
             assert str(payload["timestamp"]) == headers["Webhook-Timestamp"]
         first = receiver.bodies()[0]["data"]["events"]
         assert first["kind"] == "BALLOT_DECLARED"
@@ -190,7 +196,9 @@ async def test_a_receiver_failing_for_a_while_then_recovering_gets_everything_in
         await wait_for(all_acknowledged, what="five acknowledged deliveries")
         await asyncio.sleep(1)
         assert cursors(receiver.acknowledged()) == expected
-        failed = [b for (_, _, _, code), b in zip(receiver.received, receiver.bodies(), strict=True) if code == 500]
+        failed = [
+            b for (_, _, _, code), b in zip(receiver.received, receiver.bodies(), strict=True) if code == 500
+        ]
         assert len(failed) >= 3  # retried while failing, never past the first event
         assert {b["cursor"] for b in failed} == {str(expected[0])}
         assert {b["deliveryId"] for b in failed} == {endpoint.delivery_id(expected[0])}
@@ -321,32 +329,34 @@ async def test_an_sse_client_resuming_with_last_event_id_gets_exactly_the_later_
     resume_from = declared[1]  # the client saw the first two
     query = "subscription { events(kinds: [BALLOT_DECLARED]) { id kind ballot { id } } }"
     received = []
-    async with httpx.AsyncClient(timeout=10) as client:
-        async with client.stream(
+    async with (
+        httpx.AsyncClient(timeout=10) as client,
+        client.stream(
             "POST",
             f"http://127.0.0.1:{server.port}/graphql",
             json={"query": query},
             headers={"Accept": "text/event-stream", "Last-Event-ID": str(resume_from)},
-        ) as response:
-            assert response.status_code == 200
-            assert response.headers["content-type"].startswith("text/event-stream")
-            for ballot in ballots[3:]:
-                await sync_to_async(declare)(ballot)
-            event: dict = {}
-            async with asyncio.timeout(15):
-                async for line in response.aiter_lines():
-                    if line.startswith("event: "):
-                        event["event"] = line[7:]
-                    elif line.startswith("id: "):
-                        event["id"] = line[4:]
-                    elif line.startswith("data: "):
-                        event["data"] = json.loads(line[6:])
-                    elif line == "" and event:
-                        if event.get("event") == "next":
-                            received.append(event)
-                        event = {}
-                        if len(received) == 4:
-                            break
+        ) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for ballot in ballots[3:]:
+            await sync_to_async(declare)(ballot)
+        event: dict = {}
+        async with asyncio.timeout(15):
+            async for line in response.aiter_lines():
+                if line.startswith("event: "):
+                    event["event"] = line[7:]
+                elif line.startswith("id: "):
+                    event["id"] = line[4:]
+                elif line.startswith("data: "):
+                    event["data"] = json.loads(line[6:])
+                elif line == "" and event:
+                    if event.get("event") == "next":
+                        received.append(event)
+                    event = {}
+                    if len(received) == 4:
+                        break
     expected = await sync_to_async(declarations_after)(resume_from)
     assert [int(e["id"]) for e in received] == expected
     assert [int(e["data"]["data"]["events"]["id"]) for e in received] == expected
