@@ -174,6 +174,19 @@ def write_progress(progress: dict[int, tuple[int, int, dt.datetime]], attempts: 
     """Acknowledged cursors (never moving one back, nor past a re-send) and attempts, in one transaction."""
     with transaction.atomic():
         WebhookAttempt.objects.bulk_create(attempts)
+        if connection.vendor == "postgresql" and progress:
+            # One statement for every endpoint that moved (up to one per endpoint per flush).
+            table = WebhookEndpoint._meta.db_table
+            rows = ", ".join(["(%s, %s, %s, %s::timestamptz)"] * len(progress))
+            params = [v for pk, (gen, cursor, at) in progress.items() for v in (pk, gen, cursor, at)]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} AS e SET delivered_cursor = v.cursor, delivered_at = v.at "  # noqa: S608
+                    f"FROM (VALUES {rows}) AS v(id, generation, cursor, at) "
+                    "WHERE e.id = v.id AND e.generation = v.generation AND e.delivered_cursor < v.cursor",
+                    params,
+                )
+            return
         for pk, (generation, cursor, at) in progress.items():
             WebhookEndpoint.objects.filter(pk=pk, generation=generation, delivered_cursor__lt=cursor).update(
                 delivered_cursor=cursor, delivered_at=at
@@ -208,6 +221,14 @@ def describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:300]
 
 
+def new_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.WEBHOOK_TIMEOUT, connect=min(5.0, settings.WEBHOOK_TIMEOUT)),
+        follow_redirects=False,  # a redirect is an answer to fix, not to follow with a signed body
+        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+    )
+
+
 class Deliverer:
     def __init__(
         self, *, scan_interval: float = SCAN_INTERVAL, flush_interval: float = FLUSH_INTERVAL
@@ -218,7 +239,6 @@ class Deliverer:
         self.progress: dict[int, tuple[int, int, dt.datetime]] = {}
         self.attempts: list[WebhookAttempt] = []
         self.stopping = asyncio.Event()
-        self.client: httpx.AsyncClient | None = None
         self.locks = None
         self._pruned = 0.0
 
@@ -226,12 +246,6 @@ class Deliverer:
         self.stopping.set()
 
     async def run(self) -> None:
-        timeout = httpx.Timeout(settings.WEBHOOK_TIMEOUT, connect=min(5.0, settings.WEBHOOK_TIMEOUT))
-        self.client = httpx.AsyncClient(
-            timeout=timeout,
-            follow_redirects=False,  # a redirect is an answer to fix, not to follow with a signed body
-            limits=httpx.Limits(max_connections=1_000, max_keepalive_connections=200),
-        )
         self.locks = await open_locks()
         flusher = asyncio.create_task(self._flush_loop())
         try:
@@ -250,7 +264,6 @@ class Deliverer:
                 await flusher
             await self.flush()
             await self.locks.close()
-            await self.client.aclose()
 
     async def scan(self) -> None:
         """Start tasks for active endpoints we can lock; stop those paused, re-sent or changed."""
@@ -316,6 +329,12 @@ class Deliverer:
     # ------------------------------------------------------------ one endpoint
 
     async def _endpoint(self, endpoint: WebhookEndpoint) -> None:
+        # A client (connection pool) per endpoint: it sends one request at a time, so one kept-alive
+        # connection is all it needs, and httpcore's pool costs grow with the connections it holds.
+        async with new_client() as client:
+            await self._endpoint_with(endpoint, client)
+
+    async def _endpoint_with(self, endpoint: WebhookEndpoint, client: httpx.AsyncClient) -> None:
         cursor = endpoint.delivered_cursor
         failures, failing_since = endpoint.failures, endpoint.failing_since
         variables = {
@@ -344,7 +363,7 @@ class Deliverer:
                         payload["errors"] = [e.formatted for e in result.errors]
                     try:
                         failures, failing_since = await self._deliver(
-                            endpoint, event_id, payload, failures, failing_since
+                            client, endpoint, event_id, payload, failures, failing_since
                         )
                     except EndpointPaused:
                         return  # staff resume it; a new task starts from its cursor
@@ -354,7 +373,7 @@ class Deliverer:
                     await stream.aclose()
             await asyncio.sleep(0.1)
 
-    async def _deliver(self, endpoint, event_id: int, payload: dict, failures: int, failing_since):
+    async def _deliver(self, client, endpoint, event_id: int, payload: dict, failures: int, failing_since):
         """POST one event until it is acknowledged; returns the failure state (0, None) after."""
         delivery_id = endpoint.delivery_id(event_id)
         attempt = failures
@@ -369,7 +388,7 @@ class Deliverer:
             started, at = time.perf_counter(), timezone.now()
             status, error = None, ""
             try:
-                response = await self.client.post(endpoint.url, content=body, headers=headers)
+                response = await client.post(endpoint.url, content=body, headers=headers)
                 status = response.status_code
             except httpx.HTTPError as exc:
                 error = describe(exc)

@@ -35,6 +35,8 @@ class Command(BaseCommand):
     def handle(self, *args, scan_interval: float, flush_interval: float, verbosity: int = 1, **options):
         if verbosity >= 1:
             logging.getLogger("push").setLevel(logging.INFO)
+        # httpx logs every request at INFO: the attempts table records them instead.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         asyncio.run(self._run(scan_interval, flush_interval))
 
     async def _run(self, scan_interval: float, flush_interval: float) -> None:
