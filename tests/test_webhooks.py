@@ -411,7 +411,7 @@ def test_staff_who_are_not_superusers_cannot_see_endpoints(partner):
 
 
 @pytest.mark.anyio
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.usefixtures("close_thread_connections")
 async def test_the_deliverer_sends_each_event_in_order_signed_and_retries_a_failure(settings):
     settings.WEBHOOK_RETRY_BASE = 0.05
