@@ -3,7 +3,7 @@
 Registers E endpoints (default 100), each with its own path on local
 receivers (asyncio HTTP servers in their own processes, checking every
 signature), starts `manage.py deliver_webhooks`, declares D ballots (default
-200) one after another through `results.services`, and waits until every
+200, in councils of 25 wards) one after another through `results.services`, and waits until every
 endpoint has every declaration. It prints the delivery lag, from the event
 row's ``created_at`` (written inside the declaring transaction, a moment
 before it commits, so the figures slightly overstate it) to the receiver's
@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 DB_NAME = os.environ.get("BENCH_DB", "bench_webhooks")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
+WARDS = 25  # wards per council: the average on 4 May 2023 (a declaration re-derives its council's standing)
 SELECTION = (
     "{ id kind ballot { id status declaredAt turnout candidacies { name party { id shortName } votes share "
     "elected } election { id seatsDeclared majority control { called headline } } } }"
@@ -61,7 +62,8 @@ def django_env(**extra) -> dict:
 
 
 def prepare_database(declarations: int, endpoints: int, ports: list[int]) -> dict[str, str]:
-    """A fresh database: one council of ``declarations`` wards and the endpoints; returns path -> secret."""
+    """A fresh database: councils of WARDS wards, ``declarations`` in all, and the endpoints; returns
+    path -> secret."""
     run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"], stdout=subprocess.DEVNULL)
     run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {DB_NAME}"], stdout=subprocess.DEVNULL)
     run([sys.executable, "manage.py", "migrate", "-v0"], env=django_env())
@@ -72,19 +74,27 @@ from results.models import Ballot, Candidacy, Council, Election, Party, Ward
 from results import services
 from partners import keys
 from push import services as push
-council = Council.objects.create(slug="benchshire", name="Benchshire")
-e = Election.objects.create(election_id="local.benchshire.2023-05-04", council=council, poll_date=dt.date(2023, 5, 4))
 parties = [Party.objects.get(ec_id=p) for p in ("PP53", "PP52", "PP90", "PP63")]
-services.set_composition(e, seats_total={declarations}, rows=[(parties[1], {declarations}, 0)])
-wards = [Ward(council=council, slug=f"ward-{{i}}", name=f"Ward {{i}}") for i in range({declarations})]
-Ward.objects.bulk_create(wards)
-ballots = Ballot.objects.bulk_create(
-    [Ballot(ballot_paper_id=f"local.benchshire.{{w.slug}}.2023-05-04", election=e, ward=w) for w in wards]
-)
-Candidacy.objects.bulk_create(
-    [Candidacy(ballot=b, person_name=f"Candidate {{i}}-{{j}}", party=p) for i, b in enumerate(ballots)
-     for j, p in enumerate(parties)]
-)
+remaining, c = {declarations}, 0
+while remaining:
+    size = min({WARDS}, remaining)
+    remaining -= size
+    council = Council.objects.create(slug=f"bench-{{c}}", name=f"Bench {{c}}")
+    e = Election.objects.create(
+        election_id=f"local.bench-{{c}}.2023-05-04", council=council, poll_date=dt.date(2023, 5, 4)
+    )
+    c += 1
+    services.set_composition(e, seats_total=size, rows=[(parties[1], size, 0)])
+    wards = Ward.objects.bulk_create(
+        [Ward(council=council, slug=f"ward-{{i}}", name=f"Ward {{i}}") for i in range(size)]
+    )
+    ballots = Ballot.objects.bulk_create(
+        [Ballot(ballot_paper_id=f"local.{{council.slug}}.{{w.slug}}.2023-05-04", election=e, ward=w) for w in wards]
+    )
+    Candidacy.objects.bulk_create(
+        [Candidacy(ballot=b, person_name=f"Candidate {{i}}-{{j}}", party=p) for i, b in enumerate(ballots)
+         for j, p in enumerate(parties)]
+    )
 partner = keys.create_partner("Bench Gazette")
 secrets = {{}}
 ports = {ports!r}
@@ -94,7 +104,9 @@ for n in range({endpoints}):
     secrets[f"/hook/{{n}}"] = secret
 print(json.dumps(secrets))
 """
-    out = run([sys.executable, "manage.py", "shell", "-c", script], env=django_env(), capture_output=True, text=True)
+    out = run(
+        [sys.executable, "manage.py", "shell", "-c", script], env=django_env(), capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -233,14 +245,16 @@ def main() -> None:
         receipts.extend(conn.recv())
         process.join(10)
 
-    lags, seen, duplicates, out_of_order, unsigned = [], set(), 0, 0, 0
+    lags, duplicates, new_ids, out_of_order, unsigned = [], 0, 0, 0, 0
+    seen: dict[tuple[str, int], str] = {}
     last: dict[str, int] = {}
     for path, cursor, delivery_id, arrived, signed in sorted(receipts, key=lambda r: r[3]):
         unsigned += not signed
         if (path, cursor) in seen:
             duplicates += 1
+            new_ids += seen[(path, cursor)] != delivery_id
             continue
-        seen.add((path, cursor))
+        seen[(path, cursor)] = delivery_id
         if cursor < last.get(path, 0):
             out_of_order += 1
         last[path] = cursor
@@ -259,7 +273,8 @@ def main() -> None:
             f"p99 {percentile(lags, 0.99):.0f} ms, max {max(lags):.0f} ms"
         )
     print(
-        f"lost {expected - len(seen)}, duplicated {duplicates}, out of order {out_of_order}, "
+        f"lost {expected - len(seen)}, duplicated {duplicates} ({new_ids} with a new delivery id), "
+        f"out of order {out_of_order}, "
         f"bad signatures {unsigned}"
     )
     run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"], stdout=subprocess.DEVNULL)
