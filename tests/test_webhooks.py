@@ -515,3 +515,26 @@ async def test_sse_streams_count_against_the_subscription_cap(settings):
     error = json.loads(response.content)["errors"][0]
     assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
     assert error["message"].startswith("Subscription limit reached: this key's partner may hold 0 at once.")
+
+
+@pytest.mark.anyio
+async def test_an_sse_stream_ends_with_forbidden_when_its_key_is_revoked(monkeypatch):
+    from schema import access
+
+    monkeypatch.setattr(access, "KEY_CHECK_INTERVAL", 0.2)
+    partner = await sync_to_async(keys.create_partner)("Revoked Gazette")
+    key, raw = await sync_to_async(keys.issue_key)(partner)
+    response = await sse_post(
+        AsyncClient(), {"query": "subscription { events { id } }"}, **{"X-API-Key": raw}
+    )
+    assert response.status_code == 200
+    stream = aiter(response.streaming_content)
+    await sync_to_async(keys.revoke_key)(key)
+    chunks = []
+    async with asyncio.timeout(10):
+        async for chunk in stream:
+            chunks.append(chunk.decode() if isinstance(chunk, bytes) else chunk)
+    assert "".join(chunks) == (
+        'event: next\ndata: {"errors": [{"message": "API key revoked or partner suspended: connection ended.", '
+        '"extensions": {"code": "FORBIDDEN"}}]}\n\nevent: complete\ndata: \n\n'
+    )
