@@ -353,7 +353,7 @@ class Deliverer:
             "kinds": endpoint.kinds or None,
         }
         while True:
-            context = StreamContext()
+            context = StreamContext(take_turns=False)
             stream = await schema.subscribe(
                 document(endpoint.selection), {**variables, "after": str(cursor)}, context_value=context
             )

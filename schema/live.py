@@ -264,13 +264,20 @@ def hub() -> EventHub:
     return current
 
 
-async def stream_events(cursor: int | None, event_filter: EventFilter) -> AsyncIterator[Event]:
+async def stream_events(
+    cursor: int | None, event_filter: EventFilter, *, take_turns: bool = True
+) -> AsyncIterator[Event]:
     """Every matching event after ``cursor`` (from the table), then live ones, in order, once each.
 
     With no cursor the stream starts now. The subscription registers with the
     hub before replaying, so an event committed during the replay is either
     read by the replay or queued by the hub; ids at or below the last one
     yielded are skipped at the seam.
+
+    A replaying subscription holds one of the process's few replay turns while
+    its consumer handles each event (a socket's send). ``take_turns=False`` is
+    for a consumer whose handling waits on something else entirely (a webhook's
+    POST, for seconds): holding a turn there would make every other replay wait.
     """
     current = hub()
     async with current.subscribe(event_filter) as (subscription, position):
@@ -289,7 +296,10 @@ async def stream_events(cursor: int | None, event_filter: EventFilter) -> AsyncI
                     if event_filter.matches(event):
                         # Only a few replays send at once: the rest wait their turn here,
                         # so live subscribers and other requests keep the event loop.
-                        async with current.replay_sends:
+                        if take_turns:
+                            async with current.replay_sends:
+                                yield event
+                        else:
                             yield event
                         # Sending a frame does not wait on the socket: without this a replay
                         # would send its whole backlog in one go, starving everyone else.

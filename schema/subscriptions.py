@@ -24,6 +24,8 @@ class StreamContext:
 
     resume_after: int | None = None
     cursor: int | None = None
+    # False for webhooks: a replay's turn is not held while a POST waits (see stream_events).
+    take_turns: bool = True
 
 
 @strawberry.type
@@ -51,7 +53,8 @@ class Subscription:
         cursor = parse_cursor(after)
         if context is not None and context.resume_after is not None:
             cursor = context.resume_after
-        async for event in stream_events(cursor, event_filter):
+        take_turns = context.take_turns if context is not None else True
+        async for event in stream_events(cursor, event_filter, take_turns=take_turns):
             if context is not None:
                 context.cursor = event.pk
             yield event
