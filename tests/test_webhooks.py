@@ -455,6 +455,40 @@ async def test_the_deliverer_sends_each_event_in_order_signed_and_retries_a_fail
     ]
 
 
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("close_thread_connections")
+async def test_a_slow_endpoint_catching_up_does_not_hold_up_another():
+    ballots = await sync_to_async(council_with_ballots)("slowshire", 6)
+    partner = await sync_to_async(keys.create_partner)("Slow and Fast")
+    start = await sync_to_async(latest)()
+    for ballot in ballots:
+        await sync_to_async(declare)(ballot)
+
+    def slow(n):
+        time.sleep(1)
+        return 200
+
+    with Receiver(slow) as tortoise, Receiver() as hare:
+        for receiver in (tortoise, hare):  # both replay the same backlog of six declarations
+            await sync_to_async(push.create_endpoint)(
+                partner, receiver.url, selection=SELECTION, kinds=["BALLOT_DECLARED"], after=start
+            )
+        deliverer = Deliverer(scan_interval=0.1, flush_interval=0.05)
+        task = asyncio.create_task(deliverer.run())
+        try:
+            async with asyncio.timeout(30):
+                while len(hare.received) < 6:
+                    await asyncio.sleep(0.02)
+                slow_so_far = len(tortoise.received)
+        finally:
+            deliverer.stop()
+            await task
+    # The fast endpoint had all six while the slow one was at its first few (one at a time,
+    # they would take turns: the sixth only after the slow one's fifth or sixth).
+    assert slow_so_far <= 4
+
+
 # ---------------------------------------------------------------- SSE, in process
 
 
