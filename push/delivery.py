@@ -216,6 +216,8 @@ def prune_attempts() -> int:
 
 
 def describe(error: Exception) -> str:
+    if isinstance(error, httpx.ConnectTimeout):
+        return f"no connection within {min(5.0, settings.WEBHOOK_TIMEOUT):g} s (ConnectTimeout)"
     if isinstance(error, httpx.TimeoutException):
         return f"timeout after {settings.WEBHOOK_TIMEOUT:g} s ({type(error).__name__})"
     if isinstance(error, httpx.ConnectError):
