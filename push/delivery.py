@@ -272,9 +272,7 @@ class Deliverer:
         finally:
             for pk in list(self.running):
                 await self._stop_task(pk)
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            await flusher  # it ends at its next look, never in the middle of a write
             await self.flush()
             await self.locks.close()
 
@@ -315,12 +313,13 @@ class Deliverer:
         await self.locks.release(pk)
 
     async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
+        # Stopped by the flag, not cancelled: a write cancelled while its thread commits it
+        # would be put back and written twice.
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=self.flush_interval)
             try:
                 await self.flush()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 logger.exception("writing delivery progress failed; retrying")
 
@@ -331,11 +330,13 @@ class Deliverer:
         self.progress, self.attempts = {}, []
         try:
             await database_sync_to_async(write_progress)(progress, attempts)
-        except BaseException:
-            # Put them back (older than anything recorded since) for the next flush.
+        except Exception:
+            # Rolled back: put them back (older than anything recorded since) for the next flush.
             for pk, value in progress.items():
                 if pk not in self.progress:
                     self.progress[pk] = value
+            for attempt in attempts:
+                attempt.pk = None  # bulk_create may have set it before the rollback
             self.attempts[:0] = attempts
             raise
 
