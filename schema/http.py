@@ -32,7 +32,7 @@ from strawberry.django.views import AsyncGraphQLView
 from strawberry.types import ExecutionResult
 from strawberry_django.resolvers import resolving_async
 
-from . import access
+from . import access, sse
 from .limits import TimeLimitExceeded
 
 JSON = "application/json"
@@ -86,12 +86,15 @@ class GraphQLHTTPView(AsyncGraphQLView):
         decision = None
         try:
             self._check_size(request)
-            if not self._is_ide_page(request):
+            if sse.accepts(request) or not self._is_ide_page(request):
                 identity = await access.identify_request(request)
                 decision = await access.hit(identity)
                 if not decision.allowed:
                     raise access.too_many(decision)
-            response = await self.run(request=request)
+            if sse.accepts(request):
+                response = await sse.serve(request, identity, self.schema)
+            else:
+                response = await self.run(request=request)
         except access.Refused as refused:
             response = self._json_response(
                 request,
@@ -106,7 +109,10 @@ class GraphQLHTTPView(AsyncGraphQLView):
                 status = 415
             elif exc.reason.startswith("subscriptions are not allowed"):
                 status = 400
-                exc.reason = "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP."
+                exc.reason = (
+                    "Subscriptions are served over WebSocket (graphql-transport-ws) and Server-Sent Events "
+                    "(graphql-sse: send Accept: text/event-stream) at /graphql, not as one HTTP response."
+                )
             elif request.method == "GET" and "not allowed when using GET" in exc.reason:
                 status = 405  # the spec: a mutation over GET is 405 Method Not Allowed
             response = self._json_response(request, {"errors": [{"message": exc.reason}]}, status)

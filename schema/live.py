@@ -271,7 +271,11 @@ def hub() -> EventHub:
 
 
 async def stream_events(
-    cursor: int | None, event_filter: EventFilter, *, room: Callable[[], Awaitable[bool]] | None = None
+    cursor: int | None,
+    event_filter: EventFilter,
+    *,
+    room: Callable[[], Awaitable[bool]] | None = None,
+    take_turns: bool = True,
 ) -> AsyncIterator[Event]:
     """Every matching event after ``cursor`` (from the table), then live ones, in order, once each.
 
@@ -284,6 +288,11 @@ async def stream_events(
     while the client has not read what it was sent, and says False (the stream
     ends) once the client has been too slow for too long (see ``schema.ws``). A replay waits there
     before taking its turn, so a client that stops reading holds no one else up.
+
+    A replaying subscription holds one of the process's few replay turns while
+    its consumer handles each event (a socket's send). ``take_turns=False`` is
+    for a consumer whose handling waits on something else entirely (a webhook's
+    POST, for seconds): holding a turn there would make every other replay wait.
     """
     current = hub()
     async with current.subscribe(event_filter) as (subscription, position):
@@ -304,7 +313,10 @@ async def stream_events(
                             return  # the client was too slow and is being closed
                         # Only a few replays send at once: the rest wait their turn here,
                         # so live subscribers and other requests keep the event loop.
-                        async with current.replay_sends:
+                        if take_turns:
+                            async with current.replay_sends:
+                                yield event
+                        else:
                             yield event
                         # Sending a frame does not wait on the socket: without this a replay
                         # would send its whole backlog in one go, starving everyone else.
