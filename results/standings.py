@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from . import rules
 from .models import Ballot, Election, Party
+from .models import ElectionStanding as ElectionStandingRow
 
 
 def counting_party(party: Party) -> Party:
@@ -162,3 +163,143 @@ def control_signature(standing: ElectionStanding | None) -> tuple | None:
         return None
     call = standing.composition.control
     return (call.called, call.party)
+
+
+# ---------------------------------------------------------------- compute on write
+
+
+def standing_figures(election: Election, standing: ElectionStanding | None | bool = False) -> dict:
+    """Every derived figure of an election, as stored in ``ElectionStanding`` (plain values).
+
+    Expects the rows ``with_results`` loads. The one place the reads' figures
+    are computed: the services store them on write, the migration and
+    ``refresh_standings`` fill them for existing data.
+    """
+    if standing is False:
+        standing = election_standing(election)
+    ballots = list(election.ballots.all())
+    published = [b for b in ballots if b.is_published]
+    turnout_rows = [
+        (b.ballot_papers_counted, b.electorate)
+        for b in published
+        if b.ballot_papers_counted is not None and b.electorate
+    ]
+    totals: dict[str, int] = {}
+    ballot_figures: dict[str, dict] = {}
+    for ballot in published:
+        candidacies = list(ballot.candidacies.all())
+        for c in candidacies:
+            if c.votes is not None:
+                key = counting_party(c.party).ec_id
+                totals[key] = totals.get(key, 0) + c.votes
+        shares = rules.vote_shares({c.pk: c.votes for c in candidacies if c.votes is not None})
+        ballot_figures[str(ballot.pk)] = {
+            "shares": {str(pk): share for pk, share in shares.items()},
+            "changes": [
+                [
+                    change.party.ec_id,
+                    change.kind.value,
+                    change.previous.ec_id if change.previous else None,
+                    change.headline,
+                ]
+                for change in ballot_changes(ballot)
+            ],
+        }
+    shares = rules.vote_shares(totals)
+    figures = {
+        "ballots_total": len(ballots),
+        "ballots_declared": len(published),
+        "last_declared_at": max((b.declared_at for b in published), default=None),
+        "turnout": (
+            rules.turnout(sum(c for c, _ in turnout_rows), sum(e for _, e in turnout_rows))
+            if turnout_rows
+            else None
+        ),
+        "vote_share": [
+            {"party": k, "votes": v, "share": shares[k]}
+            for k, v in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "ballot_figures": ballot_figures,
+    }
+    if standing is None:  # a mayoralty: no composition, no control call
+        seats_up = sum(b.winner_count for b in ballots)
+        seats_declared = sum(b.winner_count for b in published)
+        return {
+            **figures,
+            "seats_total": seats_up,
+            "seats_up": seats_up,
+            "majority": None,
+            "seats_declared": seats_declared,
+            "seats_to_declare": seats_up - seats_declared,
+            "control_called": False,
+            "control_party": "",
+            "control_party_before": "",
+            "control_outcome": "",
+            "headline": "",
+            "composition": None,
+        }
+    composition = standing.composition
+    call = composition.control
+    return {
+        **figures,
+        "seats_total": composition.seats_total,
+        "seats_up": composition.seats_up,
+        "majority": composition.majority,
+        "seats_declared": composition.seats_declared,
+        "seats_to_declare": composition.seats_to_declare,
+        "control_called": call.called,
+        "control_party": call.party or "",
+        "control_party_before": call.party_before or "",
+        "control_outcome": call.outcome.value if call.outcome else "",
+        "headline": standing.headline or "",
+        "composition": [
+            {
+                "party": row.party,
+                "seats": row.seats,
+                "seats_before": row.seats_before,
+                "change": row.change,
+                "seats_won": row.seats_won,
+                "seats_not_up": row.seats_not_up,
+                "seats_needed": row.seats_needed,
+            }
+            for row in composition.parties
+        ],
+    }
+
+
+def computed_standing(election: Election) -> ElectionStandingRow:
+    """An unsaved ``ElectionStanding`` computed from the election's loaded rows."""
+    return ElectionStandingRow(election=election, **standing_figures(election))
+
+
+def store_standing(election: Election) -> tuple[ElectionStandingRow, ElectionStanding | None]:
+    """Compute the election's figures from its loaded rows and store them (inside the writer's
+    transaction). Returns the stored row and the rules' standing it came from."""
+    standing = election_standing(election)
+    row = ElectionStandingRow(election=election, **standing_figures(election, standing))
+    row.save()
+    election._state.fields_cache["standing"] = row
+    return row, standing
+
+
+def refresh_standings(election_pks) -> list[ElectionStandingRow]:
+    """Recompute and store the standings of these elections (one load for them all)."""
+    pks = sorted(set(election_pks))
+    if not pks:
+        return []
+    return [store_standing(e)[0] for e in Election.objects.with_results().filter(pk__in=pks).order_by("pk")]
+
+
+def stored_signature(election_pk: int) -> tuple | None | bool:
+    """The stored control call's signature (see ``control_signature``); ``False`` when none is stored."""
+    row = (
+        ElectionStandingRow.objects.filter(election_id=election_pk)
+        .values_list("composition", "control_called", "control_party")
+        .first()
+    )
+    if row is None:
+        return False
+    composition, called, party = row
+    if composition is None:
+        return None
+    return (called, party or None)
