@@ -303,3 +303,73 @@ def stored_signature(election_pk: int) -> tuple | None | bool:
     if composition is None:
         return None
     return (called, party or None)
+
+
+def stored_standing(election: Election) -> ElectionStanding | None:
+    """The election's standing as stored (no rule runs): the shape ``election_standing`` returns.
+
+    Needs ``election.standing`` (select it with the election) and the shared
+    parties (``results.parties``); ``None`` for a mayoralty. For the readers
+    that predate the stored figures (the exports, the admin's overview).
+    """
+    from . import parties as shared
+
+    row = election._state.fields_cache.get("standing")
+    if row is None:
+        row = ElectionStandingRow.objects.filter(election_id=election.pk).first()
+        if row is None:
+            row = computed_standing(Election.objects.with_results().get(pk=election.pk))
+        election._state.fields_cache["standing"] = row
+    if row.composition is None:
+        return None
+    parties = {r["party"]: shared.shared_by_ec_id(r["party"]) for r in row.composition}
+    for key in (row.control_party, row.control_party_before):
+        if key:
+            parties[key] = shared.shared_by_ec_id(key)
+    call = rules.ControlCall(
+        called=row.control_called,
+        party=row.control_party or None,
+        party_before=row.control_party_before or None,
+        outcome=rules.ControlOutcome(row.control_outcome) if row.control_outcome else None,
+        majority=row.majority,
+        seats_declared=row.seats_declared,
+        seats_to_declare=row.seats_to_declare,
+    )
+    composition = rules.Composition(
+        seats_total=row.seats_total,
+        seats_up=row.seats_up,
+        seats_not_up=row.seats_total - row.seats_up,
+        seats_declared=row.seats_declared,
+        seats_to_declare=row.seats_to_declare,
+        majority=row.majority,
+        parties=tuple(rules.PartySeats(**r) for r in row.composition),
+        control=call,
+    )
+    return ElectionStanding(
+        composition=composition,
+        parties=parties,
+        ballots_total=row.ballots_total,
+        ballots_declared=row.ballots_declared,
+        control_party=parties[row.control_party] if row.control_party else None,
+        control_before=shared.shared(election.control_before_id) if election.control_before_id else None,
+        headline=row.headline or None,
+    )
+
+
+def stored_changes(ballot: Ballot) -> list[BallotChange]:
+    """A published ballot's seat changes as stored with its election's standing (no rule runs)."""
+    from . import parties as shared
+
+    if not ballot.is_published:
+        return []
+    stored_standing(ballot.election)  # loads the row if it is not yet
+    figures = ballot.election._state.fields_cache["standing"].ballot_figures.get(str(ballot.pk), {})
+    return [
+        BallotChange(
+            party=shared.shared_by_ec_id(party),
+            kind=rules.SeatChangeKind(kind),
+            previous=shared.shared_by_ec_id(previous) if previous else None,
+            headline=headline,
+        )
+        for party, kind, previous, headline in figures.get("changes", [])
+    ]
