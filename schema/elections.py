@@ -101,9 +101,28 @@ def elections_with_results():
     )
 
 
-def elections_lean():
-    """Elections with their council and stored standing: enough for every figure but the ballots."""
-    return models.Election.objects.select_related("council", "standing")
+# The stored standing's larger JSON columns, parsed only when a query selects what they hold.
+_BALLOT_FIGURES = ("changes", "share")  # per ballot: seat changes, candidates' shares
+_VOTE_SHARE = ("voteShare",)
+
+
+def elections_lean(info: strawberry.Info | None = None):
+    """Elections with their council and stored standing: enough for every figure but the ballots.
+
+    With ``info``, the standing's per-ballot figures and vote shares are read
+    only if the query selects them (parsing them is most of the cost of a
+    day's elections otherwise).
+    """
+    qs = models.Election.objects.select_related("council", "standing")
+    if info is not None:
+        deferred = []
+        if not any(selects_anywhere(info, name) for name in _BALLOT_FIGURES):
+            deferred.append("standing__ballot_figures")
+        if not any(selects_anywhere(info, name) for name in _VOTE_SHARE):
+            deferred.append("standing__vote_share")
+        if deferred:
+            qs = qs.defer(*deferred)
+    return qs
 
 
 def load_elections(elections, *, ballots: bool = True, candidacies: bool = True) -> list[models.Election]:
@@ -614,7 +633,9 @@ class Council:
     def elections(self, root: strawberry.Parent[models.Council], info: strawberry.Info) -> list[Election]:
         elections = getattr(root, "_elections", None)
         if elections is None:
-            elections = load_for(info, elections_lean().filter(council=root).order_by("-poll_date", "kind"))
+            elections = load_for(
+                info, elections_lean(info).filter(council=root).order_by("-poll_date", "kind")
+            )
         return elections
 
 
@@ -637,7 +658,7 @@ def load_councils(info: strawberry.Info, councils) -> list[models.Council]:
         for council in councils:
             council._elections = []
         elections = load_for(
-            info, elections_lean().filter(council_id__in=list(by_pk)).order_by("-poll_date", "kind")
+            info, elections_lean(info).filter(council_id__in=list(by_pk)).order_by("-poll_date", "kind")
         )
         for election in elections:
             by_pk[election.council_id]._elections.append(election)
@@ -645,16 +666,6 @@ def load_councils(info: strawberry.Info, councils) -> list[models.Council]:
 
 
 # ---------------------------------------------------------------- queries
-
-
-def filter_elections(elections: list[models.Election], control_called: bool | None) -> list[models.Election]:
-    if control_called is None:
-        return elections
-    return [
-        e
-        for e in elections
-        if (s := standing_of(e)).composition is not None and s.control_called == control_called
-    ]
 
 
 @strawberry.type
@@ -681,26 +692,28 @@ class ElectionQuery:
         kind: ElectionKind | None = None,
         control_called: bool | None = None,
     ) -> list[Election]:
-        qs = elections_lean().order_by("-poll_date", "council__name", "kind")
+        qs = elections_lean(info).order_by("-poll_date", "council__name", "kind")
         if poll_date is not None:
             qs = qs.filter(poll_date=poll_date)
         if council is not None:
             qs = qs.filter(council__slug=council)
         if kind is not None:
             qs = qs.filter(kind=kind.value)
-        # Every figure the filter reads is stored: the ballots are loaded for the kept ones only.
-        return load_for(info, filter_elections(list(qs), control_called))
+        if control_called is not None:
+            # Stored figures: filtered in SQL (mayoralties, with no call, have no stored composition).
+            qs = qs.filter(standing__control_called=control_called, standing__composition__isnull=False)
+        return load_for(info, qs)
 
     @strawberry_django.field(description='One election by id, e.g. "local.derby.2023-05-04".')
     def election(self, info: strawberry.Info, id: strawberry.ID) -> Election | None:
-        return next(iter(load_for(info, elections_lean().filter(election_id=id))), None)
+        return next(iter(load_for(info, elections_lean(info).filter(election_id=id))), None)
 
     @strawberry_django.field(
         description='One ballot by ballot paper id, e.g. "local.derby.allestree.2023-05-04".'
     )
     def ballot(self, info: strawberry.Info, id: strawberry.ID) -> Ballot | None:
         elections = load_elections(
-            elections_lean().filter(ballots__ballot_paper_id=id),
+            elections_lean(info).filter(ballots__ballot_paper_id=id),
             candidacies=selects_anywhere(info, "candidacies"),
         )
         if not elections:

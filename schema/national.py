@@ -140,7 +140,7 @@ class NationalQuery:
     )
     def national_summary(self, info: strawberry.Info, poll_date: dt.date) -> NationalSummary:
         elections = load_elections(
-            elections_lean().filter(poll_date=poll_date).order_by("council__name", "kind"), ballots=False
+            elections_lean(info).filter(poll_date=poll_date).order_by("council__name", "kind"), ballots=False
         )
         # Ballots only for the lists that select them: a page listing the mayors' candidates
         # reads the mayoralties' ballots, not the day's thousands of council wards.
