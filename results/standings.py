@@ -1,9 +1,14 @@
-"""Derived figures of elections and ballots, computed once, here.
+"""Derived figures of elections and ballots, computed once, here, and stored.
 
 These functions read model instances (with their related rows prefetched by
 the querysets in ``results.querysets``) and hand plain values to
-``results.rules``. The GraphQL layer, the admin and the services all use them,
-so a figure is derived one way only.
+``results.rules``, so a figure is derived one way only. The services call
+``store_standing`` / ``refresh_standings`` inside the transaction of every
+write that changes an election's figures (compute on write); the readers
+(the API, the exports, the admin) read the stored ``ElectionStanding``
+(``stored_standing`` gives it the shape ``election_standing`` returns). The
+console's preview still derives standings from rows, as it must: it shows
+figures that are not stored yet.
 """
 
 from __future__ import annotations

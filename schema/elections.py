@@ -1,10 +1,14 @@
 """Parties, councils, elections, ballots and candidacies.
 
-Election trees (composition, control, ballots, candidacies, changes) are
-loaded in a fixed number of queries by ``Election.objects.with_results()``
-and every derived figure is read from ``results.standings``, computed once per
-election per request. Only published data is exposed: an undeclared ballot
-shows its status and candidates, never its votes or winners.
+Every derived figure (composition, control call and headline, counts,
+turnout, vote shares, seat changes) is read from the election's stored
+standing (``ElectionStanding``, kept current by the services: compute on
+write); no resolver runs the rules. Top-level queries load elections with
+their standing in one query and attach ballots and candidacies (one query
+each, grouped in Python) only when the query selects them; parties are the
+process's shared rows (``results.parties``). Only published data is exposed:
+an undeclared ballot shows its status and candidates, never its votes or
+winners.
 """
 
 from __future__ import annotations
