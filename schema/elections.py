@@ -213,32 +213,44 @@ def load_for(info: strawberry.Info, elections) -> list[models.Election]:
 # ---------------------------------------------------------------- simple types
 
 
-@strawberry_django.type(
-    models.Party,
+# Party, Ward and Candidacy are plain Strawberry types over the loaded rows: they are the most
+# numerous objects of a page (a party per candidacy), and strawberry_django's per-field wrapper
+# cost more than the fields themselves, with nothing to optimise (the loaders attach every row).
+
+
+def _party_id(root: strawberry.Parent[models.Party]) -> strawberry.ID:
+    return strawberry.ID(root.ec_id)
+
+
+def _lead_party(root: strawberry.Parent[models.Party]) -> Party | None:
+    return party_of_pk(root.lead_party_id) if root.lead_party_id else None
+
+
+@strawberry.type(
     description="A party, the Independent row (`ynmp-party:2`), or a joint description "
     "(`joint-party:53-119`, which counts for its lead party).",
 )
 class Party:
-    id: strawberry.ID = strawberry_django.field(
-        field_name="ec_id", description="Electoral Commission id, e.g. `PP53` (Labour)."
+    id: strawberry.ID = strawberry.field(
+        resolver=_party_id, description="Electoral Commission id, e.g. `PP53` (Labour)."
     )
-    name: auto = strawberry_django.field(description="Registered name.")
-    short_name: auto = strawberry_django.field(description='Name used in headlines, e.g. "Lib Dems".')
-    abbreviation: auto = strawberry_django.field(description='Abbreviation, e.g. "LD".')
-    colour: auto = strawberry_django.field(description="Hex colour for charts, e.g. `#E4003B`.")
-    is_independent: auto = strawberry_django.field(
+    name: str = strawberry.field(description="Registered name.")
+    short_name: str = strawberry.field(description='Name used in headlines, e.g. "Lib Dems".')
+    abbreviation: str = strawberry.field(description='Abbreviation, e.g. "LD".')
+    colour: str = strawberry.field(description="Hex colour for charts, e.g. `#E4003B`.")
+    is_independent: bool = strawberry.field(
         description="True for Independents: they share one row but are not a group and never control a council."
     )
-    lead_party: Party | None = strawberry_django.field(
-        description="For a joint description: the party its seats count for."
+    lead_party: Party | None = strawberry.field(
+        resolver=_lead_party, description="For a joint description: the party its seats count for."
     )
 
 
-@strawberry_django.type(models.Ward, description="An electoral ward (division) of a council.")
+@strawberry.type(description="An electoral ward (division) of a council.")
 class Ward:
-    slug: auto = strawberry_django.field(description='e.g. "allestree".')
-    name: auto = strawberry_django.field(description="Ward name.")
-    seats: auto = strawberry_django.field(description="Councillors the ward elects.")
+    slug: str = strawberry.field(description='e.g. "allestree".')
+    name: str = strawberry.field(description="Ward name.")
+    seats: int = strawberry.field(description="Councillors the ward elects.")
 
 
 @strawberry.type(description="One party's line in a council's composition.")
@@ -303,52 +315,45 @@ class SeatChange:
 # ---------------------------------------------------------------- candidacies
 
 
-@strawberry_django.type(models.Candidacy, description="A person standing on a ballot.")
-class Candidacy:
-    name: str = strawberry_django.field(field_name="person_name", description="The candidate's name.")
+def _person_name(root: strawberry.Parent[models.Candidacy]) -> str:
+    return root.person_name
 
-    @strawberry_django.field(description="Party as on the ballot paper (may be a joint description).")
-    @prefetched
+
+@strawberry.type(description="A person standing on a ballot.")
+class Candidacy:
+    name: str = strawberry.field(resolver=_person_name, description="The candidate's name.")
+
+    @strawberry.field(description="Party as on the ballot paper (may be a joint description).")
     def party(self, root: strawberry.Parent[models.Candidacy]) -> Party:
         return party_of_pk(root.party_id)
 
-    @strawberry_django.field(description="Democracy Club person id; null where unknown.")
-    @prefetched
+    @strawberry.field(description="Democracy Club person id; null where unknown.")
     def person_id(self, root: strawberry.Parent[models.Candidacy]) -> str | None:
         return root.person_id or None
 
-    @strawberry_django.field(
-        description='Ballot paper description, e.g. "Local Conservatives"; null when none.'
-    )
-    @prefetched
+    @strawberry.field(description='Ballot paper description, e.g. "Local Conservatives"; null when none.')
     def description(self, root: strawberry.Parent[models.Candidacy]) -> str | None:
         return root.description or None
 
-    @strawberry_django.field(
-        description="Votes; null until the ballot is declared, and for an uncontested one."
-    )
-    @prefetched
+    @strawberry.field(description="Votes; null until the ballot is declared, and for an uncontested one.")
     def votes(self, root: strawberry.Parent[models.Candidacy]) -> int | None:
         return root.votes if root.ballot.is_published else None
 
-    @strawberry_django.field(
+    @strawberry.field(
         description="Share of all votes cast in the ballot, 0 to 1; null until declared. In a multi-member "
         "ward each voter has as many votes as seats, so this is a share of votes, not of voters."
     )
-    @prefetched
     def share(self, root: strawberry.Parent[models.Candidacy]) -> float | None:
         ballot = root.ballot
         if not ballot.is_published or root.votes is None:
             return None
         return ballot_figures(ballot)["shares"].get(str(root.pk))
 
-    @strawberry_django.field(description="Elected; null until the ballot is declared.")
-    @prefetched
+    @strawberry.field(description="Elected; null until the ballot is declared.")
     def elected(self, root: strawberry.Parent[models.Candidacy]) -> bool | None:
         return bool(root.elected) if root.ballot.is_published else None
 
-    @strawberry_django.field(description="Won a tie at the cut-off by drawing lots.")
-    @prefetched
+    @strawberry.field(description="Won a tie at the cut-off by drawing lots.")
     def elected_by_lot(self, root: strawberry.Parent[models.Candidacy]) -> bool:
         return bool(root.elected_by_lot) if root.ballot.is_published else False
 
@@ -674,7 +679,9 @@ def load_councils(info: strawberry.Info, councils) -> list[models.Council]:
 
 @strawberry.type
 class ElectionQuery:
-    parties: list[Party] = strawberry_django.field(description="Every party, by name.")
+    @strawberry_django.field(description="Every party, by name.", disable_optimization=True)
+    def parties(self) -> list[Party]:
+        return sorted(parties.refresh().values(), key=lambda p: (p.name, p.pk))
 
     @strawberry_django.field(description="Every council, by name.", disable_optimization=True)
     def councils(self, info: strawberry.Info) -> list[Council]:
