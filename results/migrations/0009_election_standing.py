@@ -23,7 +23,7 @@ def fill_standings(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('results', '0007_public_record'),
+        ('results', '0008_rehearsal'),
     ]
 
     operations = [
