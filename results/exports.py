@@ -38,11 +38,12 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from django.db import connection, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
-from . import rehearsal
-from .models import Election, Event, Party
-from .standings import ballot_changes, counting_party, election_standing
+from . import parties, rehearsal
+from .models import Ballot, Candidacy, Election, Event, Party, PreviousWinner
+from .standings import counting_party, stored_changes, stored_standing
 
 FORMATS = ("results", "compositions", "previous-winners", "json", "atom")
 CONTENT_TYPES = {
@@ -140,7 +141,19 @@ def latest_event_id() -> int:
 
 
 def _elections(poll_date: dt.date) -> list[Election]:
-    return list(Election.objects.with_results().filter(poll_date=poll_date).order_by("council__name", "kind"))
+    # Every derived figure is stored (compute on write): the composition before the poll is not read.
+    elections = list(
+        Election.objects.select_related("council", "standing")
+        .prefetch_related(
+            Prefetch("ballots", queryset=Ballot.objects.select_related("ward")),
+            Prefetch("ballots__candidacies", queryset=Candidacy.objects.select_related("party")),
+            Prefetch("ballots__previous_winners", queryset=PreviousWinner.objects.select_related("party")),
+        )
+        .filter(poll_date=poll_date)
+        .order_by("council__name", "kind")
+    )
+    parties.refresh()  # the stored figures name parties by id: resolved from the shared rows
+    return elections
 
 
 def _csv(columns, rows) -> str:
@@ -210,7 +223,7 @@ def _published(ballot, value):
 def composition_rows(elections: list[Election], rehearsing: bool = False) -> list[dict]:
     rows = []
     for election in elections:
-        standing = election_standing(election)
+        standing = stored_standing(election)
         if standing is None:
             continue  # a mayoralty has no council composition
         control = standing.composition.control
@@ -268,7 +281,7 @@ def day_document(
     parties: dict[str, Party] = {}
     out = []
     for election in elections:
-        standing = election_standing(election)
+        standing = stored_standing(election)
         ballots = []
         for ballot in _ballots(election):
             published = ballot.is_published
@@ -313,7 +326,7 @@ def day_document(
                             "previousPartyId": _party(ch.previous),
                             "headline": ch.headline,
                         }
-                        for ch in (ballot_changes(ballot) if published else [])
+                        for ch in (stored_changes(ballot) if published else [])
                     ],
                 }
             )

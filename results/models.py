@@ -185,6 +185,57 @@ class Election(models.Model):
         return self.kind == self.Kind.MAYOR
 
 
+class ElectionStanding(models.Model):
+    """An election's derived figures, as the services last computed them (compute on write).
+
+    Every service that changes what they derive from (a declaration,
+    correction or retraction, the composition before the poll, previous
+    winners, nominations, a reset, a council's or party's name in a headline)
+    recomputes them with ``results.rules`` inside its transaction and stores
+    them here; reads (the API, the live pages, the exports, the admin
+    overview) read them and never run the rules. See ``results.standings``.
+    """
+
+    election = models.OneToOneField(
+        Election, on_delete=models.CASCADE, primary_key=True, related_name="standing"
+    )
+    seats_total = models.PositiveIntegerField(help_text="Seats on the council, seats not up included.")
+    seats_up = models.PositiveIntegerField(help_text="Seats up at this election.")
+    majority = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The magic number; empty for a mayoralty."
+    )
+    seats_declared = models.PositiveIntegerField(default=0)
+    seats_to_declare = models.PositiveIntegerField(default=0)
+    ballots_declared = models.PositiveIntegerField(default=0)
+    ballots_total = models.PositiveIntegerField(default=0)
+    last_declared_at = models.DateTimeField(null=True, blank=True)
+    turnout = models.FloatField(null=True, blank=True)
+    control_called = models.BooleanField(default=False)
+    control_party = models.CharField(
+        max_length=64, blank=True, help_text="Party id in control once called; empty = NOC or not called."
+    )
+    control_party_before = models.CharField(
+        max_length=64, blank=True, help_text="Party id on the eve; empty = NOC."
+    )
+    control_outcome = models.CharField(max_length=16, blank=True)
+    headline = models.CharField(max_length=255, blank=True)
+    composition = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Rows by party (party id, seats, before, change, won, not up, needed), largest first; "
+        "empty for a mayoralty.",
+    )
+    vote_share = models.JSONField(default=list, help_text="Votes and share by party, most votes first.")
+    ballot_figures = models.JSONField(
+        default=dict,
+        help_text="Per published ballot (by database id): vote shares by candidacy and seat changes.",
+    )
+    computed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Standing of {self.election}: {self.seats_declared} of {self.seats_up} seats declared"
+
+
 class CompositionBefore(models.Model):
     """One party's seats on the eve of the poll, and how many of them are not up."""
 

@@ -46,8 +46,10 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from . import parties as shared_parties
 from . import plausibility, rules, versions
 from . import rehearsal as rehearsal_state
 from .broadcast import schedule_broadcast
@@ -65,7 +67,14 @@ from .models import (
     Rehearsal,
     Ward,
 )
-from .standings import control_signature, counting_party, election_standing
+from .standings import (
+    control_signature,
+    counting_party,
+    election_standing,
+    refresh_standings,
+    store_standing,
+    stored_signature,
+)
 
 
 class StaleEdit(ValidationError):
@@ -115,7 +124,7 @@ def deferred_events():
         _deferred.reset(token)
 
 
-def record_events(events: Sequence[Event]) -> list[Event]:
+def record_events(events: Sequence[Event], *, fresh: Iterable[int] = ()) -> list[Event]:
     """Insert unsaved ``events`` in the current transaction, in order; broadcast them once committed.
 
     The last step of every write (see the lock order above). On PostgreSQL
@@ -127,6 +136,11 @@ def record_events(events: Sequence[Event]) -> list[Event]:
     committed one transaction at a time, in id order. Taken here, last, it
     is held for one INSERT and the commit, never while anything is computed.
     SQLite serialises writers already.
+
+    Before that, it recomputes and stores the standing of each election the
+    events change (``_standings_changed_by``), except those in ``fresh``: the
+    service stored them itself, after its last change, in this transaction.
+    (Inside ``deferred_events`` every one is recomputed once, at the end.)
     """
     events = list(events)
     if not events:
@@ -135,6 +149,9 @@ def record_events(events: Sequence[Event]) -> list[Event]:
     if pending is not None:
         pending.extend(events)  # inserted (and flagged) when ``deferred_events`` ends
         return events
+    # Compute on write: the standing of every election these events changed, stored
+    # in this transaction (before the event-log lock: see the lock order above).
+    refresh_standings(_standings_changed_by(events) - set(fresh))
     _lock_event_log()
     # Read under the lock: the rehearsal switch changes only under it too, so an event is
     # flagged exactly when it commits during a rehearsal.
@@ -148,6 +165,57 @@ def record_events(events: Sequence[Event]) -> list[Event]:
     for event in events:
         schedule_broadcast(event)
     return events
+
+
+# Events that never change an election's derived figures: certification and
+# undeclared status changes (counting, recount) touch nothing the standing reads.
+_NO_STANDING_CHANGE = frozenset(
+    {
+        Event.Kind.BALLOT_CERTIFIED,
+        Event.Kind.BALLOT_STATUS,
+        Event.Kind.POST_PUBLISHED,
+        Event.Kind.POST_UPDATED,
+        Event.Kind.POST_WITHDRAWN,
+    }
+)
+# A party's fields the stored figures read: headlines name its short name; the
+# others decide which party a seat counts for and whether it can control.
+_PARTY_STANDING_FIELDS = frozenset({"short_name", "lead_party", "is_independent"})
+
+
+def _standings_changed_by(events: Sequence[Event]) -> set[int]:
+    """Ids of the elections whose stored standing these (unsaved) events make stale."""
+    pks: set[int] = set()
+    for event in events:
+        if event.kind in _NO_STANDING_CHANGE:
+            continue
+        if event.election_id is not None:
+            pks.add(event.election_id)
+        elif event.kind == Event.Kind.RESET:  # every election of the day, back to the eve
+            pks.update(
+                Election.objects.filter(poll_date=event.payload["poll_date"]).values_list("pk", flat=True)
+            )
+        elif event.kind == Event.Kind.REFERENCE_CHANGED and event.payload.get("change") == "changed":
+            what = event.payload.get("object")
+            changed = set(event.payload.get("after", {}))
+            if what == "council" and "name" in changed and event.council_id is not None:
+                # Headlines name the council.
+                pks.update(Election.objects.filter(council_id=event.council_id).values_list("pk", flat=True))
+            elif what == "party" and changed & _PARTY_STANDING_FIELDS:
+                party = event.payload["party_id"]
+                pks.update(
+                    Election.objects.filter(
+                        Q(ballots__candidacies__party__ec_id=party)
+                        | Q(composition_before__party__ec_id=party)
+                        | Q(control_before__ec_id=party)
+                        | Q(ballots__previous_winners__party__ec_id=party)
+                        | Q(ballots__candidacies__party__lead_party__ec_id=party)
+                    )
+                    .order_by()
+                    .values_list("pk", flat=True)
+                    .distinct()
+                )
+    return pks
 
 
 def _lock_event_log() -> None:
@@ -476,7 +544,7 @@ def _apply_result(
     rejected_ballots: int | None,
 ) -> list[Candidacy]:
     """Validate a result against the ballot's candidacies, then write it. Returns the candidacies."""
-    candidacies = list(ballot.candidacies.select_related("party", "party__lead_party").order_by("pk"))
+    candidacies = _candidacies_in(ballot)
     outcome = check_result(
         ballot,
         {c.pk: c.person_name for c in candidacies},
@@ -542,7 +610,9 @@ class ResultEntry:
     certification: str = ""
 
 
-def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]:
+def publish_results(
+    entries: Sequence[ResultEntry], *, user=None, loaded: Election | None = None
+) -> list[Event]:
     """Declare or correct several ballots of one election in one transaction.
 
     Each entry is validated and written as ``declare_ballot`` or
@@ -551,6 +621,11 @@ def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]
     per ballot, so an import of an election's N ballots takes time linear in
     N. Records one event per ballot, in the entries' order, then one
     ``control_called`` event if the call changed. Returns the events.
+
+    The election is loaded once (compute on write: its standing after is
+    derived from the rows as written, and stored). ``loaded``: the election
+    with its results as the caller already read it (the console, for its
+    preview); used instead of reading it again when nothing changed since.
     """
     if not entries:
         return []
@@ -585,16 +660,16 @@ def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]
             _check_provenance(entry)
         (election_pk,) = elections
         _lock_election(election_pk)
-        _, standing_before = _standing(election_pk)
+        signature_before = _signature(election_pk)
+        # The one load of the election (its rows are locked or behind its lock now): the
+        # ballots are written through it, and the standing after is derived from it in memory.
+        election = _loaded_election(election_pk, ballots, loaded)
+        in_election = {b.pk: b for b in election.ballots.all()}
         events = []
         now = timezone.now()
         for entry in entries:
-            ballot = ballots[entry.ballot]
-            before = (
-                ballot_snapshot(ballot, list(ballot.candidacies.select_related("party")))
-                if ballot.is_published
-                else None
-            )
+            ballot = in_election[entry.ballot]
+            before = ballot_snapshot(ballot, _candidacies_in(ballot)) if ballot.is_published else None
             candidacies = _apply_result(
                 ballot,
                 votes=entry.votes,
@@ -646,8 +721,36 @@ def publish_results(entries: Sequence[ResultEntry], *, user=None) -> list[Event]
             )
         # Figures waiting for a second editor's check are settled once the ballot is declared.
         PendingCheck.objects.filter(ballot__in=list(ballots)).delete()
-        control = _control_change_event(election_pk, standing_before, user)
-        return record_events([*events, *([control] if control else [])])
+        control = _control_change_event(election_pk, signature_before, user, election=election)
+        return record_events([*events, *([control] if control else [])], fresh=[election_pk])
+
+
+def _candidacies_in(ballot: Ballot) -> list[Candidacy]:
+    """A loaded ballot's candidacies (with parties), in id order."""
+    return sorted(ballot.candidacies.all(), key=lambda c: c.pk)
+
+
+def _loaded_election(election_pk: int, locked: Mapping[int, Ballot], loaded: Election | None) -> Election:
+    """The election with its results, for a write holding its lock: ``loaded`` (what the caller
+    read before the lock, e.g. the console's preview) when nothing has changed since, else read now.
+
+    Every write that changes what a standing reads bumps a version: the election's (its
+    composition), or a ballot's (its result, status, nominations, previous winners). One small
+    query of the ballots' versions, against the loaded ones, tells whether ``loaded`` is current.
+    """
+    if loaded is not None and loaded.pk == election_pk:
+        current = Election.objects.filter(pk=election_pk).order_by().values_list("version", flat=True).first()
+        versions = dict(
+            Ballot.objects.filter(election_id=election_pk).order_by().values_list("pk", "version")
+        )
+        mine = {b.pk: b.version for b in loaded.ballots.all()}
+        if (
+            current == loaded.version
+            and versions == mine
+            and all(locked[pk].version == mine.get(pk) for pk in locked)
+        ):
+            return loaded
+    return Election.objects.with_results().get(pk=election_pk)
 
 
 def _check_provenance(entry: ResultEntry) -> None:
@@ -705,9 +808,9 @@ def certify_ballot(
         )
 
 
-def _publish_ballot(ballot: Ballot | int, *, correct: bool, user, **inputs) -> Event:
+def _publish_ballot(ballot: Ballot | int, *, correct: bool, user, loaded=None, **inputs) -> Event:
     pk = ballot.pk if isinstance(ballot, Ballot) else ballot
-    return publish_results([ResultEntry(ballot=pk, correct=correct, **inputs)], user=user)[0]
+    return publish_results([ResultEntry(ballot=pk, correct=correct, **inputs)], user=user, loaded=loaded)[0]
 
 
 def declare_ballot(
@@ -726,6 +829,7 @@ def declare_ballot(
     source: str = "",
     source_url: str = "",
     certification: str = "",
+    loaded: Election | None = None,
 ) -> Event:
     """Declare a ballot's result and publish it.
 
@@ -736,11 +840,13 @@ def declare_ballot(
     votes, ``winners`` is checked against them. Records a
     ``ballot_declared`` event, and a ``control_called`` one if the council's
     control call changes. ``typed_by``: under the two-person check, the
-    editor who typed the figures that ``user`` confirmed.
+    editor who typed the figures that ``user`` confirmed. ``loaded``: see
+    ``publish_results``.
     """
     return _publish_ballot(
         ballot,
         correct=False,
+        loaded=loaded,
         typed_by=typed_by,
         source=source,
         source_url=source_url,
@@ -771,6 +877,7 @@ def correct_ballot(
     expected_version: int | None = None,
     source: str = "",
     source_url: str = "",
+    loaded: Election | None = None,
 ) -> Event:
     """Correct a declared ballot: same inputs as ``declare_ballot``, and a ``reason`` (required).
 
@@ -781,6 +888,7 @@ def correct_ballot(
     return _publish_ballot(
         ballot,
         correct=True,
+        loaded=loaded,
         votes=votes,
         winners=winners,
         lot_winners=lot_winners,
@@ -814,7 +922,7 @@ def retract_declaration(
         if not ballot.is_published:
             raise ValidationError({"status": f"{ballot.label} has not been declared: nothing to retract."})
         _lock_election(ballot.election_id)
-        _, standing_before = _standing(ballot.election_id)
+        signature_before = _signature(ballot.election_id)
         ballot.candidacies.update(elected=None, elected_by_lot=False)
         ballot.status = Ballot.Status.COUNTING
         ballot.declared_at = None
@@ -835,8 +943,8 @@ def retract_declaration(
             election=ballot.election,
             council=ballot.election.council,
         )
-        control = _control_change_event(ballot.election_id, standing_before, user)
-        return record_events([event, *([control] if control else [])])[0]
+        control = _control_change_event(ballot.election_id, signature_before, user)
+        return record_events([event, *([control] if control else [])], fresh=[ballot.election_id])[0]
 
 
 def set_ballot_status(
@@ -873,10 +981,28 @@ def set_ballot_status(
         )
 
 
-def _control_change_event(election_pk: int, standing_before, user) -> Event | None:
-    """An unsaved ``control_called`` event if the council's call changed, else ``None``."""
-    election, standing = _standing(election_pk)
-    if control_signature(standing) == control_signature(standing_before):
+def _signature(election_pk: int):
+    """The control call's signature before a change: from the stored standing (one small
+    query), or derived from the rows where none is stored yet."""
+    signature = stored_signature(election_pk)
+    if signature is False:
+        signature = control_signature(_standing(election_pk)[1])
+    return signature
+
+
+def _control_change_event(
+    election_pk: int, signature_before, user, *, election: Election | None = None
+) -> Event | None:
+    """An unsaved ``control_called`` event if the council's call changed, else ``None``.
+
+    Derives the election's standing once, after the change, and stores it
+    (compute on write): the caller passes the election as ``fresh`` to
+    ``record_events``.
+    """
+    if election is None:
+        election = Election.objects.with_results().get(pk=election_pk)
+    _, standing = store_standing(election)
+    if control_signature(standing) == signature_before:
         return None
     call = standing.composition.control
     return new_event(
@@ -963,7 +1089,7 @@ def set_composition(
             )
         if errors:
             raise ValidationError(errors)
-        _, standing_before = _standing(election.pk)
+        signature_before = _signature(election.pk)
         size_before = seats_total_before or held_total
         control_key = (
             rules.controlling_party(held_by, size_before, {k for k, p in parties.items() if p.is_independent})
@@ -989,8 +1115,8 @@ def set_composition(
             election=election,
             council=election.council,
         )
-        control = _control_change_event(election.pk, standing_before, user)
-        record_events([changed, *([control] if control else [])])
+        control = _control_change_event(election.pk, signature_before, user)
+        record_events([changed, *([control] if control else [])], fresh=[election.pk])
         return election
 
 
@@ -1165,9 +1291,10 @@ def save_party(
     """Create a party (``party`` None, its ``ec_id`` given) or change its name, short name, colour...
 
     Party names and colours are in every headline and chart: each change
-    records a ``reference`` event with the values before and after.
+    records a ``reference`` event with the values before and after, and
+    every process reloads its shared parties (``results.parties``) once it commits.
     """
-    return _save_reference(
+    party = _save_reference(
         Party,
         party,
         create={"ec_id": ec_id.strip()},
@@ -1179,6 +1306,8 @@ def save_party(
         what="party",
         targets_of=lambda p: {},
     )
+    transaction.on_commit(shared_parties.invalidate)
+    return party
 
 
 def save_council(
@@ -1861,6 +1990,9 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
             post.status = Post.Status.WITHDRAWN
             post.version += 1
             post.save(update_fields=["status", "version", "updated_at"])
+        # Compute on write: every election of the day back to its standing on the eve.
+        elections = sorted({b.election_id for b in ballots.values()})
+        refresh_standings(elections)
         _lock_event_log()
         row = _rehearsal_row()
         if rehearsing:
@@ -1903,4 +2035,4 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
         for event in events:
             # Part of the rehearsal it ends: flagged, like everything it undoes.
             event.rehearsal = rehearsing
-        return record_events(events)[-1]
+        return record_events(events, fresh=elections)[-1]

@@ -1,9 +1,14 @@
-"""Derived figures of elections and ballots, computed once, here.
+"""Derived figures of elections and ballots, computed once, here, and stored.
 
 These functions read model instances (with their related rows prefetched by
 the querysets in ``results.querysets``) and hand plain values to
-``results.rules``. The GraphQL layer, the admin and the services all use them,
-so a figure is derived one way only.
+``results.rules``, so a figure is derived one way only. The services call
+``store_standing`` / ``refresh_standings`` inside the transaction of every
+write that changes an election's figures (compute on write); the readers
+(the API, the exports, the admin) read the stored ``ElectionStanding``
+(``stored_standing`` gives it the shape ``election_standing`` returns). The
+console's preview still derives standings from rows, as it must: it shows
+figures that are not stored yet.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 
 from . import rules
 from .models import Ballot, Election, Party
+from .models import ElectionStanding as ElectionStandingRow
 
 
 def counting_party(party: Party) -> Party:
@@ -162,3 +168,213 @@ def control_signature(standing: ElectionStanding | None) -> tuple | None:
         return None
     call = standing.composition.control
     return (call.called, call.party)
+
+
+# ---------------------------------------------------------------- compute on write
+
+
+def standing_figures(election: Election, standing: ElectionStanding | None | bool = False) -> dict:
+    """Every derived figure of an election, as stored in ``ElectionStanding`` (plain values).
+
+    Expects the rows ``with_results`` loads. The one place the reads' figures
+    are computed: the services store them on write, the migration and
+    ``refresh_standings`` fill them for existing data.
+    """
+    if standing is False:
+        standing = election_standing(election)
+    ballots = list(election.ballots.all())
+    published = [b for b in ballots if b.is_published]
+    turnout_rows = [
+        (b.ballot_papers_counted, b.electorate)
+        for b in published
+        if b.ballot_papers_counted is not None and b.electorate
+    ]
+    totals: dict[str, int] = {}
+    ballot_figures: dict[str, dict] = {}
+    for ballot in published:
+        candidacies = list(ballot.candidacies.all())
+        for c in candidacies:
+            if c.votes is not None:
+                key = counting_party(c.party).ec_id
+                totals[key] = totals.get(key, 0) + c.votes
+        shares = rules.vote_shares({c.pk: c.votes for c in candidacies if c.votes is not None})
+        ballot_figures[str(ballot.pk)] = {
+            "shares": {str(pk): share for pk, share in shares.items()},
+            "changes": [
+                [
+                    change.party.ec_id,
+                    change.kind.value,
+                    change.previous.ec_id if change.previous else None,
+                    change.headline,
+                ]
+                for change in ballot_changes(ballot)
+            ],
+        }
+    shares = rules.vote_shares(totals)
+    figures = {
+        "ballots_total": len(ballots),
+        "ballots_declared": len(published),
+        "last_declared_at": max((b.declared_at for b in published), default=None),
+        "turnout": (
+            rules.turnout(sum(c for c, _ in turnout_rows), sum(e for _, e in turnout_rows))
+            if turnout_rows
+            else None
+        ),
+        "vote_share": [
+            {"party": k, "votes": v, "share": shares[k]}
+            for k, v in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "ballot_figures": ballot_figures,
+    }
+    if standing is None:  # a mayoralty: no composition, no control call
+        seats_up = sum(b.winner_count for b in ballots)
+        seats_declared = sum(b.winner_count for b in published)
+        return {
+            **figures,
+            "seats_total": seats_up,
+            "seats_up": seats_up,
+            "majority": None,
+            "seats_declared": seats_declared,
+            "seats_to_declare": seats_up - seats_declared,
+            "control_called": False,
+            "control_party": "",
+            "control_party_before": "",
+            "control_outcome": "",
+            "headline": "",
+            "composition": None,
+        }
+    composition = standing.composition
+    call = composition.control
+    return {
+        **figures,
+        "seats_total": composition.seats_total,
+        "seats_up": composition.seats_up,
+        "majority": composition.majority,
+        "seats_declared": composition.seats_declared,
+        "seats_to_declare": composition.seats_to_declare,
+        "control_called": call.called,
+        "control_party": call.party or "",
+        "control_party_before": call.party_before or "",
+        "control_outcome": call.outcome.value if call.outcome else "",
+        "headline": standing.headline or "",
+        "composition": [
+            {
+                "party": row.party,
+                "seats": row.seats,
+                "seats_before": row.seats_before,
+                "change": row.change,
+                "seats_won": row.seats_won,
+                "seats_not_up": row.seats_not_up,
+                "seats_needed": row.seats_needed,
+            }
+            for row in composition.parties
+        ],
+    }
+
+
+def computed_standing(election: Election) -> ElectionStandingRow:
+    """An unsaved ``ElectionStanding`` computed from the election's loaded rows."""
+    return ElectionStandingRow(election=election, **standing_figures(election))
+
+
+def store_standing(election: Election) -> tuple[ElectionStandingRow, ElectionStanding | None]:
+    """Compute the election's figures from its loaded rows and store them (inside the writer's
+    transaction). Returns the stored row and the rules' standing it came from."""
+    standing = election_standing(election)
+    row = ElectionStandingRow(election=election, **standing_figures(election, standing))
+    row.save()
+    election._state.fields_cache["standing"] = row
+    return row, standing
+
+
+def refresh_standings(election_pks) -> list[ElectionStandingRow]:
+    """Recompute and store the standings of these elections (one load for them all)."""
+    pks = sorted(set(election_pks))
+    if not pks:
+        return []
+    return [store_standing(e)[0] for e in Election.objects.with_results().filter(pk__in=pks).order_by("pk")]
+
+
+def stored_signature(election_pk: int) -> tuple | None | bool:
+    """The stored control call's signature (see ``control_signature``); ``False`` when none is stored."""
+    row = (
+        ElectionStandingRow.objects.filter(election_id=election_pk)
+        .values_list("composition", "control_called", "control_party")
+        .first()
+    )
+    if row is None:
+        return False
+    composition, called, party = row
+    if composition is None:
+        return None
+    return (called, party or None)
+
+
+def stored_standing(election: Election) -> ElectionStanding | None:
+    """The election's standing as stored (no rule runs): the shape ``election_standing`` returns.
+
+    Needs ``election.standing`` (select it with the election) and the shared
+    parties (``results.parties``); ``None`` for a mayoralty. For the readers
+    that predate the stored figures (the exports, the admin's overview).
+    """
+    from . import parties as shared
+
+    row = election._state.fields_cache.get("standing")
+    if row is None:
+        row = ElectionStandingRow.objects.filter(election_id=election.pk).first()
+        if row is None:
+            row = computed_standing(Election.objects.with_results().get(pk=election.pk))
+        election._state.fields_cache["standing"] = row
+    if row.composition is None:
+        return None
+    parties = {r["party"]: shared.shared_by_ec_id(r["party"]) for r in row.composition}
+    for key in (row.control_party, row.control_party_before):
+        if key:
+            parties[key] = shared.shared_by_ec_id(key)
+    call = rules.ControlCall(
+        called=row.control_called,
+        party=row.control_party or None,
+        party_before=row.control_party_before or None,
+        outcome=rules.ControlOutcome(row.control_outcome) if row.control_outcome else None,
+        majority=row.majority,
+        seats_declared=row.seats_declared,
+        seats_to_declare=row.seats_to_declare,
+    )
+    composition = rules.Composition(
+        seats_total=row.seats_total,
+        seats_up=row.seats_up,
+        seats_not_up=row.seats_total - row.seats_up,
+        seats_declared=row.seats_declared,
+        seats_to_declare=row.seats_to_declare,
+        majority=row.majority,
+        parties=tuple(rules.PartySeats(**r) for r in row.composition),
+        control=call,
+    )
+    return ElectionStanding(
+        composition=composition,
+        parties=parties,
+        ballots_total=row.ballots_total,
+        ballots_declared=row.ballots_declared,
+        control_party=parties[row.control_party] if row.control_party else None,
+        control_before=shared.shared(election.control_before_id) if election.control_before_id else None,
+        headline=row.headline or None,
+    )
+
+
+def stored_changes(ballot: Ballot) -> list[BallotChange]:
+    """A published ballot's seat changes as stored with its election's standing (no rule runs)."""
+    from . import parties as shared
+
+    if not ballot.is_published:
+        return []
+    stored_standing(ballot.election)  # loads the row if it is not yet
+    figures = ballot.election._state.fields_cache["standing"].ballot_figures.get(str(ballot.pk), {})
+    return [
+        BallotChange(
+            party=shared.shared_by_ec_id(party),
+            kind=rules.SeatChangeKind(kind),
+            previous=shared.shared_by_ec_id(previous) if previous else None,
+            headline=headline,
+        )
+        for party, kind, previous, headline in figures.get("changes", [])
+    ]

@@ -1,24 +1,29 @@
 """Parties, councils, elections, ballots and candidacies.
 
-Election trees (composition, control, ballots, candidacies, changes) are
-loaded in a fixed number of queries by ``Election.objects.with_results()``
-and every derived figure is read from ``results.standings``, computed once per
-election per request. Only published data is exposed: an undeclared ballot
-shows its status and candidates, never its votes or winners.
+Every derived figure (composition, control call and headline, counts,
+turnout, vote shares, seat changes) is read from the election's stored
+standing (``ElectionStanding``, kept current by the services: compute on
+write); no resolver runs the rules. Top-level queries load elections with
+their standing in one query and attach ballots and candidacies (one query
+each, grouped in Python) only when the query selects them; parties are the
+process's shared rows (``results.parties``). Only published data is exposed:
+an undeclared ballot shows its status and candidates, never its votes or
+winners.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 
 import strawberry
 import strawberry_django
 from django.db.models import Prefetch
 from strawberry import auto
 
-from results import models, rules
-from results.standings import ballot_changes, counting_party, election_standing
+from results import models, parties, rules
+from results.parties import shared as party_of_pk
+from results.parties import shared_by_ec_id as party_by_ec_id
+from results.standings import computed_standing
 from results.versions import version_changes
 
 from .enums import (
@@ -48,54 +53,205 @@ def prefetched(resolver):
     return resolver
 
 
-def standing_of(election: models.Election):
-    """The election's standing, computed once per loaded instance."""
-    cached = getattr(election, "_standing_cache", None)
-    if cached is None:
-        cached = election._standing_cache = (election_standing(election),)
-    return cached[0]
+def standing_of(election: models.Election) -> models.ElectionStanding:
+    """The election's stored standing (compute on write: the services keep it current).
+
+    Loaders select it with the election. An election no service has written
+    yet (rows made directly, e.g. by a fixture) has none: its figures are then
+    derived from its rows, once per loaded instance.
+    """
+    cache = election._state.fields_cache
+    row = cache.get("standing")
+    if row is None:
+        if "standing" not in cache:
+            row = models.ElectionStanding.objects.filter(election_id=election.pk).first()
+        if row is None:
+            row = computed_standing(models.Election.objects.with_results().get(pk=election.pk))
+        cache["standing"] = row
+    return row
 
 
-def changes_of(ballot: models.Ballot):
-    cached = getattr(ballot, "_changes_cache", None)
-    if cached is None:
-        cached = ballot._changes_cache = ballot_changes(ballot)
-    return cached
+def ballots_of(election: models.Election) -> list[models.Ballot]:
+    """The election's loaded ballots (``load_elections`` attaches them; a ``Prefetch`` otherwise)."""
+    ballots = getattr(election, "_ballots", None)
+    if ballots is None:
+        ballots = election._ballots = list(election.ballots.all())
+    return ballots
+
+
+def candidacies_of(ballot: models.Ballot) -> list[models.Candidacy]:
+    candidacies = getattr(ballot, "_candidacies", None)
+    if candidacies is None:
+        candidacies = ballot._candidacies = list(ballot.candidacies.all())
+        for c in candidacies:
+            c._state.fields_cache["ballot"] = ballot  # shares the ballot's loaded rows
+    return candidacies
+
+
+def ballot_figures(ballot: models.Ballot) -> dict:
+    """A published ballot's stored figures: vote shares by candidacy and seat changes."""
+    return standing_of(ballot.election).ballot_figures.get(str(ballot.pk), {"shares": {}, "changes": []})
 
 
 def elections_with_results():
-    return models.Election.objects.with_results()
+    """Elections with their stored standing, ballots (with wards) and candidacies, for ``Prefetch``.
+
+    Candidacies' parties are the process's shared rows (``results.parties``),
+    never joined. Top-level queries use ``load_elections`` instead, which
+    attaches children without a queryset per parent and only when selected.
+    """
+    return models.Election.objects.select_related("council", "standing").prefetch_related(
+        Prefetch("ballots", queryset=models.Ballot.objects.select_related("ward").order_by()),
+        Prefetch("ballots__candidacies", queryset=models.Candidacy.objects.order_by()),
+    )
+
+
+# The stored standing's larger JSON columns, parsed only when a query selects what they hold.
+_BALLOT_FIGURES = ("changes", "share")  # per ballot: seat changes, candidates' shares
+_VOTE_SHARE = ("voteShare",)
+
+
+def elections_lean(info: strawberry.Info | None = None):
+    """Elections with their council and stored standing: enough for every figure but the ballots.
+
+    With ``info``, the standing's per-ballot figures and vote shares are read
+    only if the query selects them (parsing them is most of the cost of a
+    day's elections otherwise).
+    """
+    qs = models.Election.objects.select_related("council", "standing")
+    if info is not None:
+        deferred = []
+        if not any(selects_anywhere(info, name) for name in _BALLOT_FIGURES):
+            deferred.append("standing__ballot_figures")
+        if not any(selects_anywhere(info, name) for name in _VOTE_SHARE):
+            deferred.append("standing__vote_share")
+        if deferred:
+            qs = qs.defer(*deferred)
+    return qs
+
+
+def load_elections(elections, *, ballots: bool = True, candidacies: bool = True) -> list[models.Election]:
+    """Evaluate ``elections`` and attach their ballots and candidacies, one query each, grouped in Python.
+
+    With ``ballots`` false nothing more is read: every election figure is stored.
+    """
+    elections = list(elections)
+    parties.refresh()  # after reading the rows: every party they name is loaded
+    if not ballots or not elections:
+        return elections
+    by_pk = {e.pk: e for e in elections}
+    for election in elections:
+        election._ballots = []
+    rows = list(models.Ballot.objects.filter(election_id__in=list(by_pk)).select_related("ward").order_by())
+    by_ballot = {}
+    for ballot in rows:
+        election = by_pk[ballot.election_id]
+        ballot._state.fields_cache["election"] = election
+        election._ballots.append(ballot)
+        by_ballot[ballot.pk] = ballot
+        if candidacies:
+            ballot._candidacies = []
+    if candidacies and rows:
+        by_party = parties.parties_by_pk()
+        for c in models.Candidacy.objects.filter(ballot__election_id__in=list(by_pk)).order_by():
+            ballot = by_ballot[c.ballot_id]
+            c._state.fields_cache["ballot"] = ballot
+            c._state.fields_cache["party"] = parties.party(c.party_id, by_party)
+            ballot._candidacies.append(c)
+    return elections
+
+
+def selects_anywhere(info: strawberry.Info, name: str) -> bool:
+    """Whether a field of this name is selected anywhere under the current field."""
+
+    def walk(selections) -> bool:
+        for selection in selections:
+            if getattr(selection, "name", None) == name and hasattr(selection, "arguments"):
+                return True
+            if walk(getattr(selection, "selections", ()) or ()):
+                return True
+        return False
+
+    return any(walk(field.selections) for field in info.selected_fields)
+
+
+def _fields(selections):
+    """The fields of a selection set, fragments expanded."""
+    for selection in selections:
+        if getattr(selection, "type_condition", None) is not None or not hasattr(selection, "arguments"):
+            yield from _fields(getattr(selection, "selections", ()) or ())
+        else:
+            yield selection
+
+
+def selects_below(info: strawberry.Info, child: str, name: str) -> bool:
+    """Whether the current field's ``child`` field selects a field ``name`` anywhere beneath it."""
+
+    def walk(selections) -> bool:
+        for selection in selections:
+            if getattr(selection, "name", None) == name and hasattr(selection, "arguments"):
+                return True
+            if walk(getattr(selection, "selections", ()) or ()):
+                return True
+        return False
+
+    return any(
+        walk(f.selections or ())
+        for field in info.selected_fields
+        for f in _fields(field.selections)
+        if f.name == child
+    )
+
+
+def load_for(info: strawberry.Info, elections) -> list[models.Election]:
+    """``load_elections`` with only what the query selects."""
+    ballots = selects_anywhere(info, "ballots")
+    return load_elections(
+        elections, ballots=ballots, candidacies=ballots and selects_anywhere(info, "candidacies")
+    )
 
 
 # ---------------------------------------------------------------- simple types
 
 
-@strawberry_django.type(
-    models.Party,
+# Party, Ward and Candidacy are plain Strawberry types over the loaded rows: they are the most
+# numerous objects of a page (a party per candidacy), and strawberry_django's per-field wrapper
+# cost more than the fields themselves, with nothing to optimise (the loaders attach every row).
+
+
+def _party_id(root: strawberry.Parent[models.Party]) -> strawberry.ID:
+    return strawberry.ID(root.ec_id)
+
+
+def _lead_party(root: strawberry.Parent[models.Party]) -> Party | None:
+    return party_of_pk(root.lead_party_id) if root.lead_party_id else None
+
+
+@strawberry.type(
     description="A party, the Independent row (`ynmp-party:2`), or a joint description "
     "(`joint-party:53-119`, which counts for its lead party).",
 )
 class Party:
-    id: strawberry.ID = strawberry_django.field(
-        field_name="ec_id", description="Electoral Commission id, e.g. `PP53` (Labour)."
+    id: strawberry.ID = strawberry.field(
+        resolver=_party_id, description="Electoral Commission id, e.g. `PP53` (Labour)."
     )
-    name: auto = strawberry_django.field(description="Registered name.")
-    short_name: auto = strawberry_django.field(description='Name used in headlines, e.g. "Lib Dems".')
-    abbreviation: auto = strawberry_django.field(description='Abbreviation, e.g. "LD".')
-    colour: auto = strawberry_django.field(description="Hex colour for charts, e.g. `#E4003B`.")
-    is_independent: auto = strawberry_django.field(
+    name: str = strawberry.field(description="Registered name.")
+    short_name: str = strawberry.field(description='Name used in headlines, e.g. "Lib Dems".')
+    abbreviation: str = strawberry.field(description='Abbreviation, e.g. "LD".')
+    colour: str = strawberry.field(description="Hex colour for charts, e.g. `#E4003B`.")
+    is_independent: bool = strawberry.field(
         description="True for Independents: they share one row but are not a group and never control a council."
     )
-    lead_party: Party | None = strawberry_django.field(
-        description="For a joint description: the party its seats count for."
+    lead_party: Party | None = strawberry.field(
+        resolver=_lead_party, description="For a joint description: the party its seats count for."
     )
 
 
-@strawberry_django.type(models.Ward, description="An electoral ward (division) of a council.")
+@strawberry.type(description="An electoral ward (division) of a council.")
 class Ward:
-    slug: auto = strawberry_django.field(description='e.g. "allestree".')
-    name: auto = strawberry_django.field(description="Ward name.")
-    seats: auto = strawberry_django.field(description="Councillors the ward elects.")
+    slug: str = strawberry.field(description='e.g. "allestree".')
+    name: str = strawberry.field(description="Ward name.")
+    seats: int = strawberry.field(description="Councillors the ward elects.")
 
 
 @strawberry.type(description="One party's line in a council's composition.")
@@ -160,59 +316,56 @@ class SeatChange:
 # ---------------------------------------------------------------- candidacies
 
 
-@strawberry_django.type(models.Candidacy, description="A person standing on a ballot.")
-class Candidacy:
-    name: str = strawberry_django.field(field_name="person_name", description="The candidate's name.")
-    party: Party = strawberry_django.field(
-        description="Party as on the ballot paper (may be a joint description)."
-    )
+def _person_name(root: strawberry.Parent[models.Candidacy]) -> str:
+    return root.person_name
 
-    @strawberry_django.field(description="Democracy Club person id; null where unknown.")
-    @prefetched
+
+@strawberry.type(description="A person standing on a ballot.")
+class Candidacy:
+    name: str = strawberry.field(resolver=_person_name, description="The candidate's name.")
+
+    @strawberry.field(description="Party as on the ballot paper (may be a joint description).")
+    def party(self, root: strawberry.Parent[models.Candidacy]) -> Party:
+        return party_of_pk(root.party_id)
+
+    @strawberry.field(description="Democracy Club person id; null where unknown.")
     def person_id(self, root: strawberry.Parent[models.Candidacy]) -> str | None:
         return root.person_id or None
 
-    @strawberry_django.field(
-        description='Ballot paper description, e.g. "Local Conservatives"; null when none.'
-    )
-    @prefetched
+    @strawberry.field(description='Ballot paper description, e.g. "Local Conservatives"; null when none.')
     def description(self, root: strawberry.Parent[models.Candidacy]) -> str | None:
         return root.description or None
 
-    @strawberry_django.field(
+    @strawberry.field(
         description="Votes; null until the ballot is declared, and for an uncontested one. 0 while the "
         "ballot shows zero counts (`Ballot.zeroCounts`): a placeholder, never a result."
     )
-    @prefetched
     def votes(self, root: strawberry.Parent[models.Candidacy]) -> int | None:
         if zero_counts_apply(root.ballot):
             return 0
         return root.votes if root.ballot.is_published else None
 
-    @strawberry_django.field(
+    @strawberry.field(
         description="Share of all votes cast in the ballot, 0 to 1; null until declared. In a multi-member "
         "ward each voter has as many votes as seats, so this is a share of votes, not of voters."
     )
-    @prefetched
     def share(self, root: strawberry.Parent[models.Candidacy]) -> float | None:
         ballot = root.ballot
         if zero_counts_apply(ballot):
             return 0.0
         if not ballot.is_published or root.votes is None:
             return None
-        return rules.vote_shares({c.pk: c.votes for c in ballot.candidacies.all()})[root.pk]
+        return ballot_figures(ballot)["shares"].get(str(root.pk))
 
-    @strawberry_django.field(
+    @strawberry.field(
         description="Elected; null until the ballot is declared (false while it shows zero counts)."
     )
-    @prefetched
     def elected(self, root: strawberry.Parent[models.Candidacy]) -> bool | None:
         if zero_counts_apply(root.ballot):
             return False
         return bool(root.elected) if root.ballot.is_published else None
 
-    @strawberry_django.field(description="Won a tie at the cut-off by drawing lots.")
-    @prefetched
+    @strawberry.field(description="Won a tie at the cut-off by drawing lots.")
     def elected_by_lot(self, root: strawberry.Parent[models.Candidacy]) -> bool:
         return bool(root.elected_by_lot) if root.ballot.is_published else False
 
@@ -300,9 +453,7 @@ class Ballot:
     )
     @prefetched
     def candidacies(self, root: strawberry.Parent[models.Ballot]) -> list[Candidacy]:
-        candidacies = list(root.candidacies.all())
-        for c in candidacies:
-            c.ballot = root  # shares the ballot's prefetched rows
+        candidacies = candidacies_of(root)
         if not root.is_published:
             return sorted(candidacies, key=_surname_order)
         return sorted(
@@ -355,14 +506,16 @@ class Ballot:
     )
     @prefetched
     def changes(self, root: strawberry.Parent[models.Ballot]) -> list[SeatChange]:
+        if not root.is_published:
+            return []
         return [
             SeatChange(
-                party=c.party,
-                kind=SeatChangeKind(c.kind.value),
-                previous_party=c.previous,
-                headline=c.headline,
+                party=party_by_ec_id(party),
+                kind=SeatChangeKind(kind),
+                previous_party=party_by_ec_id(previous) if previous else None,
+                headline=headline,
             )
-            for c in changes_of(root)
+            for party, kind, previous, headline in ballot_figures(root)["changes"]
         ]
 
 
@@ -376,9 +529,13 @@ class Election:
     )
     poll_date: auto = strawberry_django.field(description="Day of the poll.")
     council: Council = strawberry_django.field(description="The council.")
-    control_before: Party | None = strawberry_django.field(
+
+    @strawberry_django.field(
         description="Control on the eve of the poll; null = no overall control (always null for a mayoralty)."
     )
+    @prefetched
+    def control_before(self, root: strawberry.Parent[models.Election]) -> Party | None:
+        return party_of_pk(root.control_before_id) if root.control_before_id else None
 
     @strawberry_django.field(description="Council election or mayoralty.")
     @prefetched
@@ -393,55 +550,44 @@ class Election:
     @strawberry_django.field(description="Seats on the council after the election, seats not up included.")
     @prefetched
     def seats_total(self, root: strawberry.Parent[models.Election]) -> int:
-        standing = standing_of(root)
-        return (
-            standing.composition.seats_total if standing else sum(b.winner_count for b in root.ballots.all())
-        )
+        return standing_of(root).seats_total
 
     @strawberry_django.field(description="Seats up at this election.")
     @prefetched
     def seats_up(self, root: strawberry.Parent[models.Election]) -> int:
-        standing = standing_of(root)
-        return standing.composition.seats_up if standing else sum(b.winner_count for b in root.ballots.all())
+        return standing_of(root).seats_up
 
     @strawberry_django.field(
         description="The magic number: seats a party needs to control the council; null for a mayoralty."
     )
     @prefetched
     def majority(self, root: strawberry.Parent[models.Election]) -> int | None:
-        standing = standing_of(root)
-        return standing.composition.majority if standing else None
+        return standing_of(root).majority
 
     @strawberry_django.field(description="Seats declared so far.")
     @prefetched
     def seats_declared(self, root: strawberry.Parent[models.Election]) -> int:
-        standing = standing_of(root)
-        if standing:
-            return standing.composition.seats_declared
-        return sum(b.winner_count for b in root.ballots.all() if b.is_published)
+        return standing_of(root).seats_declared
 
     @strawberry_django.field(description="Seats up that are still to declare.")
     @prefetched
     def seats_to_declare(self, root: strawberry.Parent[models.Election]) -> int:
-        standing = standing_of(root)
-        if standing:
-            return standing.composition.seats_to_declare
-        return sum(b.winner_count for b in root.ballots.all() if not b.is_published)
+        return standing_of(root).seats_to_declare
 
     @strawberry_django.field(description="Ballots declared (or uncontested) so far.")
     @prefetched
     def ballots_declared(self, root: strawberry.Parent[models.Election]) -> int:
-        return sum(1 for b in root.ballots.all() if b.is_published)
+        return standing_of(root).ballots_declared
 
     @strawberry_django.field(description="Ballots in this election.")
     @prefetched
     def ballots_total(self, root: strawberry.Parent[models.Election]) -> int:
-        return len(root.ballots.all())
+        return standing_of(root).ballots_total
 
     @strawberry_django.field(description="When the latest ballot was declared; null before the first.")
     @prefetched
     def last_declared_at(self, root: strawberry.Parent[models.Election]) -> dt.datetime | None:
-        return max((b.declared_at for b in root.ballots.all() if b.is_published), default=None)
+        return standing_of(root).last_declared_at
 
     @strawberry_django.field(
         description="Seats by party, largest first: seats now, before, change, won, not up, still needed. "
@@ -449,38 +595,37 @@ class Election:
     )
     @prefetched
     def composition(self, root: strawberry.Parent[models.Election]) -> list[PartySeats]:
-        standing = standing_of(root)
-        if standing is None:
+        rows = standing_of(root).composition
+        if rows is None:
             return []
         return [
             PartySeats(
-                party=party,
-                seats=row.seats,
-                seats_before=row.seats_before,
-                change=row.change,
-                seats_won=row.seats_won,
-                seats_not_up=row.seats_not_up,
-                seats_needed=row.seats_needed,
+                party=party_by_ec_id(row["party"]),
+                seats=row["seats"],
+                seats_before=row["seats_before"],
+                change=row["change"],
+                seats_won=row["seats_won"],
+                seats_not_up=row["seats_not_up"],
+                seats_needed=row["seats_needed"],
             )
-            for party, row in standing.party_rows()
+            for row in rows
         ]
 
     @strawberry_django.field(description="The control call; null for a mayoralty.")
     @prefetched
     def control(self, root: strawberry.Parent[models.Election]) -> ControlCall | None:
         standing = standing_of(root)
-        if standing is None:
+        if standing.composition is None:
             return None
-        call = standing.composition.control
         return ControlCall(
-            called=call.called,
-            party=standing.control_party,
-            party_before=standing.control_before,
-            outcome=ControlOutcome(call.outcome.value) if call.outcome else None,
-            headline=standing.headline,
-            majority=call.majority,
-            seats_declared=call.seats_declared,
-            seats_to_declare=call.seats_to_declare,
+            called=standing.control_called,
+            party=party_by_ec_id(standing.control_party) if standing.control_party else None,
+            party_before=party_of_pk(root.control_before_id) if root.control_before_id else None,
+            outcome=ControlOutcome(standing.control_outcome) if standing.control_outcome else None,
+            headline=standing.headline or None,
+            majority=standing.majority,
+            seats_declared=standing.seats_declared,
+            seats_to_declare=standing.seats_to_declare,
         )
 
     @strawberry_django.field(
@@ -489,41 +634,22 @@ class Election:
     )
     @prefetched
     def turnout(self, root: strawberry.Parent[models.Election]) -> float | None:
-        rows = [
-            (b.ballot_papers_counted, b.electorate)
-            for b in root.ballots.all()
-            if b.is_published and b.ballot_papers_counted is not None and b.electorate
-        ]
-        if not rows:
-            return None
-        return rules.turnout(sum(c for c, _ in rows), sum(e for _, e in rows))
+        return standing_of(root).turnout
 
     @strawberry_django.field(
         description="Votes and vote share by party across declared ballots, most votes first."
     )
     @prefetched
     def vote_share(self, root: strawberry.Parent[models.Election]) -> list[PartyVotes]:
-        totals: dict[str, int] = defaultdict(int)
-        parties: dict[str, models.Party] = {}
-        for ballot in root.ballots.all():
-            if not ballot.is_published:
-                continue
-            for c in ballot.candidacies.all():
-                if c.votes is None:
-                    continue
-                party = counting_party(c.party)
-                parties[party.ec_id] = party
-                totals[party.ec_id] += c.votes
-        shares = rules.vote_shares(totals)
         return [
-            PartyVotes(party=parties[k], votes=v, share=shares[k])
-            for k, v in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+            PartyVotes(party=party_by_ec_id(row["party"]), votes=row["votes"], share=row["share"])
+            for row in standing_of(root).vote_share
         ]
 
     @strawberry_django.field(description="The ballots, in ward order (a mayoralty has one, with no ward).")
     @prefetched
     def ballots(self, root: strawberry.Parent[models.Election]) -> list[Ballot]:
-        return sorted(root.ballots.all(), key=lambda b: (b.ward.name if b.ward_id else "", b.ballot_paper_id))
+        return sorted(ballots_of(root), key=lambda b: (b.ward.name if b.ward_id else "", b.ballot_paper_id))
 
 
 @strawberry_django.type(models.Council, description="A local authority.")
@@ -534,10 +660,12 @@ class Council:
     official_identifier: auto = strawberry_django.field(description="ONS/GSS code, where known.")
 
     @strawberry_django.field(description="The council's elections (council and mayoral), newest first.")
-    def elections(self, root: strawberry.Parent[models.Council]) -> list[Election]:
+    def elections(self, root: strawberry.Parent[models.Council], info: strawberry.Info) -> list[Election]:
         elections = getattr(root, "_elections", None)
         if elections is None:
-            elections = list(elections_with_results().filter(council=root).order_by("-poll_date", "kind"))
+            elections = load_for(
+                info, elections_lean(info).filter(council=root).order_by("-poll_date", "kind")
+            )
         return elections
 
 
@@ -552,44 +680,37 @@ def _selects(selections, name: str) -> bool:
     return False
 
 
-def councils_queryset(info: strawberry.Info):
-    """Councils, with their elections' results loaded in one batch when the query asks for them."""
-    qs = models.Council.objects.order_by("name")
-    if any(_selects(field.selections, "elections") for field in info.selected_fields):
-        qs = qs.prefetch_related(
-            Prefetch(
-                "elections",
-                queryset=elections_with_results().order_by("-poll_date", "kind"),
-                to_attr="_elections",
-            )
+def load_councils(info: strawberry.Info, councils) -> list[models.Council]:
+    """Councils, with their elections (and what the query selects of them) loaded in one batch when asked."""
+    councils = list(councils)
+    if councils and any(_selects(field.selections, "elections") for field in info.selected_fields):
+        by_pk = {c.pk: c for c in councils}
+        for council in councils:
+            council._elections = []
+        elections = load_for(
+            info, elections_lean(info).filter(council_id__in=list(by_pk)).order_by("-poll_date", "kind")
         )
-    return qs
+        for election in elections:
+            by_pk[election.council_id]._elections.append(election)
+    return councils
 
 
 # ---------------------------------------------------------------- queries
 
 
-def filter_elections(elections: list[models.Election], control_called: bool | None) -> list[models.Election]:
-    if control_called is None:
-        return elections
-    return [
-        e
-        for e in elections
-        if (s := standing_of(e)) is not None and s.composition.control.called == control_called
-    ]
-
-
 @strawberry.type
 class ElectionQuery:
-    parties: list[Party] = strawberry_django.field(description="Every party, by name.")
+    @strawberry_django.field(description="Every party, by name.", disable_optimization=True)
+    def parties(self) -> list[Party]:
+        return sorted(parties.refresh().values(), key=lambda p: (p.name, p.pk))
 
     @strawberry_django.field(description="Every council, by name.", disable_optimization=True)
     def councils(self, info: strawberry.Info) -> list[Council]:
-        return list(councils_queryset(info))
+        return load_councils(info, models.Council.objects.order_by("name"))
 
     @strawberry_django.field(description='One council by slug, e.g. "derby".', disable_optimization=True)
     def council(self, info: strawberry.Info, slug: str) -> Council | None:
-        return councils_queryset(info).filter(slug=slug).first()
+        return next(iter(load_councils(info, models.Council.objects.filter(slug=slug))), None)
 
     @strawberry_django.field(
         description="Elections, newest first then by council. Filter by poll date, council slug, kind, and "
@@ -597,29 +718,36 @@ class ElectionQuery:
     )
     def elections(
         self,
+        info: strawberry.Info,
         poll_date: dt.date | None = None,
         council: str | None = None,
         kind: ElectionKind | None = None,
         control_called: bool | None = None,
     ) -> list[Election]:
-        qs = elections_with_results().order_by("-poll_date", "council__name", "kind")
+        qs = elections_lean(info).order_by("-poll_date", "council__name", "kind")
         if poll_date is not None:
             qs = qs.filter(poll_date=poll_date)
         if council is not None:
             qs = qs.filter(council__slug=council)
         if kind is not None:
             qs = qs.filter(kind=kind.value)
-        return filter_elections(list(qs), control_called)
+        if control_called is not None:
+            # Stored figures: filtered in SQL (mayoralties, with no call, have no stored composition).
+            qs = qs.filter(standing__control_called=control_called, standing__composition__isnull=False)
+        return load_for(info, qs)
 
     @strawberry_django.field(description='One election by id, e.g. "local.derby.2023-05-04".')
-    def election(self, id: strawberry.ID) -> Election | None:
-        return elections_with_results().filter(election_id=id).first()
+    def election(self, info: strawberry.Info, id: strawberry.ID) -> Election | None:
+        return next(iter(load_for(info, elections_lean(info).filter(election_id=id))), None)
 
     @strawberry_django.field(
         description='One ballot by ballot paper id, e.g. "local.derby.allestree.2023-05-04".'
     )
-    def ballot(self, id: strawberry.ID) -> Ballot | None:
-        election = elections_with_results().filter(ballots__ballot_paper_id=id).first()
-        if election is None:
+    def ballot(self, info: strawberry.Info, id: strawberry.ID) -> Ballot | None:
+        elections = load_elections(
+            elections_lean(info).filter(ballots__ballot_paper_id=id),
+            candidacies=selects_anywhere(info, "candidacies"),
+        )
+        if not elections:
             return None
-        return next(b for b in election.ballots.all() if b.ballot_paper_id == id)
+        return next(b for b in ballots_of(elections[0]) if b.ballot_paper_id == id)

@@ -15,7 +15,7 @@ from django.db.models import Prefetch
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
-from results import models
+from results import models, parties
 
 from .elections import Ballot, Council, Election, elections_with_results, prefetched
 from .enums import EventKind
@@ -218,7 +218,9 @@ class EventQuery:
         events = events_queryset(council_elections=council_elections).after(parse_cursor(after))
         if kinds is not None:
             events = events.filter(kind__in=[k.value for k in kinds])
-        return list(events[:first])
+        events = list(events[:first])
+        parties.refresh()  # after reading the rows: their resolvers look parties up without a query
+        return events
 
     @strawberry_django.field(
         description="The id of the latest published event; null before the first. Select it first in the "

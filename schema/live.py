@@ -38,6 +38,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from graphql import GraphQLError
 
+from results import parties
 from results.broadcast import EVENTS_GROUP
 from results.models import Event
 
@@ -104,7 +105,9 @@ class Subscription:
 
 def load_events_after(cursor: int, limit: int) -> list[Event]:
     """Events after ``cursor`` with their payloads, in a fixed number of queries."""
-    return list(events_queryset().prefetch_related("post__councils").after(cursor)[:limit])
+    events = list(events_queryset().prefetch_related("post__councils").after(cursor)[:limit])
+    parties.refresh()  # after reading the rows: their resolvers look parties up without a query
+    return events
 
 
 def latest_event_id() -> int:

@@ -10,9 +10,10 @@ import strawberry_django
 from django.db.models import Max
 
 from results import models
+from results.parties import shared_by_ec_id as party_by_ec_id
 from results.rules import ControlOutcome
 
-from .elections import Election, Party, elections_with_results, standing_of
+from .elections import Election, Party, elections_lean, load_elections, selects_below, standing_of
 
 
 @strawberry.type(description="A party's tally across every council election of the day.")
@@ -58,7 +59,7 @@ class NationalSummary:
         disable_optimization=True,
     )
     def calls(self) -> list[Election]:
-        called = [e for e in self.elections if standing_of(e).composition.control.called]
+        called = [e for e in self.elections if standing_of(e).control_called]
         # One query, only when asked: each election's latest control call in the log.
         latest = dict(
             models.Event.objects.filter(kind=models.Event.Kind.CONTROL_CALLED, election__in=called)
@@ -70,6 +71,7 @@ class NationalSummary:
 
 
 def summarise(poll_date: dt.date, elections: list[models.Election]) -> NationalSummary:
+    """The day's tallies, from each election's stored standing (a row per election: no ballot is read)."""
     councils_held: dict[str, int] = defaultdict(int)
     councils_change: dict[str, int] = defaultdict(int)
     seats: dict[str, int] = defaultdict(int)
@@ -79,20 +81,21 @@ def summarise(poll_date: dt.date, elections: list[models.Election]) -> NationalS
     council_elections = [e for e in elections if not e.is_mayoral]
     for election in council_elections:
         standing = standing_of(election)
-        for party, row in standing.party_rows():
-            parties[party.ec_id] = party
-            seats[party.ec_id] += row.seats_won
-            seats_change[party.ec_id] += row.change
-        call = standing.composition.control
-        if not call.called:
+        for row in standing.composition or ():
+            key = row["party"]
+            if key not in parties:
+                parties[key] = party_by_ec_id(key)
+            seats[key] += row["seats_won"]
+            seats_change[key] += row["change"]
+        if not standing.control_called:
             continue
         called += 1
-        after, before = call.party, call.party_before
+        after, before = standing.control_party or None, standing.control_party_before or None
         if after is None:
             noc += 1
         else:
             councils_held[after] += 1
-        if call.outcome in (ControlOutcome.GAIN, ControlOutcome.LOSS_TO_NOC):
+        if standing.control_outcome in (ControlOutcome.GAIN.value, ControlOutcome.LOSS_TO_NOC.value):
             if after is None:
                 noc_change += 1
             else:
@@ -101,7 +104,8 @@ def summarise(poll_date: dt.date, elections: list[models.Election]) -> NationalS
                 noc_change -= 1
             else:
                 councils_change[before] -= 1
-                parties.setdefault(before, standing.control_before)
+                if before not in parties:
+                    parties[before] = party_by_ec_id(before)
     rows = [
         NationalParty(
             party=parties[k],
@@ -113,6 +117,7 @@ def summarise(poll_date: dt.date, elections: list[models.Election]) -> NationalS
         for k in parties
     ]
     rows.sort(key=lambda r: (-r.councils, -r.seats, r.party.name))
+    standings = [standing_of(e) for e in elections]
     return NationalSummary(
         poll_date=poll_date,
         elections=council_elections,
@@ -121,8 +126,8 @@ def summarise(poll_date: dt.date, elections: list[models.Election]) -> NationalS
         councils_called=called,
         parties=rows,
         no_overall_control=NoOverallControl(councils=noc, councils_change=noc_change),
-        ballots_declared=sum(1 for e in elections for b in e.ballots.all() if b.is_published),
-        ballots_total=sum(len(e.ballots.all()) for e in elections),
+        ballots_declared=sum(s.ballots_declared for s in standings),
+        ballots_total=sum(s.ballots_total for s in standings),
     )
 
 
@@ -133,8 +138,16 @@ class NationalQuery:
         "composition, councils controlled and seats by party, with changes.",
         disable_optimization=True,
     )
-    def national_summary(self, poll_date: dt.date) -> NationalSummary:
-        elections = list(
-            elections_with_results().filter(poll_date=poll_date).order_by("council__name", "kind")
+    def national_summary(self, info: strawberry.Info, poll_date: dt.date) -> NationalSummary:
+        elections = load_elections(
+            elections_lean(info).filter(poll_date=poll_date).order_by("council__name", "kind"), ballots=False
         )
+        # Ballots only for the lists that select them: a page listing the mayors' candidates
+        # reads the mayoralties' ballots, not the day's thousands of council wards.
+        for mayoral, lists in ((False, ("elections", "calls")), (True, ("mayoralties",))):
+            if any(selects_below(info, name, "ballots") for name in lists):
+                load_elections(
+                    [e for e in elections if e.is_mayoral == mayoral],
+                    candidacies=any(selects_below(info, name, "candidacies") for name in lists),
+                )
         return summarise(poll_date, elections)

@@ -12,7 +12,7 @@ import strawberry_django
 from django.db.models import Prefetch, Q
 from graphql import GraphQLError
 
-from results import models
+from results import models, parties
 
 from .elections import Ballot, Council, elections_with_results, prefetched
 
@@ -151,6 +151,7 @@ class PostQuery:
             when, uid = decode_cursor(after)
             qs = qs.filter(Q(published_at__lt=when) | Q(published_at=when, uid__lt=uid))
         rows = list(qs[: first + 1])
+        parties.refresh()  # after reading the rows: their resolvers look parties up without a query
         page = rows[:first]
         return PostConnection(
             edges=[PostEdge(cursor=encode_cursor(p), node=p) for p in page],

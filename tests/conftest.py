@@ -102,6 +102,15 @@ def unbounded_documents(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_parties():
+    """Each test's database has its own parties (ids are reused after a rollback): the
+    process's shared parties (``results.parties``) are read afresh."""
+    from results import parties
+
+    parties._loaded = None
+
+
+@pytest.fixture(autouse=True)
 def _fresh_channel_layer():
     """channels keeps one layer per process, and channels-redis binds its locks to the event
     loop that first used them; each async test runs in a loop of its own."""

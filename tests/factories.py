@@ -8,6 +8,7 @@ from django.utils.text import slugify
 
 from results import services
 from results.models import Ballot, Candidacy, Council, Election, Party, Ward
+from results.standings import refresh_standings
 
 POLL_DATE = dt.date(2023, 5, 4)
 
@@ -43,6 +44,8 @@ def election(
             rows=[(party(p), held, not_up) for p, (held, not_up) in (before or {}).items()],
         )
         e.refresh_from_db()
+    else:
+        refresh_standings([e.pk])  # rows made here, not by a service: store what a service would
     return e
 
 
@@ -67,6 +70,8 @@ def ballot(
     if previous:
         services.set_previous_winners(b, [(party(p), n) for p, n in previous.items()])
         b.refresh_from_db()
+    else:
+        refresh_standings([e.pk])  # rows made here, not by a service: store what a service would
     return b
 
 

@@ -5,6 +5,8 @@ import re
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from results import services
 from results.admin import history
@@ -689,3 +691,33 @@ def test_with_the_two_person_check_a_declaration_waits_for_a_second_editor(counc
     assert declared.status_code == 302
     event = Event.objects.get(ballot=north, kind="ballot_declared")
     assert (event.actor, event.payload["typed_by"]) == (desk, "bob")
+
+
+# Session and user, the ballot, the election's one load (election, composition, ballots,
+# candidacies, previous winners), the service's locks and checks, the writes (candidacies,
+# ballot, standing, events), the log entry and the next ward. PostgreSQL adds the savepoint
+# and advisory-lock statements; the rehearsal check (issue 14) one more.
+EXPECTED_DECLARE_QUERIES = {"sqlite": 25, "postgresql": 26}
+
+
+@pytest.mark.parametrize("wards", [3, 30])
+def test_declaring_a_ward_loads_its_election_once_in_a_fixed_number_of_queries(wards, desk):
+    """The confirm request: the page's one load of the election (for the preview) is the one the
+    service writes through and derives the standing from (it checks it is current first)."""
+    e = f.election(
+        seats_total=wards, before={"PP52": (wards // 2 + 1, 0), "PP53": (wards - wards // 2 - 1, 0)}
+    )
+    ballots = [
+        f.ballot(e, f"Ward {i:02d}", [("Ann Able", "PP53"), ("Bob Baker", "PP52")], previous={"PP52": 1})
+        for i in range(wards)
+    ]
+    client = client_for(desk)
+    data = form_data(ballots[0], Able="1,200", Baker="800", counted="2010", rejected="10", electorate="5000")
+    shown = client.post(entry_url(ballots[0]), {**data, "_preview": "1"})
+    with CaptureQueriesContext(connection) as captured:
+        done = client.post(entry_url(ballots[0]), {**data, "previewed": previewed(shown), "_confirm": "1"})
+    assert done.status_code == 302
+    sql = [q["sql"] for q in captured]
+    loads = [q for q in sql if 'FROM "results_previouswinner"' in q]
+    assert len(loads) == 1  # the election's rows read once (28 queries and three loads before)
+    assert len(sql) == EXPECTED_DECLARE_QUERIES[connection.vendor]

@@ -379,8 +379,9 @@ def test_versions_take_one_query_however_many(corrections, django_assert_num_que
     for n in range(corrections):
         services.correct_ballot(north, votes=f.votes(north, Able=600, Baker=401 + n), reason=f"typo {n}")
     query = '{ election(id: "local.testshire.2023-05-04") { ballots { versions { version candidacies { votes } } } } }'
-    # The election with its results (5 queries, as without versions), then one for every version.
-    with django_assert_num_queries(6):
+    # The election (with its stored standing), ballots, candidacies and the process's parties
+    # (4 queries, as without versions), then one for every version. 6 before compute on write.
+    with django_assert_num_queries(5):
         data = run(query)
     assert [len(b["versions"]) for b in data["election"]["ballots"]] == [1 + corrections, 1]
 
@@ -676,9 +677,9 @@ def test_the_events_feed_with_versions_and_data_takes_a_fixed_number_of_queries(
     query = (
         "{ events(first: 500) { id kind data ballotVersion { version source candidacies { name votes } } } }"
     )
-    # Events (with council and post), then their elections with results: composition, ballots,
-    # candidacies, previous winners.
-    with django_assert_num_queries(6):
+    # Events (with council and post), then their elections (with their stored standing), ballots,
+    # candidacies; the process's parties. 6 before compute on write.
+    with django_assert_num_queries(5):
         events = run(query)["events"]
     versions = [e["ballotVersion"] for e in events if e["ballotVersion"]]
     assert len(versions) == wards
@@ -695,7 +696,8 @@ def test_each_export_takes_a_fixed_number_of_queries(wards, name, client, django
     declared_council(wards)
     # The latest event (for the ETag), then the export's snapshot (a savepoint here, inside the test's
     # transaction, and its release): the cursor again, the rehearsal switch, the elections with their
-    # results (elections, composition, ballots, candidacies, previous winners).
+    # stored standing, ballots, candidacies, previous winners; the process's parties (the composition
+    # before the poll is no longer read).
     with django_assert_num_queries(10):
         response = client.get(f"/exports/2023-05-04/{name}")
     assert response.status_code == 200

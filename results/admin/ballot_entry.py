@@ -682,6 +682,7 @@ class BallotEntry:
                 **form.counts(),
                 user=self.request.user,
                 expected_version=form.cleaned_data["version"],
+                loaded=self.election,  # the one load of the election: the service checks it is current
                 **extra,
             )
         except services.StaleEdit:

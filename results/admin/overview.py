@@ -1,8 +1,8 @@
 """The election-night overview: every election's progress and control call, on one page.
 
-It loads every election with ``Election.objects.with_results()`` and derives
-each standing with ``results.standings``, so the page runs the same number of
-queries however many councils, ballots and candidates there are.
+It loads every election with its stored standing (computed on write by the
+services: no rule runs here), ballots and candidacies, so the page runs the
+same number of queries however many councils, ballots and candidates there are.
 
 It stays live without reloading: the page polls ``updates`` with the cursor
 of the last event it shows (the event log's id, as partners' polling feed
@@ -19,16 +19,16 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max
+from django.db.models import Max, Prefetch
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import presence, rehearsal
+from .. import parties, presence, rehearsal
 from ..models import Ballot, Candidacy, Election, Event
-from ..standings import ElectionStanding, election_standing
+from ..standings import ElectionStanding, stored_standing
 
 # The overview asks for news this often (one cheap query when there is none):
 # a declaration shows within this interval plus one render, without a reload.
@@ -80,7 +80,7 @@ def election_row(election: Election, open_by: dict[int, list[str]] | None = None
         mayor = tuple(c for b in published for c in b.candidacies.all() if c.elected)
     return ElectionRow(
         election=election,
-        standing=election_standing(election),
+        standing=stored_standing(election),
         ballots_total=len(ballots),
         ballots_declared=len(published),
         in_recount=tuple(b for b in ballots if b.status == Ballot.Status.RECOUNT),
@@ -112,7 +112,17 @@ def overview_context(request) -> dict:
     """The rows and totals of the overview (a fixed number of queries), and the cursor they reflect."""
     # The cursor first: an event committed while the rows load is shown at the next poll, never skipped.
     cursor = Event.objects.aggregate(last=Max("id"))["last"] or 0
-    elections = Election.objects.with_results().order_by("-poll_date", "kind", "council__name")
+    # Every derived figure is stored (compute on write): only the ballots (statuses, who has one
+    # open) and the mayors' candidacies are read, with each election's stored standing.
+    elections = list(
+        Election.objects.select_related("council", "standing")
+        .prefetch_related(
+            Prefetch("ballots", queryset=Ballot.objects.select_related("ward")),
+            Prefetch("ballots__candidacies", queryset=Candidacy.objects.select_related("party")),
+        )
+        .order_by("-poll_date", "kind", "council__name")
+    )
+    parties.refresh()
     open_by = open_by_others(request)
     # Councils still counting first: that is where the night's work is.
     rows = sorted((election_row(e, open_by) for e in elections), key=lambda r: r.complete)
