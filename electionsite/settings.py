@@ -156,6 +156,10 @@ QUOTA_WINDOW = int(os.environ.get("QUOTA_WINDOW", "60"))
 # Prefix of the quota counters' keys in Redis (processes sharing quotas share it).
 QUOTA_NAMESPACE = os.environ.get("QUOTA_NAMESPACE", "electionsite")
 
+# The GraphQL response cache (schema/response_cache.py): a repeated query is answered from the
+# answer stored at the latest committed event, until the next one. Off: every answer is computed.
+GRAPHQL_RESPONSE_CACHE = env_bool("GRAPHQL_RESPONSE_CACHE", True)
+
 # Seconds a GraphQL request may execute before it is stopped (503).
 GRAPHQL_TIMEOUT = float(os.environ.get("GRAPHQL_TIMEOUT", "10"))
 
