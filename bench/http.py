@@ -209,9 +209,9 @@ async def load(url: str, seconds: float, headers: dict[str, str]) -> dict:
     }
 
 
-def fetch(url: str) -> tuple[int, dict, bytes]:
+def fetch(url: str) -> tuple[int, object, bytes]:
     with urllib.request.urlopen(url, timeout=30) as response:
-        return response.status, dict(response.headers), response.read()
+        return response.status, response.headers, response.read()
 
 
 def main() -> None:

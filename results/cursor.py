@@ -11,8 +11,10 @@ commits. This module is the one place that says what that id is:
   compare-and-set), never lowered. As a safety net against a write that
   failed (Redis unreachable at that moment) or a row inserted outside the
   services, the deployment also reads the table at most once every
-  ``RECHECK`` seconds, whichever process asks first, and raises the value
-  to it; a missing value (Redis flushed) is read from the table at once.
+  ``RECHECK`` seconds, whichever process asks first, and sets the value
+  from it (raising it, or lowering it when no commit happened meanwhile: a
+  database recreated or restored under the same name); a missing value
+  (Redis flushed) is read from the table at once.
 
 So with Redis a request that starts after a declaration's service call has
 returned sees its event, in every process, and no cached answer outlives the
@@ -34,14 +36,30 @@ logger = logging.getLogger(__name__)
 
 RECHECK = 1  # seconds between the safety-net reads of the table (deployment-wide)
 
-# KEYS[1] = the cursor; ARGV[1] = an event id. Raises the value to ARGV[1] if it is higher
-# (or missing), returns the value after.
+# A commit: KEYS[1] = the cursor, KEYS[2] = the count of commits; ARGV[1] = the event id.
+# Raises the cursor to the id if it is higher (or missing) and counts the commit; returns the cursor.
 _RAISE = """
+redis.call('INCR', KEYS[2])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local new = tonumber(ARGV[1])
 if new > current then
   redis.call('SET', KEYS[1], ARGV[1])
   return new
+end
+return current
+"""
+
+# The safety net: ARGV[1] = the table's latest id, ARGV[2] = the count of commits seen before
+# reading the table. With no commit since, the table is the truth: the cursor is set to it,
+# lower or not (a database recreated or restored under the same name starts its ids again).
+# Otherwise a commit may have raised the cursor past what the table showed: raise only.
+_CHECK = """
+local commits = redis.call('GET', KEYS[2]) or '0'
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local seen = tonumber(ARGV[1])
+if commits == ARGV[2] or seen > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return seen
 end
 return current
 """
@@ -72,6 +90,10 @@ def _recheck_key() -> str:
     return key() + ":checked"
 
 
+def _commits_key() -> str:
+    return key() + ":commits"
+
+
 # ---------------------------------------------------------------- sync (services, pages)
 
 _sync_client = None
@@ -95,7 +117,7 @@ def committed(event_id: int) -> None:
     if not _shared():
         return
     try:
-        _redis().eval(_RAISE, 1, key(), event_id)
+        _redis().eval(_RAISE, 2, key(), _commits_key(), event_id)
     except Exception:
         logger.warning("raising the shared cursor to %s failed", event_id, exc_info=True)
 
@@ -108,9 +130,10 @@ def latest() -> int:
         pipe = _redis().pipeline(transaction=False)
         pipe.get(key())
         pipe.set(_recheck_key(), 1, nx=True, ex=RECHECK)
-        value, recheck = pipe.execute()
+        pipe.get(_commits_key())
+        value, recheck, commits = pipe.execute()
         if value is None or recheck:
-            return int(_redis().eval(_RAISE, 1, key(), table()))
+            return int(_redis().eval(_CHECK, 2, key(), _commits_key(), table(), _text(commits)))
         return int(value)
     except Exception:
         logger.warning("reading the shared cursor failed; reading the table", exc_info=True)
@@ -129,10 +152,30 @@ async def alatest(redis) -> int:
         async with redis.pipeline(transaction=False) as pipe:
             pipe.get(key())
             pipe.set(_recheck_key(), 1, nx=True, ex=RECHECK)
-            value, recheck = await pipe.execute()
+            pipe.get(_commits_key())
+            value, recheck, commits = await pipe.execute()
         if value is None or recheck:
-            return int(await redis.eval(_RAISE, 1, key(), await sync_to_async(table)()))
+            return await acheck_table(redis, commits)
         return int(value)
     except Exception:
         logger.warning("reading the shared cursor failed; reading the table", exc_info=True)
         return await sync_to_async(table)()
+
+
+async def acheck_table(redis, commits: bytes | None) -> int:
+    """Read the table and set the shared value from it (the safety net, or a missing value);
+    ``commits`` is the count of commits read before the table."""
+    latest = await sync_to_async(table)()
+    return int(await redis.eval(_CHECK, 2, key(), _commits_key(), latest, _text(commits)))
+
+
+def _text(commits: bytes | str | None) -> str:
+    if commits is None:
+        return "0"
+    return commits.decode() if isinstance(commits, bytes) else str(commits)
+
+
+def forget() -> None:
+    """Drop the shared value (it is read from the table at the next request): for tests."""
+    if settings.REDIS_URL:
+        _redis().delete(key(), _recheck_key(), _commits_key())

@@ -33,6 +33,7 @@ from strawberry_django.resolvers import resolving_async
 
 from . import access, response_cache
 
+COUNTED = "electionsite.quota_decision"  # the scope key of a decision taken by schema.fast_path
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 # What a cache (a CDN, a browser) may do with a successful GET answer: serve it for
@@ -94,7 +95,10 @@ class GraphQLHTTPView(AsyncGraphQLView):
             self._check_size(request)
             if not self._is_ide_page(request):
                 identity = await access.identify_request(request)
-                decision = await access.hit(identity)
+                # Counted already when the ASGI fast path looked for a cached answer (schema.fast_path).
+                decision = request.scope.get(COUNTED) if hasattr(request, "scope") else None
+                if decision is None:
+                    decision = await access.hit(identity)
                 if not decision.allowed:
                     raise access.too_many(decision)
             response = (

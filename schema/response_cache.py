@@ -33,6 +33,7 @@ are registered.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -90,8 +91,12 @@ def request_key(query: str, operation_name: str | None, variables: dict | None, 
 
 def etag(key: str, at: int, media: str) -> str:
     """The entity tag of the answer to ``key`` at event ``at`` in ``media``: the same in every process."""
-    digest = hashlib.sha256(f"{key}|{media}".encode()).hexdigest()[:20]
-    return f'"{at}-{digest}"'
+    return f'"{at}-{_representation(key, media)}"'
+
+
+@functools.lru_cache(maxsize=4096)
+def _representation(key: str, media: str) -> str:
+    return hashlib.sha256(f"{key}|{media}".encode()).hexdigest()[:20]
 
 
 def matches(if_none_match: str | None, tag: str) -> bool:
@@ -373,6 +378,7 @@ def clear() -> None:
     if settings.REDIS_URL:
         import redis
 
+        cursor.forget()
         client = redis.Redis.from_url(settings.REDIS_URL)
         try:
             keys = list(client.scan_iter(f"{namespace()}:*", count=1000))

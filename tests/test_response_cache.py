@@ -266,7 +266,7 @@ async def _uncacheable():
 
 
 @pytest.mark.anyio
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 async def test_n_concurrent_identical_requests_after_an_event_execute_once(
     executions, close_thread_connections
 ):
