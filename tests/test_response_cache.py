@@ -8,6 +8,7 @@ production; the real server processes at the end share PostgreSQL and Redis.
 import asyncio
 import hashlib
 import json
+import urllib.parse
 import uuid
 
 import pytest
@@ -279,3 +280,79 @@ async def test_n_concurrent_identical_requests_after_an_event_execute_once(
     assert {r.status_code for r in responses} == {200}
     assert len({r.content for r in responses}) == 1
     assert len(executions) == 1
+
+
+async def asgi_get(app, query_string: bytes, **headers):
+    """One GET /graphql through an ASGI application: (status, headers, body)."""
+    sent = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": query_string,
+        "root_path": "",
+        "headers": [(b"host", b"testserver")]
+        + [(k.replace("_", "-").lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+    requested = []
+
+    async def receive():
+        if requested:
+            await asyncio.Event().wait()  # no disconnect: the client waits for its answer
+        requested.append(1)
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, body
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+async def test_the_fast_path_answers_hits_with_the_headers_django_gives_them(close_thread_connections):
+    from asgiref.sync import sync_to_async
+    from django.core.asgi import get_asgi_application
+
+    from schema.fast_path import CachedAnswers
+
+    await sync_to_async(council)()
+    django_app = get_asgi_application()
+    through_django = []
+
+    async def counting(scope, receive, send):
+        through_django.append(scope["path"])
+        await django_app(scope, receive, send)
+
+    app = CachedAnswers(counting)
+    qs = urllib.parse.urlencode({"query": COUNCIL, "variables": json.dumps({"id": DERBY})}).encode()
+    computed = await asgi_get(app, qs)  # a miss: Django computes and stores it
+    hit = await asgi_get(app, qs)
+    assert len(through_django) == 1
+    assert (hit[0], hit[2]) == (computed[0], computed[2]) == (200, computed[2])
+    varying = {"ratelimit-remaining", "ratelimit-reset"}
+    assert {k: v for k, v in hit[1].items() if k not in varying} == {
+        k: v for k, v in computed[1].items() if k not in varying
+    }
+    assert int(hit[1]["ratelimit-remaining"]) == int(computed[1]["ratelimit-remaining"]) - 1  # counted once
+    not_modified = await asgi_get(app, qs, if_none_match=hit[1]["etag"])
+    assert (not_modified[0], not_modified[2]) == (304, b"")
+    # Keyed requests, a persisted query's registration and unknown parameters go to Django.
+    _, raw = await sync_to_async(keys.issue_key)(
+        await sync_to_async(keys.create_partner)("Derby Telegraph", per_minute=100), "tests"
+    )
+    assert (await asgi_get(app, qs, x_api_key=raw))[0] == 200
+    assert len(through_django) == 2
+    graphql_json = await asgi_get(app, qs, accept="application/graphql-response+json")
+    assert graphql_json[1]["content-type"] == "application/graphql-response+json; charset=utf-8"
+    assert graphql_json[1]["etag"] != hit[1]["etag"] and len(through_django) == 2
