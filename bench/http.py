@@ -1,8 +1,9 @@
 """Benchmark: the council page's query over HTTP, uncached, cached and 304, with 1 and 2 workers.
 
 Serves one council of 60 declared single-member wards (five candidates each)
-from uvicorn on PostgreSQL and Redis, production settings (DEBUG off,
-persistent database connections), and sends the CouncilPage query of
+from uvicorn on PostgreSQL and Redis, production settings (DEBUG off; this
+checkout with ``DATABASE_POOL=8``, ``--before`` with a connection per request,
+as ``CONN_MAX_AGE`` leaks connections under ASGI), and sends the CouncilPage query of
 docs/queries.md as a GET from 32 concurrent keep-alive clients (aiohttp, one
 connection each) for a fixed time, printing requests/s, p50 and p99:
 
@@ -19,10 +20,13 @@ best round's. Clients and servers share this machine's cores (2 on the
 development machine): the client process takes a large part of them, so
 the figures are a floor.
 
-    /work/venv/bin/python bench/http.py [--seconds 8] [--rounds 2] [--workers 1,2] [--root DIR]
+    /work/venv/bin/python bench/http.py [--seconds 8] [--rounds 2] [--workers 1,2] [--before DIR] [--tuning]
 
-``--root`` serves another checkout of the project (e.g. main before this
-change, from ``git archive``) with the same data and client. Needs PostgreSQL
+``--before`` also serves another checkout of the project (e.g. main before
+this change, from ``git archive``) with the same data and client, its
+measures interleaved with this checkout's; ``--tuning`` adds this checkout
+with ``PROCESS_TUNING=false`` (garbage-collection tuning off) for the uncached
+measure. Needs PostgreSQL
 (it creates and drops the database ``$BENCH_DB``, default
 ``issue_13_cache_bench_http``) and Redis (``$BENCH_REDIS``).
 """
@@ -83,7 +87,6 @@ def django_env(root: Path, **extra) -> dict:
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
         "SECURE_HSTS_SECONDS": "0",
-        "CONN_MAX_AGE": "60",
         # Every bench client is anonymous at 127.0.0.1: lift the per-address quota (it is still counted).
         "ANONYMOUS_PER_MINUTE": "100000000",
         "QUOTA_NAMESPACE": f"bench-http-{os.getpid()}",
@@ -214,69 +217,111 @@ def fetch(url: str) -> tuple[int, object, bytes]:
         return response.status, response.headers, response.read()
 
 
+def describe(root: Path) -> str:
+    log = subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=root, capture_output=True, text=True)
+    return log.stdout.strip()[:70] or f"{root} (not a git checkout)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to serve (default: this one)")
+    parser.add_argument(
+        "--before", type=Path, help="another checkout (e.g. main before this change), interleaved"
+    )
+    parser.add_argument(
+        "--tuning", action="store_true", help="also this checkout with PROCESS_TUNING=false (uncached only)"
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="LABEL:NAME=VALUE,...",
+        help="also this checkout with these environment variables (uncached only), e.g. 'pool:DATABASE_POOL=8'",
+    )
     parser.add_argument("--skip-setup", action="store_true", help="reuse the database of the last run")
     args = parser.parse_args()
-    root = args.root.resolve()
 
     if not args.skip_setup:
         print(f"preparing {DB_NAME}: {WARDS} wards x {CANDIDATES} candidates, all declared ...", flush=True)
-        prepare_database(root)
+        prepare_database(ROOT)
     query = council_page_query()
     path = "/graphql?" + urllib.parse.urlencode({"query": query, "variables": json.dumps({"id": ELECTION})})
+    # (label, root, measures, extra environment)
+    # This checkout as the README's production block runs it: a pool of database connections.
+    configs = [("after", ROOT, ("uncached", "cached", "304"), {"DATABASE_POOL": "8"})]
+    if args.tuning:
+        configs.append(
+            ("after, no gc tuning", ROOT, ("uncached",), {"PROCESS_TUNING": "false", "DATABASE_POOL": "8"})
+        )
+    for spec in args.config:
+        label, _, assignments = spec.partition(":")
+        env = dict(a.split("=", 1) for a in assignments.split(",") if a)
+        configs.append((label, ROOT, ("uncached",), env))
+    if args.before:
+        configs.insert(0, ("before", args.before.resolve(), ("uncached", "cached", "304"), {}))
+    for label, root, _, _ in configs:
+        print(f"{label}: {describe(root)}")
     print(
-        f"served from {root} ({subprocess.run(['git', 'log', '-1', '--format=%h %s'], cwd=root, capture_output=True, text=True).stdout.strip() or 'not a git checkout'})"
-    )
-    print(
-        f"GET {len(path)} bytes of URL; {CONCURRENCY} concurrent clients (one aiohttp process); "
-        f"{os.cpu_count()} cores shared by clients and servers\n"
+        f"GET of {len(path)} bytes of URL; {CONCURRENCY} concurrent clients (one aiohttp process); "
+        f"{os.cpu_count()} cores shared by the clients, the servers, PostgreSQL and Redis; "
+        f"load average at start {os.getloadavg()[0]:.1f}\n"
     )
 
-    results: dict[tuple[int, str], list[dict]] = {}
+    results: dict[tuple[str, int, str], list[dict]] = {}
     for workers in [int(w) for w in args.workers.split(",")]:
-        cached = Server(root, workers).start(path)
-        uncached = Server(root, workers, GRAPHQL_RESPONSE_CACHE="false").start(path)
+        started: list[Server] = []
         try:
-            status, headers, body = fetch(f"http://127.0.0.1:{cached.port}{path}")
-            assert status == 200 and b'"errors"' not in body, body[:500]
-            etag = headers.get("ETag") or '"none"'
-            measures = {
-                "uncached": (f"http://127.0.0.1:{uncached.port}{path}", {}),
-                "cached": (f"http://127.0.0.1:{cached.port}{path}", {}),
-                "304": (f"http://127.0.0.1:{cached.port}{path}", {"If-None-Match": etag}),
-            }
+            plan = []
+            for label, root, measures, env in configs:
+                cached = Server(root, workers, **env).start(path)
+                uncached = Server(root, workers, GRAPHQL_RESPONSE_CACHE="false", **env).start(path)
+                started += [cached, uncached]
+                status, headers, body = fetch(f"http://127.0.0.1:{cached.port}{path}")
+                assert status == 200 and b'"errors"' not in body, body[:500]
+                etag = headers.get("ETag") or '"none"'
+                urls = {
+                    "uncached": (f"http://127.0.0.1:{uncached.port}{path}", {}),
+                    "cached": (f"http://127.0.0.1:{cached.port}{path}", {}),
+                    "304": (f"http://127.0.0.1:{cached.port}{path}", {"If-None-Match": etag}),
+                }
+                plan += [(label, name, *urls[name]) for name in measures]
             for round_ in range(args.rounds):
-                for name, (url, headers_) in measures.items():
+                for label, name, url, headers_ in plan:
                     figures = asyncio.run(load(url, args.seconds, headers_))
-                    results.setdefault((workers, name), []).append(figures)
+                    results.setdefault((label, workers, name), []).append(figures)
                     print(
-                        f"workers {workers} {name:>8} round {round_ + 1}: {figures['rps']:8.1f} req/s  "
+                        f"{label:>20} workers {workers} {name:>8} round {round_ + 1}: {figures['rps']:8.1f} req/s  "
                         f"p50 {figures['p50']:7.1f} ms  p99 {figures['p99']:7.1f} ms  "
-                        f"statuses {figures['statuses']}",
+                        f"statuses {figures['statuses']}  load {os.getloadavg()[0]:.1f}",
                         flush=True,
                     )
         finally:
-            cached.stop()
-            uncached.stop()
+            for server in started:
+                server.stop()
 
     print("\nbest round of each (requests/s, p50, p99):")
-    for (workers, name), rounds in results.items():
+    for (label, workers, name), rounds in results.items():
         best = max(rounds, key=lambda r: r["rps"])
         print(
-            f"  {workers} worker{'s' if workers > 1 else ' '} {name:>8}: {best['rps']:8.1f} req/s  "
+            f"  {label:>20} {workers} worker{'s' if workers > 1 else ' '} {name:>8}: {best['rps']:8.1f} req/s  "
             f"p50 {best['p50']:7.1f} ms  p99 {best['p99']:7.1f} ms  (median of rounds "
             f"{statistics.median(r['rps'] for r in rounds):.1f} req/s)"
         )
-    for workers in sorted({w for w, _ in results}):
-        base = max(r["rps"] for r in results[(workers, "uncached")])
-        for name in ("cached", "304"):
-            best = max(r["rps"] for r in results[(workers, name)])
-            print(f"  {workers} worker(s): {name} / uncached = {best / base:.1f}x")
+    print("\nratios (best rounds):")
+    for label, workers, name in results:
+        if (label, workers, name) == (label, workers, "uncached"):
+            continue
+        base = max(r["rps"] for r in results[(label, workers, "uncached")])
+        best = max(r["rps"] for r in results[(label, workers, name)])
+        print(f"  {label:>20} {workers} worker(s): {name} / uncached = {best / base:.1f}x")
+    for workers in sorted({w for _, w, _ in results}):
+        if ("before", workers, "uncached") in results:
+            for label in [c[0] for c in configs if c[0] != "before"]:
+                a = max(r["rps"] for r in results[(label, workers, "uncached")])
+                b = max(r["rps"] for r in results[("before", workers, "uncached")])
+                print(f"  {workers} worker(s): uncached, {label} / before = {a / b:.2f}x")
 
 
 if __name__ == "__main__":

@@ -107,6 +107,20 @@ DATABASES = {
     )
 }
 
+# A pool of PostgreSQL connections per server process (Django's own, on psycopg_pool):
+# DATABASE_POOL=N keeps up to N open and lends them to each request in turn. Under ASGI each
+# request runs its database work in a thread of its own, so CONN_MAX_AGE's persistent
+# connections (one per thread) are never reused: they only pile up until collected. With a
+# pool, CONN_MAX_AGE is 0 (Django refuses both).
+DATABASE_POOL = int(os.environ.get("DATABASE_POOL", "0"))
+if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL,
+        "timeout": 10,  # seconds a request waits for a connection before failing
+    }
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {

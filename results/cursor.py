@@ -31,6 +31,7 @@ import logging
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,19 @@ def table() -> int:
     from .models import Event
 
     return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def table_outside_request() -> int:
+    """``table()`` for code running outside Django's request cycle (the ASGI fast path): the
+    connection is given back (to the pool, or closed) at once, as a request's is at its end."""
+    try:
+        return table()
+    finally:
+        close_old_connections()
+
+
+def _reader(outside_request: bool):
+    return sync_to_async(table_outside_request if outside_request else table)
 
 
 def _shared() -> bool:
@@ -143,11 +157,11 @@ def latest() -> int:
 # ---------------------------------------------------------------- async (the GraphQL view)
 
 
-async def alatest(redis) -> int:
+async def alatest(redis, *, outside_request: bool = False) -> int:
     """The latest committed event id, in the event loop: ``redis`` is the loop's asyncio
     client (None without ``REDIS_URL``); the table is read in the request's thread."""
     if redis is None or not use_shared:
-        return await sync_to_async(table)()
+        return await _reader(outside_request)()
     try:
         async with redis.pipeline(transaction=False) as pipe:
             pipe.get(key())
@@ -155,17 +169,17 @@ async def alatest(redis) -> int:
             pipe.get(_commits_key())
             value, recheck, commits = await pipe.execute()
         if value is None or recheck:
-            return await acheck_table(redis, commits)
+            return await acheck_table(redis, commits, outside_request=outside_request)
         return int(value)
     except Exception:
         logger.warning("reading the shared cursor failed; reading the table", exc_info=True)
-        return await sync_to_async(table)()
+        return await _reader(outside_request)()
 
 
-async def acheck_table(redis, commits: bytes | None) -> int:
+async def acheck_table(redis, commits: bytes | None, *, outside_request: bool = False) -> int:
     """Read the table and set the shared value from it (the safety net, or a missing value);
     ``commits`` is the count of commits read before the table."""
-    latest = await sync_to_async(table)()
+    latest = await _reader(outside_request)()
     return int(await redis.eval(_CHECK, 2, key(), _commits_key(), latest, _text(commits)))
 
 

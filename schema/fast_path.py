@@ -223,7 +223,7 @@ async def _cursor_and_count(store: response_cache.Store, identity: access.Identi
     """The latest event id and the quota decision: one Redis round trip (or none, in memory)."""
     counter = access.watcher().counter
     if store.redis is None or not isinstance(counter, access.RedisCounter) or not cursor.use_shared:
-        return await store.cursor(), await access.hit(identity)
+        return await store.cursor(outside_request=True), await access.hit(identity)
     start, reset = access._window()
     quota_key = access.quota_key(identity.bucket, start)
     try:
@@ -235,10 +235,10 @@ async def _cursor_and_count(store: response_cache.Store, identity: access.Identi
             pipe.expire(quota_key, settings.QUOTA_WINDOW + 5)
             value, recheck, commits, count, _ = await pipe.execute()
     except Exception:
-        return await store.cursor(), await access.hit(identity)
+        return await store.cursor(outside_request=True), await access.hit(identity)
     decision = access.Decision(
         count <= identity.per_minute, identity.per_minute, max(0, identity.per_minute - count), reset
     )
     if value is None or recheck:
-        return await cursor.acheck_table(store.redis, commits), decision  # the safety net's read
+        return await cursor.acheck_table(store.redis, commits, outside_request=True), decision  # safety net
     return int(value), decision

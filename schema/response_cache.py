@@ -181,8 +181,8 @@ class Store:
 
     # ------------------------------------------------------------ the cursor
 
-    async def cursor(self) -> int:
-        return await cursor.alatest(self.redis)
+    async def cursor(self, *, outside_request: bool = False) -> int:
+        return await cursor.alatest(self.redis, outside_request=outside_request)
 
     # ------------------------------------------------------------ entries
 
