@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 ENTRY_TTL = 600  # seconds an entry lives in Redis (it is exact until the next event anyway)
 LOCAL_ENTRIES = 256  # entries kept in each process
+LOCAL_BYTES = 64 * 1024 * 1024  # and at most this many bytes of answers
 MAX_ENTRY_BYTES = 2 * 1024 * 1024  # larger answers are not stored
 LOCK_TTL_MS = 5_000  # the cross-process single-flight lock's lifetime
 LOCK_WAIT = 2.0  # seconds another process's request waits for the lock holder's answer
@@ -130,6 +131,7 @@ class _Local:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.entries: OrderedDict[str, Entry] = OrderedDict()
+        self.bytes = 0
         self.persisted: OrderedDict[str, str] = OrderedDict()
         self.executions = 0  # answers computed for storing (tests count them)
 
@@ -146,10 +148,14 @@ class _Local:
             current = self.entries.get(key)
             if current is not None and current.cursor > entry.cursor:
                 return  # never replace a newer answer with an older one
+            if current is not None:
+                self.bytes -= len(current.body)
             self.entries[key] = entry
+            self.bytes += len(entry.body)
             self.entries.move_to_end(key)
-            while len(self.entries) > LOCAL_ENTRIES:
-                self.entries.popitem(last=False)
+            while len(self.entries) > LOCAL_ENTRIES or self.bytes > LOCAL_BYTES:
+                _, dropped = self.entries.popitem(last=False)
+                self.bytes -= len(dropped.body)
 
     def document(self, digest: str) -> str | None:
         with self.lock:
@@ -165,6 +171,7 @@ class _Local:
     def clear(self) -> None:
         with self.lock:
             self.entries.clear()
+            self.bytes = 0
             self.persisted.clear()
             self.executions = 0
 

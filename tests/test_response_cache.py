@@ -356,3 +356,15 @@ async def test_the_fast_path_answers_hits_with_the_headers_django_gives_them(clo
     graphql_json = await asgi_get(app, qs, accept="application/graphql-response+json")
     assert graphql_json[1]["content-type"] == "application/graphql-response+json; charset=utf-8"
     assert graphql_json[1]["etag"] != hit[1]["etag"] and len(through_django) == 2
+
+
+def test_each_process_keeps_a_bounded_number_of_answer_bytes_and_never_an_older_answer(monkeypatch):
+    monkeypatch.setattr(response_cache, "LOCAL_BYTES", 250)
+    local = response_cache._Local()
+    for n in range(5):
+        local.keep(f"k{n}", response_cache.Entry(3, b"x" * 100))
+    assert list(local.entries) == ["k3", "k4"] and local.bytes == 200
+    local.keep("k4", response_cache.Entry(2, b"old"))  # an older answer does not replace a newer one
+    assert local.entry("k4", 3).body == b"x" * 100 and local.entry("k4", 2) is None
+    local.keep("k4", response_cache.Entry(4, b"new"))
+    assert (local.entry("k4", 4).body, local.bytes) == (b"new", 103)
