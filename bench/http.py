@@ -167,6 +167,20 @@ class Server:
             raise RuntimeError(f"server on {self.port} did not start")
         return self
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's processes (the uvicorn master and its workers)."""
+        pids = [self.process.pid]
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
+        pids += [int(p) for p in children.stdout.split()]
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
@@ -176,7 +190,7 @@ class Server:
             self.process.wait()
 
 
-async def load(url: str, seconds: float, headers: dict[str, str]) -> dict:
+async def load(url: str, seconds: float, headers: dict[str, str], server: Server) -> dict:
     """32 clients, each on its own keep-alive connection, sending GETs back to back for ``seconds``."""
     import aiohttp
 
@@ -199,9 +213,11 @@ async def load(url: str, seconds: float, headers: dict[str, str]) -> dict:
         await asyncio.gather(*(client(time.perf_counter() + 1.0) for _ in range(CONCURRENCY)))
         latencies.clear()
         statuses.clear()
+        server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
         start = time.perf_counter()
         await asyncio.gather(*(client(start + seconds) for _ in range(CONCURRENCY)))
         elapsed = time.perf_counter() - start
+        server_cpu, client_cpu = server.cpu_seconds() - server_cpu, time.process_time() - client_cpu
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -209,6 +225,9 @@ async def load(url: str, seconds: float, headers: dict[str, str]) -> dict:
         "p50": latencies[len(latencies) // 2] * 1000,
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "statuses": statuses,
+        # CPU per request: what the figures would be without the other processes on the machine.
+        "server_ms": server_cpu * 1000 / max(1, len(latencies)),
+        "client_ms": client_cpu * 1000 / max(1, len(latencies)),
     }
 
 
@@ -282,18 +301,20 @@ def main() -> None:
                 assert status == 200 and b'"errors"' not in body, body[:500]
                 etag = headers.get("ETag") or '"none"'
                 urls = {
-                    "uncached": (f"http://127.0.0.1:{uncached.port}{path}", {}),
-                    "cached": (f"http://127.0.0.1:{cached.port}{path}", {}),
-                    "304": (f"http://127.0.0.1:{cached.port}{path}", {"If-None-Match": etag}),
+                    "uncached": (uncached, path, {}),
+                    "cached": (cached, path, {}),
+                    "304": (cached, path, {"If-None-Match": etag}),
                 }
                 plan += [(label, name, *urls[name]) for name in measures]
             for round_ in range(args.rounds):
-                for label, name, url, headers_ in plan:
-                    figures = asyncio.run(load(url, args.seconds, headers_))
+                for label, name, server, url_path, headers_ in plan:
+                    url = f"http://127.0.0.1:{server.port}{url_path}"
+                    figures = asyncio.run(load(url, args.seconds, headers_, server))
                     results.setdefault((label, workers, name), []).append(figures)
                     print(
                         f"{label:>20} workers {workers} {name:>8} round {round_ + 1}: {figures['rps']:8.1f} req/s  "
                         f"p50 {figures['p50']:7.1f} ms  p99 {figures['p99']:7.1f} ms  "
+                        f"cpu/request server {figures['server_ms']:.2f} ms client {figures['client_ms']:.2f} ms  "
                         f"statuses {figures['statuses']}  load {os.getloadavg()[0]:.1f}",
                         flush=True,
                     )
@@ -306,8 +327,8 @@ def main() -> None:
         best = max(rounds, key=lambda r: r["rps"])
         print(
             f"  {label:>20} {workers} worker{'s' if workers > 1 else ' '} {name:>8}: {best['rps']:8.1f} req/s  "
-            f"p50 {best['p50']:7.1f} ms  p99 {best['p99']:7.1f} ms  (median of rounds "
-            f"{statistics.median(r['rps'] for r in rounds):.1f} req/s)"
+            f"p50 {best['p50']:7.1f} ms  p99 {best['p99']:7.1f} ms  server cpu {best['server_ms']:.2f} ms/request  "
+            f"(median of rounds {statistics.median(r['rps'] for r in rounds):.1f} req/s)"
         )
     print("\nratios (best rounds):")
     for label, workers, name in results:
