@@ -252,9 +252,14 @@ class Store:
                     await self._unlock(key, at)
             flight.set_result(entry)
             return entry, result
+        except asyncio.CancelledError:
+            # This request went away (its client disconnected): the others compute their own.
+            if not flight.done():
+                flight.set_result(None)
+            raise
         except BaseException as exc:
             if not flight.done():
-                flight.set_exception(exc)
+                flight.set_exception(exc)  # a timeout: every waiter gets the same answer
                 flight.exception()  # retrieved: no "never retrieved" warning when nobody waited
             raise
         finally:

@@ -261,6 +261,19 @@ async def test_single_flight_computes_once_for_many_identical_requests():
     assert [type(o) for o in outcomes] == [TimeoutError] * 5
     assert store.inflight == {}
 
+    # The computing request cancelled (its client went away): the waiters compute their own.
+    async def slow():
+        await asyncio.sleep(1)
+        return response_cache.Entry(10, b"{}"), "slow"
+
+    leader = asyncio.ensure_future(store.single_flight("k", 10, slow))
+    await asyncio.sleep(0)
+    waiter = asyncio.ensure_future(store.single_flight("k", 10, slow))
+    await asyncio.sleep(0.01)
+    leader.cancel()
+    assert await waiter == (None, None)
+    assert leader.cancelled()
+
 
 async def _uncacheable():
     return None, "error"
