@@ -85,13 +85,15 @@ ROOT_URLCONF = "electionsite.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Ahead of the apps' templates: admin/base_site.html adds the rehearsal banner to every console page.
+        "DIRS": [BASE_DIR / "electionsite" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "results.context_processors.rehearsal_state",
             ],
         },
     },

@@ -35,11 +35,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import ProtectedError, Q
 from django.utils.text import slugify
 
 from . import importers, rules, services
-from .models import Ballot, Council, Election, Event, Party, Post, Ward
+from .models import Ballot, Council, Election, Event, Party, Post
 from .standings import election_standing
 
 POLL_DATE = dt.date(2023, 5, 4)
@@ -1701,73 +1700,109 @@ def is_complete(plan: DemoPlan | None = None) -> bool:
     )
 
 
-def load_demo(plan: DemoPlan | None = None) -> None:
-    """Write the demo in one transaction, through the importers and the services.
-
-    The compositions are imported first, then the night is replayed in order:
-    declarations, count statuses and posts. Expects none of the demo to be
-    there yet (see ``is_loaded`` and ``delete_demo``).
-    """
+def load_eve(plan: DemoPlan | None = None) -> None:
+    """Write the eve of the poll: parties, councils, compositions, every ballot's candidates and
+    previous winners, through the importers and the services. Nothing declared, no post."""
     plan = plan or build_demo()
     with transaction.atomic():
         _ensure_reference_rows(plan)
         importers.import_composition(composition_csv(plan))
-        ballots = _Ballots(plan)
+        council_names = {c.slug: c.name for c in plan.councils}
+        importers.import_candidates(candidates_csv(plan.ballots, council_names))
+        parties = {p.ec_id: p for p in Party.objects.all()}
+        ballots = {b.ballot_paper_id: b for b in Ballot.objects.filter(ballot_paper_id__in=plan.ballot_ids)}
+        Ballot.objects.filter(
+            ballot_paper_id__in=[b.ballot_paper_id for b in plan.ballots if b.illustrative]
+        ).update(illustrative=True)
+        for b in plan.ballots:
+            services.set_previous_winners(
+                ballots[b.ballot_paper_id], [(parties[p], n) for p, n in b.previous]
+            )
+
+
+def night_actions(plan: DemoPlan | None = None) -> list[dict]:
+    """The demo's night as timeline actions (see ``results.timeline``), in order."""
+    plan = plan or build_demo()
+    by_ballot = {b.ballot_paper_id: b for b in plan.ballots}
+    by_post = {p.key: p for p in plan.posts}
+    actions: list[dict] = []
+    for step in plan.timeline:
+        at = step.at.isoformat()
+        if step.action == "declare":
+            b = by_ballot[step.target]
+            actions.append(
+                {
+                    "at": at,
+                    "do": "declare",
+                    "ballot": b.ballot_paper_id,
+                    "votes": {c.name: c.votes for c in b.candidates},
+                    "winners": [c.name for c in b.candidates if c.elected],
+                    "electorate": b.electorate,
+                    "counted": b.ballot_papers_counted,
+                    "rejected": b.rejected_ballots,
+                }
+            )
+        elif step.action == "status":
+            actions.append({"at": at, "do": "status", "ballot": step.target, "status": step.status})
+        else:
+            seed = by_post[step.target]
+            name, role, outlet = seed.author
+            actions.append(
+                {
+                    "at": at,
+                    "do": "post",
+                    "post": str(seed.uid),
+                    "headline": seed.headline,
+                    "body": "\n\n".join(seed.body),
+                    "author_name": name,
+                    "author_role": role,
+                    "author_outlet": outlet,
+                    "breaking": seed.breaking,
+                    "key_point": seed.key_point,
+                    "image_url": "",
+                    "image_caption": seed.image_caption,
+                    "image_credit": seed.image_credit,
+                    "councils": list(seed.councils),
+                    "ballots": list(seed.ballots),
+                }
+            )
+    return actions
+
+
+def timeline_text(plan: DemoPlan | None = None) -> str:
+    """The demo's night as a timeline file (``results/timelines/demo-2023-05-04.jsonl`` is this)."""
+    from . import timeline
+
+    return timeline.dumps(
+        POLL_DATE, "East Midlands local elections, 4 May 2023 (the demo)", night_actions(plan)
+    )
+
+
+def play_night(plan: DemoPlan | None = None) -> None:
+    """Play the demo's night at once, through the services, then save the draft post."""
+    from . import timeline
+
+    plan = plan or build_demo()
+    with transaction.atomic():
+        timeline.apply_all(timeline.parse(timeline_text(plan).splitlines()))
         councils = {c.slug: c for c in Council.objects.filter(slug__in=[c.slug for c in plan.councils])}
-        by_post = {p.key: p for p in plan.posts}
-        for step in plan.timeline:
-            if step.action == "declare":
-                b = ballots.plan[step.target]
-                ballot, candidacies = ballots.get(step.target)
-                services.declare_ballot(
-                    ballot.pk,
-                    votes={candidacies[c.name]: c.votes for c in b.candidates},
-                    winners=[candidacies[c.name] for c in b.candidates if c.elected],
-                    electorate=b.electorate,
-                    ballot_papers_counted=b.ballot_papers_counted,
-                    rejected_ballots=b.rejected_ballots,
-                    declared_at=b.declared_at,
-                )
-            elif step.action == "status":
-                services.set_ballot_status(ballots.get(step.target)[0].pk, step.status)
-            else:
-                _save_post(by_post[step.target], councils, ballots)
-        for ballot_id in plan.ballot_ids:
-            ballots.get(ballot_id)  # the wards still to count
-        for post in plan.posts:
-            if post.published is None:
-                _save_post(post, councils, ballots)
+        ballots = {b.ballot_paper_id: b for b in Ballot.objects.filter(ballot_paper_id__in=plan.ballot_ids)}
+        for seed in plan.posts:
+            if seed.published_at is None and not Post.objects.filter(uid=seed.uid).exists():
+                _save_post(seed, councils, ballots)
 
 
-class _Ballots:
-    """Imports each ballot's candidates (and sets its previous winners) when first needed.
-
-    The database ends exactly as if every candidate had been imported before
-    the night; importing ward by ward only keeps the load quick, since each
-    service call re-derives its council's standing from every ballot it holds.
-    """
-
-    def __init__(self, plan: DemoPlan):
-        self.plan = {b.ballot_paper_id: b for b in plan.ballots}
-        self.council_names = {c.slug: c.name for c in plan.councils}
-        self.parties = {p.ec_id: p for p in Party.objects.all()}
-        self.loaded: dict[str, tuple[Ballot, dict[str, int]]] = {}
-
-    def get(self, ballot_id: str) -> tuple[Ballot, dict[str, int]]:
-        """The ballot and its candidacy ids by person name, importing it if need be."""
-        if ballot_id not in self.loaded:
-            b = self.plan[ballot_id]
-            importers.import_candidates(candidates_csv([b], self.council_names))
-            ballot = Ballot.objects.get(ballot_paper_id=ballot_id)
-            if b.illustrative:
-                Ballot.objects.filter(pk=ballot.pk).update(illustrative=True)
-            services.set_previous_winners(ballot, [(self.parties[p], n) for p, n in b.previous])
-            candidacies = dict(ballot.candidacies.values_list("person_name", "pk"))
-            self.loaded[ballot_id] = (ballot, candidacies)
-        return self.loaded[ballot_id]
+def load_demo(plan: DemoPlan | None = None) -> None:
+    """Write the demo in one transaction: the eve of the poll through the importers, then the
+    night (declarations, count statuses and posts) through the services, in order. Expects
+    none of the demo to be there yet (see ``is_loaded``; ``reset_demo`` returns it to the eve)."""
+    plan = plan or build_demo()
+    with transaction.atomic():
+        load_eve(plan)
+        play_night(plan)
 
 
-def _save_post(seed: SeedPost, councils: dict[str, Council], ballots: _Ballots) -> Post:
+def _save_post(seed: SeedPost, councils: dict[str, Council], ballots: dict[str, Ballot]) -> Post:
     name, role, outlet = seed.author
     post = services.save_post(
         Post(uid=seed.uid),
@@ -1783,59 +1818,22 @@ def _save_post(seed: SeedPost, councils: dict[str, Council], ballots: _Ballots) 
             "image_credit": seed.image_credit,
         },
         councils=[councils[slug] for slug in seed.councils],
-        ballots=[ballots.get(ballot_id)[0] for ballot_id in seed.ballots],
+        ballots=[ballots[ballot_id] for ballot_id in seed.ballots],
     )
     if seed.published_at is not None:
         services.publish_post(post, published_at=seed.published_at)
     return post
 
 
-def delete_demo(plan: DemoPlan | None = None) -> dict[str, int]:
-    """Delete the demo's own rows: its events, posts, ballots (with candidacies and
-    previous winners), elections (with compositions), wards, and the councils and
-    local groups nothing else uses. Parties from migration 0002 are kept."""
+def reset_demo(plan: DemoPlan | None = None, *, user=None) -> Event | None:
+    """Return the demo to the eve of the poll through ``services.reset_to_eve``: every ballot
+    awaiting, no result, its posts withdrawn, one ``reset`` event. Nothing is deleted (the event
+    log is never rewritten). ``None`` if the demo is not loaded."""
     plan = plan or build_demo()
-    with transaction.atomic():
-        elections = Election.objects.filter(election_id__in=plan.election_ids)
-        ballots = Ballot.objects.filter(Q(election__in=elections) | Q(ballot_paper_id__in=plan.ballot_ids))
-        posts = Post.objects.filter(uid__in=[p.uid for p in plan.posts])
-        deleted: Counter = Counter()
-        # In this order: events protect what they refer to, ballots their election.
-        for queryset in (
-            Event.objects.filter(
-                Q(election__in=elections)
-                | Q(ballot__in=ballots)
-                | Q(post__in=posts)
-                | Q(council__slug__in=[c.slug for c in plan.councils], election__isnull=True)
-            ),
-            posts,
-            ballots,
-            elections,
-        ):
-            _, by_model = queryset.delete()
-            deleted.update(by_model)
-        wards = Q()
-        for b in plan.ballots:
-            if b.ward_slug:
-                wards |= Q(council__slug=b.council_slug, slug=b.ward_slug)
-        _, by_model = Ward.objects.filter(wards, ballots__isnull=True).delete()
-        deleted.update(by_model)
-        slugs = [c.slug for c in plan.councils]
-        _, by_model = Council.objects.filter(slug__in=slugs, elections__isnull=True).delete()
-        deleted.update(by_model)
-        for ec_id, *_ in LOCAL_PARTIES:
-            try:
-                with transaction.atomic():
-                    # With its own events, as the demo's other rows (issue 14 makes a reset an event).
-                    _, events = Event.objects.filter(
-                        kind=Event.Kind.REFERENCE_CHANGED, payload__object="party", payload__party_id=ec_id
-                    ).delete()
-                    _, by_model = Party.objects.filter(ec_id=ec_id).delete()
-            except ProtectedError:
-                continue  # someone else's data uses it
-            deleted.update(events)
-            deleted.update(by_model)
-    return {model.split(".")[-1]: n for model, n in deleted.items() if n}
+    if not Ballot.objects.filter(ballot_paper_id__in=plan.ballot_ids).exists():
+        return None
+    posts = Post.objects.filter(uid__in=[p.uid for p in plan.posts])
+    return services.reset_to_eve(POLL_DATE, posts=list(posts), user=user, reason="the demo was reset")
 
 
 @dataclass(frozen=True)

@@ -475,6 +475,9 @@ class Event(models.Model):
         POST_PUBLISHED = "post_published", "Post published"
         POST_UPDATED = "post_updated", "Post updated"
         POST_WITHDRAWN = "post_withdrawn", "Post withdrawn"
+        REHEARSAL_STARTED = "rehearsal_started", "Rehearsal started"
+        RESET = "reset", "Reset to the eve of the poll: reload"
+        ZERO_COUNTS = "zero_counts", "Zero counts switched on or off"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -490,6 +493,10 @@ class Event(models.Model):
     ballot = models.ForeignKey(Ballot, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
     post = models.ForeignKey(Post, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
     payload = models.JSONField(default=dict)
+    rehearsal = models.BooleanField(
+        default=False,
+        help_text="Published while the deployment was rehearsing: test data, never a real result.",
+    )
 
     objects = EventQuerySet.as_manager()
 
@@ -537,3 +544,33 @@ class LoginThrottle(models.Model):
     def __str__(self) -> str:
         who = " from ".join(part for part in (self.username, self.address) if part) or "a browser"
         return f"{who}: {self.failures} failed login(s)"
+
+
+class Rehearsal(models.Model):
+    """The deployment's rehearsal switches: one row (``pk=1``), absent until first used.
+
+    While ``active``, every event recorded is flagged as a rehearsal, and so
+    is every GraphQL answer, until ``services.reset_to_eve`` returns the poll
+    to its eve. ``zero_counts`` shows every undeclared ballot of that poll
+    date with its candidates at 0 votes (pages can be laid out before any
+    result exists). Written only by ``results.services``, under the
+    event-log lock, so that an event is flagged exactly when it was
+    committed during a rehearsal.
+    """
+
+    active = models.BooleanField(default=False)
+    label = models.CharField(max_length=200, blank=True, help_text='e.g. "Dress rehearsal, Tuesday".')
+    started_at = models.DateTimeField(null=True, blank=True)
+    poll_date = models.DateField(null=True, blank=True, help_text="The poll being rehearsed.")
+    eve = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Each ballot's status when the rehearsal started (ballot id → status).",
+    )
+    zero_counts = models.DateField(
+        null=True, blank=True, help_text="Poll date whose undeclared ballots show zero counts; empty = off."
+    )
+    paused = models.BooleanField(default=False, help_text="A running replay waits while this is set.")
+
+    def __str__(self) -> str:
+        return f"Rehearsal: {self.label or 'untitled'}" if self.active else "Not rehearsing"

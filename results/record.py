@@ -155,6 +155,23 @@ def apply(state: State, kind: str, payload: dict[str, Any]) -> None:
         )
     elif kind == Event.Kind.BALLOT_STATUS:
         _ballot(state, payload)["status"] = payload["status"]
+    elif kind == Event.Kind.RESET:
+        # Every ballot of the poll back to its eve: no result, awaiting unless the payload says otherwise.
+        statuses = payload.get("statuses", {})
+        for ballot_id, ballot in state["ballots"].items():
+            election = state["elections"].get(ballot["election_id"]) or {}
+            if election.get("poll_date") != payload["poll_date"]:
+                continue
+            ballot.update(
+                status=statuses.get(ballot_id, "awaiting"), declared_at=None, counts=None, provenance=None
+            )
+            ballot["candidacies"] = _candidates(
+                [
+                    dict(zip(("person_name", "person_id", "party_id", "description"), c[:4], strict=True))
+                    for c in ballot["candidacies"]
+                ],
+                published=False,
+            )
     # Control calls are derived from the ballots; posts are not part of this structure.
 
 

@@ -30,6 +30,7 @@ from .enums import (
     ResultSource,
     SeatChangeKind,
 )
+from .rehearsal import zero_counts_apply
 from .versions import FIGURE_KINDS, BallotVersion, ballot_version, versions_of
 
 # ---------------------------------------------------------------- caching
@@ -179,10 +180,13 @@ class Candidacy:
         return root.description or None
 
     @strawberry_django.field(
-        description="Votes; null until the ballot is declared, and for an uncontested one."
+        description="Votes; null until the ballot is declared, and for an uncontested one. 0 while the "
+        "ballot shows zero counts (`Ballot.zeroCounts`): a placeholder, never a result."
     )
     @prefetched
     def votes(self, root: strawberry.Parent[models.Candidacy]) -> int | None:
+        if zero_counts_apply(root.ballot):
+            return 0
         return root.votes if root.ballot.is_published else None
 
     @strawberry_django.field(
@@ -192,13 +196,19 @@ class Candidacy:
     @prefetched
     def share(self, root: strawberry.Parent[models.Candidacy]) -> float | None:
         ballot = root.ballot
+        if zero_counts_apply(ballot):
+            return 0.0
         if not ballot.is_published or root.votes is None:
             return None
         return rules.vote_shares({c.pk: c.votes for c in ballot.candidacies.all()})[root.pk]
 
-    @strawberry_django.field(description="Elected; null until the ballot is declared.")
+    @strawberry_django.field(
+        description="Elected; null until the ballot is declared (false while it shows zero counts)."
+    )
     @prefetched
     def elected(self, root: strawberry.Parent[models.Candidacy]) -> bool | None:
+        if zero_counts_apply(root.ballot):
+            return False
         return bool(root.elected) if root.ballot.is_published else None
 
     @strawberry_django.field(description="Won a tie at the cut-off by drawing lots.")
@@ -240,6 +250,15 @@ class Ballot:
     @prefetched
     def election(self, root: strawberry.Parent[models.Ballot]) -> Election:
         return root.election
+
+    @strawberry_django.field(
+        description="True while the zero-counts switch is on for this ballot's poll date and it is not "
+        "declared: its candidates show 0 votes, share 0 and not elected so that pages can be laid out before "
+        "any result exists. Never a result: a declared ballot always shows its real figures."
+    )
+    @prefetched
+    def zero_counts(self, root: strawberry.Parent[models.Ballot]) -> bool:
+        return zero_counts_apply(root)
 
     @strawberry_django.field(description='Human name: the ward, or "Mayor of Mansfield".')
     @prefetched

@@ -115,6 +115,20 @@ class EventKind(enum.Enum):
     POST_WITHDRAWN = strawberry.enum_value(
         Event.Kind.POST_WITHDRAWN.value, description="A post was withdrawn; it no longer exists."
     )
+    REHEARSAL_STARTED = strawberry.enum_value(
+        Event.Kind.REHEARSAL_STARTED.value,
+        description="A rehearsal started: what follows is test data (each event says `rehearsal: true`) "
+        "until a RESET.",
+    )
+    RESET = strawberry.enum_value(
+        Event.Kind.RESET.value,
+        description="The poll was reset to its eve (every ballot awaiting, no results, rehearsal posts "
+        "withdrawn): reload everything you show. Delivered to every subscription, whatever its filters.",
+    )
+    ZERO_COUNTS = strawberry.enum_value(
+        Event.Kind.ZERO_COUNTS.value,
+        description="Zero counts were switched on or off for a poll date: reload its ballots.",
+    )
 
 
 @strawberry.enum(

@@ -37,6 +37,14 @@ class Event:
     def kind(self, root: strawberry.Parent[models.Event]) -> EventKind:
         return EventKind(root.kind)
 
+    @strawberry_django.field(
+        description="True when it was published while the deployment was rehearsing: test data, never a "
+        "real result (a `RESET` ends the rehearsal and is flagged too)."
+    )
+    @prefetched
+    def rehearsal(self, root: strawberry.Parent[models.Event]) -> bool:
+        return root.rehearsal
+
     @strawberry_django.field(description="When it was published.")
     @prefetched
     def occurred_at(self, root: strawberry.Parent[models.Event]) -> dt.datetime:

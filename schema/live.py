@@ -58,6 +58,10 @@ QUEUE_LIMIT = 2_000  # events a subscription may have waiting before it is dropp
 REJOIN_EVERY = 3_600  # seconds between renewals of the hub's group membership
 
 
+# Events that change what every page shows: delivered whatever a subscription filters on.
+ALWAYS_DELIVERED = frozenset({Event.Kind.RESET, Event.Kind.ZERO_COUNTS})
+
+
 @dataclass(frozen=True)
 class EventFilter:
     """Which events a subscription wants: by council slug and by kind (empty = all)."""
@@ -66,6 +70,8 @@ class EventFilter:
     kinds: frozenset[str] = frozenset()
 
     def matches(self, event: Event) -> bool:
+        if event.kind in ALWAYS_DELIVERED:
+            return True  # everyone must hear "reload", whatever they filter on
         if self.kinds and event.kind not in self.kinds:
             return False
         if not self.councils:

@@ -17,12 +17,13 @@ from .events import EventQuery
 from .limits import DocumentLimits
 from .national import NationalQuery
 from .posts import PostQuery
+from .rehearsal import RehearsalQuery, rehearsal_extension
 from .sharing import SharedEventExecutor
 from .subscriptions import Subscription
 
 logger = logging.getLogger("schema")
 
-Query = merge_types("Query", (ElectionQuery, NationalQuery, PostQuery, EventQuery))
+Query = merge_types("Query", (ElectionQuery, NationalQuery, PostQuery, EventQuery, RehearsalQuery))
 
 
 def should_mask_error(error: GraphQLError) -> bool:
@@ -83,6 +84,7 @@ schema = ElectionSchema(
         DocumentLimits,
         lambda: ValidationCache(maxsize=256),
         DjangoOptimizerExtension,
+        rehearsal_extension,
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Unexpected server error."),
     ],
 )

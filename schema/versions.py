@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
+from django.db.models import Subquery
+from django.db.models.functions import Coalesce
 
 from results import models, rules
 
@@ -116,13 +118,24 @@ def ballot_version(event: models.Event, *, figures: bool, changes: list[str] | N
 
 
 def versions_of(ballot: models.Ballot) -> list[models.Event]:
-    """The ballot's version events, oldest first: one query per election, for all its ballots."""
+    """The ballot's version events since its poll's last reset, oldest first: one query per
+    election, for all its ballots."""
     election = ballot.election
     cache = getattr(election, "_versions_cache", None)
     if cache is None:
         cache = {}
+        # Versions since the poll's last reset only (a rehearsal's stay in the log, flagged): after a
+        # reset the ballot answers as in a database that never rehearsed. Same query, a subquery.
+        last_reset = (
+            models.Event.objects.filter(
+                kind=models.Event.Kind.RESET, payload__poll_date=election.poll_date.isoformat()
+            )
+            .order_by("-id")
+            .values("id")[:1]
+        )
         events = (
             models.Event.objects.filter(election_id=election.pk, kind__in=VERSION_KINDS)
+            .filter(id__gt=Coalesce(Subquery(last_reset), 0))
             .select_related("actor")
             .order_by("id")
         )

@@ -142,3 +142,17 @@ def servers():
         server.stop()
         if output := server.output().strip():
             print(f"--- server on port {server.port} said:\n{output[-3000:]}")
+
+
+@pytest.fixture(autouse=True)
+def _not_rehearsing():
+    """Each test starts with the rehearsal state cached as "not rehearsing" (its database has no
+    rehearsal row), so reading it costs no query in the counts tests pin, and a state cached by an
+    earlier test's rolled-back transaction cannot leak."""
+    from django.core.cache import cache
+
+    from results import rehearsal
+
+    cache.set(rehearsal.CACHE_KEY, rehearsal.NOT_REHEARSING, 300)
+    yield
+    cache.delete(rehearsal.CACHE_KEY)

@@ -4,7 +4,6 @@ The demo is loaded once for the module (it is committed to the test database
 and deleted again at the end); each test runs in its own transaction on top.
 """
 
-import dataclasses
 import datetime as dt
 import io
 import random
@@ -29,6 +28,8 @@ from results.models import (
     Ward,
 )
 from results.standings import ballot_changes, election_standing
+
+from .cleanup import wipe_results
 
 LONDON = ZoneInfo("Europe/London")
 PARTY = {
@@ -121,7 +122,7 @@ def loaded(django_db_setup, django_db_blocker):
         call_command("load_demo", stdout=out)
     yield out.getvalue()
     with django_db_blocker.unblock():
-        demo.delete_demo()
+        wipe_results()
 
 
 def standing(slug: str):
@@ -663,65 +664,67 @@ def test_loading_again_changes_nothing(loaded):
     assert Event.objects.order_by("-id").first().pk == last_event
 
 
-def test_partly_missing_demo_asks_for_a_reset(loaded):
+def test_partly_missing_demo_is_refused(loaded):
     Post.objects.filter(status="draft").delete()
-    with pytest.raises(CommandError, match="--reset"):
+    with pytest.raises(CommandError, match="Part of the demo is missing"):
         call_command("load_demo", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="Part of the demo is missing"):
+        call_command("load_demo", "--reset", stdout=io.StringIO())
 
 
-def test_reset_deletes_the_demos_rows_then_loads_it(loaded, monkeypatch):
-    other = Council.objects.create(slug="melton", name="Melton")
-    Election.objects.create(election_id="local.melton.2023-05-04", council=other, poll_date=demo.POLL_DATE)
-    loads = []
-    monkeypatch.setattr(demo, "load_demo", lambda plan: loads.append(plan))  # the load itself: see below
+def test_reset_returns_to_the_eve_through_the_services_then_plays_the_night_again(loaded):
+    before = content()
+    events_before = list(Event.objects.order_by("id").values_list("id", "kind", "payload"))
     out = io.StringIO()
     call_command("load_demo", "--reset", stdout=out)
-    assert out.getvalue().startswith("Deleted the demo's rows: ")
-    assert loads == [demo.build_demo()]
-    assert not demo.is_loaded()
-    assert list(Election.objects.values_list("election_id", flat=True)) == ["local.melton.2023-05-04"]
-    assert list(Council.objects.values_list("slug", flat=True)) == ["melton"]
-
-
-def test_resetting_part_of_the_demo_loads_it_again_identically(loaded):
-    """A reset is delete_demo then load_demo of the same plan; here of one council's part of it."""
-    full = demo.build_demo()
-    oadby = dataclasses.replace(
-        full,
-        councils=tuple(c for c in full.councils if c.slug == "oadby-and-wigston"),
-        elections=tuple(e for e in full.elections if e.council_slug == "oadby-and-wigston"),
-        ballots=tuple(b for b in full.ballots if b.council_slug == "oadby-and-wigston"),
-        posts=(),
-        timeline=tuple(s for s in full.timeline if s.target.startswith("local.oadby-and-wigston.")),
+    reset = Event.objects.get(kind="reset")
+    assert out.getvalue().startswith(
+        f"Reset the demo to the eve of the poll (event {reset.pk}); playing its night"
     )
-    before, kinds = content()[:-2], Counter(Event.objects.values_list("kind", flat=True))
-    deleted = demo.delete_demo(oadby)
-    # Events: 14 of the night, and the council's, its election's (created, composition), its 13 wards',
-    # and its 13 ballots' (created with their candidates; previous winners).
-    assert (deleted["Council"], deleted["Election"], deleted["Ballot"], deleted["Event"]) == (1, 1, 13, 56)
-    demo.load_demo(oadby)
-    assert content()[:-2] == before
-    assert Counter(Event.objects.values_list("kind", flat=True)) == kinds
-    assert standing("oadby-and-wigston").headline == "Lib Dems hold Oadby and Wigston"
+    # The same rows, and the night's events again after the reset's.
+    after_content = content()
+    assert after_content[:-2] + after_content[-1:] == before[:-2] + before[-1:]
+    # The night: what followed the eve's setup (parties, councils, elections, wards, nominations).
+    setup = {"reference", "election", "nominations", "previous_winners"}
+    night = [event for event in before[-2] if event[0] not in setup]
+    assert after_content[-2][-len(night) :] == night
+    # Nothing deleted or rewritten: the old log is a prefix of the new one.
+    after = list(Event.objects.order_by("id").values_list("id", "kind", "payload"))
+    assert after[: len(events_before)] == events_before
+    new = Counter(kind for _, kind, _ in after[len(events_before) :])
+    assert new == {
+        "post_withdrawn": 19,
+        "reset": 1,
+        "ballot_declared": 412,
+        "control_called": 21,
+        "post_published": 19,
+        "ballot_status": 5,
+    }
+    assert reset.payload == {
+        "poll_date": "2023-05-04",
+        "ballots": 437,
+        "statuses": {},
+        "posts_withdrawn": sorted(reset.payload["posts_withdrawn"]) and reset.payload["posts_withdrawn"],
+        "ended_rehearsal": False,
+        "reason": "the demo was reset",
+        "reload": True,
+    }
+    assert len(reset.payload["posts_withdrawn"]) == 19
+    # The log alone still rebuilds everything the API shows, the reset and the night after it included.
+    from results import record
+
+    assert record.unrecorded() == []
 
 
-def test_deleting_the_demo_keeps_the_reference_parties(loaded):
-    deleted = demo.delete_demo()
-    assert (deleted["Ballot"], deleted["Post"], deleted["Election"], deleted["Council"]) == (437, 20, 25, 23)
-    # The parties of migration 0002 keep their baseline events (migration 0007); nothing else is left.
-    assert {p.get("change") for p in Event.objects.values_list("payload", flat=True)} == {"baseline"}
-    assert not Ward.objects.exists()
-    assert sorted(Party.objects.values_list("ec_id", flat=True)) == [
-        "PP119",
-        "PP52",
-        "PP53",
-        "PP63",
-        "PP7931",
-        "PP804",
-        "PP90",
-        "joint-party:53-119",
-        "ynmp-party:2",
-    ]
+def test_reset_demo_leaves_every_ballot_awaiting_with_no_result_and_no_post(loaded):
+    demo.reset_demo()
+    assert Counter(Ballot.objects.values_list("status", flat=True)) == {"awaiting": 437}
+    assert not Candidacy.objects.filter(votes__isnull=False).exists()
+    assert not Candidacy.objects.filter(elected__isnull=False).exists()
+    assert not Ballot.objects.filter(declared_at__isnull=False).exists()
+    assert not Post.objects.filter(status="published").exists()
+    assert all(not standing(c.slug).composition.control.called for c in demo.COUNCILS)
+    assert Event.objects.order_by("-id").first().kind == "reset"
 
 
 def test_the_event_log_alone_rebuilds_the_demo(loaded):

@@ -12,8 +12,9 @@ from django.test import Client
 from graphql import parse, validate
 
 from partners import keys
-from results import demo
 from schema import limits, schema
+
+from .cleanup import wipe_results
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "partners.md").read_text()
 QUERIES = {
@@ -38,7 +39,7 @@ def loaded(django_db_setup, django_db_blocker):
         call_command("load_demo", stdout=io.StringIO())
     yield
     with django_db_blocker.unblock():
-        demo.delete_demo()
+        wipe_results()
 
 
 @pytest.fixture

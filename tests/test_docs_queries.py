@@ -10,10 +10,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from results import demo
 from results.models import Event
 from schema import schema
 
+from .cleanup import wipe_results
 from .test_demo import HEADLINES
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "queries.md"
@@ -29,7 +29,7 @@ def loaded(django_db_setup, django_db_blocker):
         call_command("load_demo", stdout=io.StringIO())
     yield
     with django_db_blocker.unblock():
-        demo.delete_demo()
+        wipe_results()
 
 
 def run(name: str, **overrides):

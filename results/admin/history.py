@@ -194,6 +194,9 @@ def _event_entry(
             )
             if line
         )
+    if event.rehearsal:
+        # Test data stays flagged in the history, also after the reset that ended it.
+        what = f"{what} (rehearsal)"
     return HistoryEntry(
         when=event.created_at,
         who=_who(event.actor),
