@@ -381,3 +381,23 @@ def test_each_process_keeps_a_bounded_number_of_answer_bytes_and_never_an_older_
     assert local.entry("k4", 3).body == b"x" * 100 and local.entry("k4", 2) is None
     local.keep("k4", response_cache.Entry(4, b"new"))
     assert (local.entry("k4", 4).body, local.bytes) == (b"new", 103)
+
+
+def test_cached_answers_carry_the_rehearsal_flag_as_computed_ones_do(
+    executions, django_capture_on_commit_callbacks
+):
+    council()
+    assert "extensions" not in get({"id": DERBY}).json()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.start_rehearsal(f.POLL_DATE, label="Dress rehearsal")
+    computed = get({"id": DERBY}).json()
+    hit = get({"id": DERBY})
+    assert hit.json() == computed
+    assert computed["extensions"]["rehearsal"]["active"] is True
+    assert computed["extensions"]["rehearsal"]["label"] == "Dress rehearsal"
+    assert get({"id": DERBY}, HTTP_IF_NONE_MATCH=hit["ETag"]).status_code == 304
+    assert len(executions) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reset_to_eve(f.POLL_DATE)  # a RESET event: the flag goes with the next answer
+    assert [("extensions" in get({"id": DERBY}).json()) for _ in range(2)] == [False, False]
+    assert len(executions) == 3
