@@ -15,14 +15,13 @@ from django.conf import settings
 from results import timeline
 
 from . import factories as f
-from .test_live_servers import (  # noqa: F401 (servers is a fixture)
+from .test_live_servers import (  # noqa: F401 (pytestmark is used by pytest)
     ROOT,
     GraphQLWS,
     database_url,
     event_ids_after,
     last_event_id,
     pytestmark,  # the live-server marks: PostgreSQL and Redis, a transactional database
-    servers,
 )
 
 SUBSCRIPTION = """subscription($after: String, $kinds: [EventKind!]) {
