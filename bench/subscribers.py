@@ -110,6 +110,8 @@ def start_server(port: int) -> subprocess.Popen:
             str(port),
             "--log-level",
             "warning",
+            "--ws-per-message-deflate",  # off, as bin/serve and bin/demo
+            "false",
         ],
         cwd=ROOT,
         env=django_env(),

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     # The reference live results pages, on the public API only (/ and /live/...).
     "live",
     "partners",
+    "push",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +141,19 @@ else:
 # read the event table this often, in case a notice was lost.
 EVENTS_POLL_INTERVAL = float(os.environ.get("EVENTS_POLL_INTERVAL", "2"))
 
+# Webhooks (push/, run by `manage.py deliver_webhooks`). Failed deliveries are retried after
+# exponential back-off with jitter from WEBHOOK_RETRY_BASE up to WEBHOOK_RETRY_CAP seconds; an
+# endpoint still failing WEBHOOK_PAUSE_AFTER seconds after its first failure is paused. Each POST
+# may take WEBHOOK_TIMEOUT seconds. Endpoints must be https://, except hosts in
+# WEBHOOK_ALLOW_HTTP_HOSTS (comma-separated; for local receivers in tests) and anything in DEBUG.
+WEBHOOK_RETRY_BASE = float(os.environ.get("WEBHOOK_RETRY_BASE", "1"))
+WEBHOOK_RETRY_CAP = float(os.environ.get("WEBHOOK_RETRY_CAP", "600"))
+WEBHOOK_PAUSE_AFTER = float(os.environ.get("WEBHOOK_PAUSE_AFTER", str(6 * 3600)))
+WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "10"))
+WEBHOOK_ALLOW_HTTP_HOSTS = [
+    h.strip() for h in os.environ.get("WEBHOOK_ALLOW_HTTP_HOSTS", "").split(",") if h.strip()
+]
+
 # The cache: shared between processes (Redis) when there is more than one, per process otherwise.
 if REDIS_URL:
     CACHES = {
@@ -178,6 +192,10 @@ GRAPHQL_RESPONSE_CACHE = env_bool("GRAPHQL_RESPONSE_CACHE", True)
 
 # Seconds a GraphQL request may execute before it is stopped (503).
 GRAPHQL_TIMEOUT = float(os.environ.get("GRAPHQL_TIMEOUT", "10"))
+
+# Seconds a WebSocket client may leave more than schema.ws.OUTBOX_HIGH bytes unread before
+# its connection is closed with 4008 ("too slow: resume from your last cursor").
+WS_STALL_TIMEOUT = float(os.environ.get("WS_STALL_TIMEOUT", "30"))
 
 # Admin login throttling (results/login_throttle.py): this many failures within the window
 # per username and address (and per browser that logged in before), and per address.

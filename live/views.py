@@ -4,6 +4,9 @@ Each view runs one documented query in-process and renders it, so the page is
 complete and readable without JavaScript. The same query text, its variables
 and the cursor it was read at go to the browser (``live/live.js``), which
 subscribes to the events after that cursor and updates the page in place.
+While the deployment rehearses, each page says so in a banner above
+everything else (from the documented queries' ``rehearsal`` field) and in its
+title; the script reloads the page when a rehearsal starts or is reset.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from results.models import Election
 from . import queries
 
 
-def _live_config(page: str, cursor: str | None, **extra) -> dict:
-    """What live.js needs: which page, the cursor to subscribe from, and the documents it may send."""
+def _live_config(page: str, data: dict, **extra) -> dict:
+    """What live.js needs: which page, the cursor to subscribe from, the documents it may send, and
+    whether the page was rendered during a rehearsal (its banner)."""
     docs = queries.documented()
     return {
         "page": page,
-        "after": cursor,
+        "after": data["lastEventId"],
         "subscription": docs["live-events"],
+        "rehearsal": data["rehearsal"]["active"],
         **extra,
     }
 
@@ -56,9 +61,10 @@ def night(request, poll_date: dt.date | None = None):
             "summary": summary,
             "posts": [edge["node"] for edge in data["posts"]["edges"]],
             "poll_date": poll_date,
+            "rehearsal": data["rehearsal"],
             "live": _live_config(
                 "night",
-                data["lastEventId"],
+                data,
                 refetch=queries.documented()["night-page"],
                 variables={"date": poll_date.isoformat()},
             ),
@@ -79,7 +85,8 @@ def council(request, poll_date: dt.date, slug: str):
         {
             "election": election,
             "poll_date": poll_date,
-            "live": _live_config("council", data["lastEventId"], councils=[slug]),
+            "rehearsal": data["rehearsal"],
+            "live": _live_config("council", data, councils=[slug]),
         },
     )
 
@@ -98,6 +105,7 @@ def mayor(request, poll_date: dt.date, slug: str):
             "ballot": ballot,
             "poll_date": poll_date,
             "slug": slug,
-            "live": _live_config("mayor", data["lastEventId"], councils=[slug]),
+            "rehearsal": data["rehearsal"],
+            "live": _live_config("mayor", data, councils=[slug]),
         },
     )

@@ -12,6 +12,14 @@
   ballots, candidacies, seat changes, previous winners, parties).
 - ``atom``: an Atom feed of declarations and corrections (see ``atom_feed``).
 
+While the deployment rehearses, every export says so: a ``rehearsal``
+column (``true``) on every CSV row, ``rehearsal`` in the JSON document (as
+the API's ``extensions.rehearsal``), "REHEARSAL" in the Atom feed's title and
+each rehearsal entry's; the public URLs add an ``X-Rehearsal`` header and
+name the file ``rehearsal-...``. The state is read in the export's snapshot,
+so it is exact at its cursor. ``import_candidates`` refuses rows flagged as
+rehearsal outside a rehearsal: test data never comes back as a result.
+
 Only published data: an undeclared ballot's candidates are listed without
 votes or winners. Each export reads everything in one snapshot (REPEATABLE
 READ on PostgreSQL) with the id of the last event committed then: the
@@ -32,6 +40,7 @@ from xml.sax.saxutils import escape
 from django.db import connection, transaction
 from django.utils import timezone
 
+from . import rehearsal
 from .models import Election, Event, Party
 from .standings import ballot_changes, counting_party, election_standing
 
@@ -72,6 +81,7 @@ RESULTS_COLUMNS = (
     "certification",
     "source",
     "source_url",
+    "rehearsal",
 )
 COMPOSITION_COLUMNS = (
     "election_id",
@@ -88,8 +98,9 @@ COMPOSITION_COLUMNS = (
     "change",
     "control_called",
     "control_party_id",
+    "rehearsal",
 )
-PREVIOUS_COLUMNS = ("ballot_paper_id", "party_id", "party_name", "seats")
+PREVIOUS_COLUMNS = ("ballot_paper_id", "party_id", "party_name", "seats", "rehearsal")
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,7 @@ class Export:
     poll_date: dt.date
     content: str
     events_cursor: int
+    rehearsal: rehearsal.State = rehearsal.NOT_REHEARSING
 
     @property
     def content_type(self) -> str:
@@ -107,7 +119,8 @@ class Export:
 
     @property
     def filename(self) -> str:
-        return f"results-{self.poll_date}-{self.format}.{EXTENSIONS[self.format]}"
+        test = "rehearsal-" if self.rehearsal.active else ""
+        return f"{test}results-{self.poll_date}-{self.format}.{EXTENSIONS[self.format]}"
 
 
 @contextlib.contextmanager
@@ -152,7 +165,11 @@ def _candidacies(ballot):
     return sorted(ballot.candidacies.all(), key=lambda c: (c.person_name, c.person_id))
 
 
-def results_rows(elections: list[Election]) -> list[dict]:
+def _flag(active: bool) -> str:
+    return "true" if active else "false"
+
+
+def results_rows(elections: list[Election], rehearsing: bool = False) -> list[dict]:
     rows = []
     for election in elections:
         for ballot in _ballots(election):
@@ -180,6 +197,7 @@ def results_rows(elections: list[Election]) -> list[dict]:
                         "certification": ballot.certification if published else "",
                         "source": ballot.source if published else "",
                         "source_url": ballot.source_url if published else "",
+                        "rehearsal": _flag(rehearsing),
                     }
                 )
     return rows
@@ -189,7 +207,7 @@ def _published(ballot, value):
     return "" if not ballot.is_published or value is None else value
 
 
-def composition_rows(elections: list[Election]) -> list[dict]:
+def composition_rows(elections: list[Election], rehearsing: bool = False) -> list[dict]:
     rows = []
     for election in elections:
         standing = election_standing(election)
@@ -215,18 +233,20 @@ def composition_rows(elections: list[Election]) -> list[dict]:
                     "control_party_id": (standing.control_party.ec_id if standing.control_party else "")
                     if control.called
                     else "",
+                    "rehearsal": _flag(rehearsing),
                 }
             )
     return rows
 
 
-def previous_rows(elections: list[Election]) -> list[dict]:
+def previous_rows(elections: list[Election], rehearsing: bool = False) -> list[dict]:
     return [
         {
             "ballot_paper_id": ballot.ballot_paper_id,
             "party_id": p.party.ec_id,
             "party_name": p.party.name,
             "seats": p.seats,
+            "rehearsal": _flag(rehearsing),
         }
         for election in elections
         for ballot in _ballots(election)
@@ -238,7 +258,12 @@ def _party(party: Party | None) -> str | None:
     return party.ec_id if party is not None else None
 
 
-def day_document(poll_date: dt.date, elections: list[Election], cursor: int) -> dict:
+def day_document(
+    poll_date: dt.date,
+    elections: list[Election],
+    cursor: int,
+    state: rehearsal.State = rehearsal.NOT_REHEARSING,
+) -> dict:
     """The whole day as one JSON-ready document, in the API's field names."""
     parties: dict[str, Party] = {}
     out = []
@@ -333,6 +358,8 @@ def day_document(poll_date: dt.date, elections: list[Election], cursor: int) -> 
     return {
         "pollDate": poll_date.isoformat(),
         "eventsCursor": cursor,
+        # As the API's extensions.rehearsal: null outside a rehearsal (with zero counts off).
+        "rehearsal": rehearsal.public_flag(state),
         "parties": [
             {
                 "id": p.ec_id,
@@ -357,20 +384,33 @@ def _declarations(poll_date: dt.date, limit: int):
     )
 
 
-def atom_feed(poll_date: dt.date, cursor: int, *, base_url: str = "", limit: int = 100) -> str:
+def atom_feed(
+    poll_date: dt.date,
+    cursor: int,
+    *,
+    base_url: str = "",
+    limit: int = 100,
+    state: rehearsal.State = rehearsal.NOT_REHEARSING,
+) -> str:
     """An Atom feed of the day's declarations and corrections, newest first (the last ``limit``).
 
     Each entry's id is its event's cursor (``tag:`` URI), so a feed reader
     sees a correction as a new entry. A declaration since retracted is left
-    out (its figures are no longer published).
+    out (its figures are no longer published). Candidates are shown with
+    their party's name. While rehearsing the feed's title says so, and each
+    entry published during a rehearsal says so in its title and a
+    ``rehearsal`` category.
     """
     events = [e for e in _declarations(poll_date, limit) if e.ballot.is_published]
+    party_ids = {c["party_id"] for e in events for c in e.payload.get("candidacies", [])}
+    party_names = dict(Party.objects.filter(ec_id__in=party_ids).values_list("ec_id", "name"))
     updated = events[0].created_at if events else timezone.now()
     host = base_url.rstrip("/")
+    test = "REHEARSAL (test data, not results): " if state.active else ""
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<feed xmlns="http://www.w3.org/2005/Atom">',
-        f"<title>Declarations, {poll_date:%-d %B %Y}</title>",
+        f"<title>{test}Declarations, {poll_date:%-d %B %Y}</title>",
         f"<id>tag:election-results,{poll_date}:declarations</id>",
         f'<link rel="self" href="{escape(host)}/exports/{poll_date}/declarations.atom"/>',
         f"<updated>{updated.isoformat()}</updated>",
@@ -381,9 +421,9 @@ def atom_feed(poll_date: dt.date, cursor: int, *, base_url: str = "", limit: int
         ballot = event.ballot
         place = ballot.ward.name if ballot.ward_id else f"Mayor of {event.election.council.name}"
         verb = "corrected" if event.kind == Event.Kind.BALLOT_CORRECTED else "declared"
-        title = f"{place}, {event.election.council.name}: {verb}"
+        title = f"{'REHEARSAL: ' if event.rehearsal else ''}{place}, {event.election.council.name}: {verb}"
         lines_of_result = [
-            f"{c['person_name']} ({c['party_id']})"
+            f"{c['person_name']} ({party_names.get(c['party_id'], c['party_id'])})"
             + (f" {c['votes']:,}" if c.get("votes") is not None else "")
             + (" elected" if c.get("elected") else "")
             for c in p.get("candidacies", [])
@@ -397,6 +437,7 @@ def atom_feed(poll_date: dt.date, cursor: int, *, base_url: str = "", limit: int
             f"<id>tag:election-results,{poll_date}:event-{event.pk}</id>",
             f"<updated>{event.created_at.isoformat()}</updated>",
             f'<category term="{event.kind}"/>',
+            *(['<category term="rehearsal"/>'] if event.rehearsal else []),
             f'<link href="{escape(host)}/graphql?query=%7Bballot(id:%22{ballot.ballot_paper_id}%22)%7Bstatus%7D%7D"/>',
             f"<summary>{escape(summary)}</summary>",
             "</entry>",
@@ -409,20 +450,22 @@ def export(poll_date: dt.date, format: str = "results", *, base_url: str = "") -
     """One export of ``poll_date`` (see the module's docstring for the formats)."""
     if format not in FORMATS:
         raise ValueError(f"Unknown format {format!r}: use one of {', '.join(FORMATS)}.")
-    builders: dict[str, Callable[[list[Election]], str]] = {
-        "results": lambda es: _csv(RESULTS_COLUMNS, results_rows(es)),
-        "compositions": lambda es: _csv(COMPOSITION_COLUMNS, composition_rows(es)),
-        "previous-winners": lambda es: _csv(PREVIOUS_COLUMNS, previous_rows(es)),
+    builders: dict[str, Callable[[list[Election], bool], str]] = {
+        "results": lambda es, test: _csv(RESULTS_COLUMNS, results_rows(es, test)),
+        "compositions": lambda es, test: _csv(COMPOSITION_COLUMNS, composition_rows(es, test)),
+        "previous-winners": lambda es, test: _csv(PREVIOUS_COLUMNS, previous_rows(es, test)),
     }
     with _snapshot():
         cursor = latest_event_id()
+        # In the same snapshot as the cursor: the switch changes only with an event.
+        state = rehearsal.read_state()
         if format == "atom":
-            return Export(format, poll_date, atom_feed(poll_date, cursor, base_url=base_url), cursor)
+            feed = atom_feed(poll_date, cursor, base_url=base_url, state=state)
+            return Export(format, poll_date, feed, cursor, state)
         elections = _elections(poll_date)
         if format == "json":
-            content = (
-                json.dumps(day_document(poll_date, elections, cursor), indent=1, ensure_ascii=False) + "\n"
-            )
+            document = day_document(poll_date, elections, cursor, state)
+            content = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
         else:
-            content = builders[format](elections)
-    return Export(format, poll_date, content, cursor)
+            content = builders[format](elections, state.active)
+    return Export(format, poll_date, content, cursor, state)

@@ -32,7 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 
-from . import rules, services
+from . import rehearsal, rules, services
 from .models import Ballot, Candidacy, Council, Election, Party, Ward
 
 ELECTION_ID = re.compile(
@@ -383,6 +383,8 @@ CANDIDATE_OPTIONAL = (
     "ballot_papers_counted",
     "rejected_ballots",
     "declared_at",
+    # Our exports' flag: a row that says true is rehearsal data, refused outside a rehearsal.
+    "rehearsal",
 )
 COUNT_COLUMNS = ("electorate", "ballot_papers_counted", "rejected_ballots")
 
@@ -444,7 +446,15 @@ def import_candidates(source, *, user=None, progress=None) -> ImportReport:
     )
     report = ImportReport(rows=len(rows.rows))
     ballots: dict[str, _BallotRows] = {}
+    rehearsing = rehearsal.current().active
     for line, row in rows.rows:
+        if not rehearsing and row.get("rehearsal", "").lower() == "true":
+            rows.error(
+                line,
+                "this row is rehearsal data (its rehearsal column says true): it imports only while "
+                "rehearsing, never as a real result",
+            )
+            continue
         name = rows.text(line, row, "person_name")
         party_id = rows.text(line, row, "party_id")
         election_id = rows.text(line, row, "election_id")

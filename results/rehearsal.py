@@ -40,6 +40,20 @@ class State:
 NOT_REHEARSING = State()
 
 
+def public_flag(state: State) -> dict | None:
+    """The rehearsal as every public surface states it (``extensions.rehearsal`` in the API,
+    ``rehearsal`` in the JSON export); ``None`` when there is nothing to flag."""
+    if not state.active and state.zero_counts is None:
+        return None
+    return {
+        "active": state.active,
+        "label": state.label,
+        "startedAt": state.started_at.isoformat() if state.started_at else None,
+        "pollDate": state.poll_date.isoformat() if state.poll_date else None,
+        "zeroCounts": state.zero_counts.isoformat() if state.zero_counts else None,
+    }
+
+
 def read_state() -> State:
     """The switches as stored (one query; no row = not rehearsing, zero counts off)."""
     from .models import Rehearsal

@@ -1866,6 +1866,7 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
         if rehearsing:
             row.active = False
             row.paused = False
+            row.label, row.started_at, row.poll_date = "", None, None
             row.eve = {}
             row.zero_counts = dt.date.fromisoformat(eve["zero_counts"]) if eve.get("zero_counts") else None
             row.save()

@@ -312,13 +312,13 @@ def apply_all(timeline: Timeline, *, user=None) -> int:
     return len(timeline.actions)
 
 
-def night_time(timeline: Timeline, hhmm: str) -> dt.datetime:
+def night_time(timeline: Timeline, hhmm: str, option: str = "--from") -> dt.datetime:
     """The first moment at or after the timeline's first action whose London clock reads ``HH:MM``."""
     try:
         hour, minute = (int(p) for p in hhmm.split(":"))
         wanted = dt.time(hour, minute)
     except ValueError as exc:
-        raise TimelineError(f"--from takes a time of night as HH:MM, e.g. 01:30 (got {hhmm!r}).") from exc
+        raise TimelineError(f"{option} takes a time of night as HH:MM, e.g. 01:30 (got {hhmm!r}).") from exc
     if not timeline.actions:
         raise TimelineError("the timeline has no actions.")
     first = timeline.actions[0].at.astimezone(LONDON)
@@ -332,7 +332,8 @@ class Player:
     """Plays a timeline at ``speed`` times real time (``None``: as fast as possible).
 
     Actions before ``start`` (a moment of the night) are played at once, as
-    fast as possible, then the clock runs from ``start``. While the
+    fast as possible, then the clock runs from ``start``; it stops before the
+    first action after ``until`` (a slice of the night). While the
     rehearsal row says ``paused`` the player waits, and the rest of the
     night is shifted by the pause. ``sleep``, ``clock`` and ``is_paused`` are
     injectable for tests.
@@ -344,6 +345,7 @@ class Player:
         *,
         speed: float | None,
         start: dt.datetime | None = None,
+        until: dt.datetime | None = None,
         user=None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -356,6 +358,7 @@ class Player:
         self.timeline = timeline
         self.speed = speed
         self.start = start
+        self.until = until
         self.user = user
         self.sleep = sleep
         self.clock = clock
@@ -376,6 +379,8 @@ class Player:
         began = self.clock()
         paused_for = 0.0
         for action in actions:
+            if self.until is not None and action.at > self.until:
+                return  # the slice ends here; the rest of the night is not played
             if self.speed is not None and action.at > origin:
                 due = (action.at - origin).total_seconds() / self.speed
                 while True:

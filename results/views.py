@@ -4,7 +4,9 @@ Plain Django views, outside the GraphQL endpoint: each answer carries the
 event cursor it is consistent with (``X-Events-Cursor``, and in the JSON
 document), an ETag made of the format, the date and that cursor (a new event
 is the only thing that can change an export), and the same short public
-max-age as the API's GET answers, so a CDN can carry them.
+max-age as the API's GET answers, so a CDN can carry them. While the
+deployment rehearses, an ``X-Rehearsal`` header says so (besides the flag
+inside each file) and the file is named ``rehearsal-...``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def export_view(request, poll_date: str, filename: str):
         etag = _etag(fmt, date, export.events_cursor)
         response = HttpResponse(export.content, content_type=export.content_type)
         response["Content-Disposition"] = f'inline; filename="{export.filename}"'
+        if export.rehearsal.active:
+            label = export.rehearsal.label.encode("ascii", "replace").decode()
+            response["X-Rehearsal"] = f"true; label={label!r}" if label else "true"
         cursor = export.events_cursor
     response["ETag"] = etag
     response["X-Events-Cursor"] = str(cursor)

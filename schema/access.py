@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 LEASE = 60  # seconds a subscription's slot lives without renewal
 KEY_CHECK_INTERVAL = 2.0  # seconds between the watcher's looks at revoked keys
+REDIS_CONNECTIONS = 8  # connections to Redis per process for the counting
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,12 @@ class RedisCounter:
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis
 
-        self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # A few connections, shared: a burst of clients waits its turn for one rather than
+        # opening a connection each (redis-py's connection setup is slow, in the event loop).
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=REDIS_CONNECTIONS, timeout=2, socket_timeout=2, socket_connect_timeout=2
+        )
+        self.redis = redis.Redis(connection_pool=pool)
 
     async def hit(self, bucket: str, limit: int) -> Decision:
         start, reset = _window()

@@ -118,7 +118,7 @@ class EventKind(enum.Enum):
     REHEARSAL_STARTED = strawberry.enum_value(
         Event.Kind.REHEARSAL_STARTED.value,
         description="A rehearsal started: what follows is test data (each event says `rehearsal: true`) "
-        "until a RESET.",
+        "until a RESET. Delivered to every subscription, whatever its filters.",
     )
     RESET = strawberry.enum_value(
         Event.Kind.RESET.value,

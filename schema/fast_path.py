@@ -57,6 +57,7 @@ class CachedAnswers:
             or access.key_from_headers(headers) is not None
             or len(query_string) > http.MAX_QUERY_STRING
             or not _host_allowed(headers.get("host", ""))
+            or "text/event-stream" in headers.get("accept", "").lower()  # graphql-sse: Django's
         ):
             return False
         secure = _is_secure(scope, headers)

@@ -12,8 +12,9 @@ Every request is bounded before anything else is done with it: a body of at
 most ``MAX_BODY_BYTES`` (413 beyond), a query string of at most
 ``MAX_QUERY_STRING`` bytes (414), JSON that is UTF-8, an object, and nested at
 most as deep as Python's parser can go (400 otherwise), and an execution time
-of at most ``settings.GRAPHQL_TIMEOUT`` seconds (503 beyond). The document
-itself is bounded by ``schema.limits``.
+of at most ``settings.GRAPHQL_TIMEOUT`` seconds (503 beyond: what the request
+awaits is cancelled, and ``schema.limits.TimeLimit`` stops the resolvers that
+run in the event loop). The document itself is bounded by ``schema.limits``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from strawberry.django.views import AsyncGraphQLView
 from strawberry.types import ExecutionResult
 from strawberry_django.resolvers import resolving_async
 
-from . import access, response_cache
+from . import access, response_cache, sse
+from .limits import TimeLimitExceeded
 
 COUNTED = "electionsite.quota_decision"  # the scope key of a decision taken by schema.fast_path
 JSON = "application/json"
@@ -93,7 +95,7 @@ class GraphQLHTTPView(AsyncGraphQLView):
         decision = None
         try:
             self._check_size(request)
-            if not self._is_ide_page(request):
+            if sse.accepts(request) or not self._is_ide_page(request):
                 identity = await access.identify_request(request)
                 # Counted already when the ASGI fast path looked for a cached answer (schema.fast_path).
                 decision = request.scope.get(COUNTED) if hasattr(request, "scope") else None
@@ -101,9 +103,12 @@ class GraphQLHTTPView(AsyncGraphQLView):
                     decision = await access.hit(identity)
                 if not decision.allowed:
                     raise access.too_many(decision)
-            response = (
-                await self._answer(request, identity) if decision is not None else await self.run(request)
-            )
+            if sse.accepts(request):
+                response = await sse.serve(request, identity, self.schema)
+            elif decision is not None:
+                response = await self._answer(request, identity)
+            else:
+                response = await self.run(request=request)
         except response_cache.PersistedQueryError as error:
             status = (
                 400 if error.status == 400 or request._graphql_media_type == GRAPHQL_RESPONSE_JSON else 200
@@ -126,7 +131,10 @@ class GraphQLHTTPView(AsyncGraphQLView):
                 status = 415
             elif exc.reason.startswith("subscriptions are not allowed"):
                 status = 400
-                exc.reason = "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP."
+                exc.reason = (
+                    "Subscriptions are served over WebSocket (graphql-transport-ws) and Server-Sent Events "
+                    "(graphql-sse: send Accept: text/event-stream) at /graphql, not as one HTTP response."
+                )
             elif request.method == "GET" and "not allowed when using GET" in exc.reason:
                 status = 405  # the spec: a mutation over GET is 405 Method Not Allowed
             response = self._json_response(request, {"errors": [{"message": exc.reason}]}, status)
@@ -274,17 +282,20 @@ class GraphQLHTTPView(AsyncGraphQLView):
         timeout = settings.GRAPHQL_TIMEOUT
         try:
             async with asyncio.timeout(timeout):
-                return await super().execute_single(*args, **kwargs)
+                result = await super().execute_single(*args, **kwargs)
         except TimeoutError as exc:
             # The resolver cut short may have been running in a thread with strawberry-django's
             # "resolving in a thread" flag set; asgiref copies that context back here, and
             # the rest of this request (and, under the test client, the caller) must not inherit it.
             resolving_async.set(False)
-            raise HTTPException(
-                503,
-                f"The request took more than {timeout:g} seconds and was stopped: "
-                "ask for less (a smaller `first`, fewer nested lists).",
-            ) from exc
+            raise HTTPException(503, TimeLimitExceeded().message) from exc
+        # Work in the event loop cannot be cancelled from outside: schema.limits.TimeLimit
+        # stops it from within, and its fields' errors say so.
+        if any(
+            (e.extensions or {}).get("code") == "TIME_LIMIT" for e in getattr(result, "errors", None) or ()
+        ):
+            raise HTTPException(503, TimeLimitExceeded().message)
+        return result
 
     async def process_result(self, request: HttpRequest, result: ExecutionResult):
         data = await super().process_result(request, result)

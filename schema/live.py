@@ -30,7 +30,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
@@ -59,7 +59,7 @@ REJOIN_EVERY = 3_600  # seconds between renewals of the hub's group membership
 
 
 # Events that change what every page shows: delivered whatever a subscription filters on.
-ALWAYS_DELIVERED = frozenset({Event.Kind.RESET, Event.Kind.ZERO_COUNTS})
+ALWAYS_DELIVERED = frozenset({Event.Kind.REHEARSAL_STARTED, Event.Kind.RESET, Event.Kind.ZERO_COUNTS})
 
 
 @dataclass(frozen=True)
@@ -270,13 +270,29 @@ def hub() -> EventHub:
     return current
 
 
-async def stream_events(cursor: int | None, event_filter: EventFilter) -> AsyncIterator[Event]:
+async def stream_events(
+    cursor: int | None,
+    event_filter: EventFilter,
+    *,
+    room: Callable[[], Awaitable[bool]] | None = None,
+    take_turns: bool = True,
+) -> AsyncIterator[Event]:
     """Every matching event after ``cursor`` (from the table), then live ones, in order, once each.
 
     With no cursor the stream starts now. The subscription registers with the
     hub before replaying, so an event committed during the replay is either
     read by the replay or queued by the hub; ids at or below the last one
     yielded are skipped at the seam.
+
+    ``room``, when given, is awaited before each event is handed out: it waits
+    while the client has not read what it was sent, and says False (the stream
+    ends) once the client has been too slow for too long (see ``schema.ws``). A replay waits there
+    before taking its turn, so a client that stops reading holds no one else up.
+
+    A replaying subscription holds one of the process's few replay turns while
+    its consumer handles each event (a socket's send). ``take_turns=False`` is
+    for a consumer whose handling waits on something else entirely (a webhook's
+    POST, for seconds): holding a turn there would make every other replay wait.
     """
     current = hub()
     async with current.subscribe(event_filter) as (subscription, position):
@@ -293,9 +309,14 @@ async def stream_events(cursor: int | None, event_filter: EventFilter) -> AsyncI
                 for event in batch:
                     last = event.pk
                     if event_filter.matches(event):
+                        if room is not None and not await room():
+                            return  # the client was too slow and is being closed
                         # Only a few replays send at once: the rest wait their turn here,
                         # so live subscribers and other requests keep the event loop.
-                        async with current.replay_sends:
+                        if take_turns:
+                            async with current.replay_sends:
+                                yield event
+                        else:
                             yield event
                         # Sending a frame does not wait on the socket: without this a replay
                         # would send its whole backlog in one go, starving everyone else.
@@ -310,6 +331,8 @@ async def stream_events(cursor: int | None, event_filter: EventFilter) -> AsyncI
             event = await subscription.queue.get()
             if event.pk <= last:
                 continue
+            if room is not None and not await room():  # meanwhile the hub queues, up to QUEUE_LIMIT
+                return  # the client was too slow and is being closed
             last = event.pk
             yield event
 

@@ -64,15 +64,7 @@ def zero_counts_apply(ballot: BallotModel) -> bool:
 
 def flag(state: rehearsal.State) -> dict | None:
     """The ``rehearsal`` extension of an answer; ``None`` when there is nothing to flag."""
-    if not state.active and state.zero_counts is None:
-        return None
-    return {
-        "active": state.active,
-        "label": state.label,
-        "startedAt": state.started_at.isoformat() if state.started_at else None,
-        "pollDate": state.poll_date.isoformat() if state.poll_date else None,
-        "zeroCounts": state.zero_counts.isoformat() if state.zero_counts else None,
-    }
+    return rehearsal.public_flag(state)
 
 
 class RehearsalExtension(SchemaExtension):

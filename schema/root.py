@@ -14,7 +14,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from .elections import ElectionQuery
 from .events import EventQuery
-from .limits import DocumentLimits
+from .limits import DocumentLimits, TimeLimit
 from .national import NationalQuery
 from .posts import PostQuery
 from .rehearsal import RehearsalQuery, rehearsal_extension
@@ -83,6 +83,8 @@ schema = ElectionSchema(
         # before validation; validation rules stay the same tuple, so its cache hits.
         DocumentLimits,
         lambda: ValidationCache(maxsize=256),
+        # GRAPHQL_TIMEOUT checked before each field: it holds for work in the event loop too.
+        TimeLimit,
         DjangoOptimizerExtension,
         rehearsal_extension,
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Unexpected server error."),

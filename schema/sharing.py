@@ -10,6 +10,15 @@ and every other subscriber with the same document sends the stored result.
 Arguments of the root ``events`` field (``after``, ``councils``, ``kinds``)
 only shape the stream, never the payload, so the variables they use are left
 out of the key: subscribers resuming from different cursors share results.
+
+That one execution runs in a worker thread, not in the event loop. Its
+resolvers read only rows loaded with the event, but a large payload (a
+council page's: every ward with its candidates) takes tens of milliseconds
+of pure Python, and a replay executes one event after another: in the event
+loop, every other client's request would wait that long at each of its
+steps (a normal query waited 1.5 s behind a single replaying socket). In a
+thread, the interpreter hands the event loop its turn every few
+milliseconds instead.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import asyncio
 import inspect
 from typing import Any
 
+from channels.db import database_sync_to_async
 from graphql import OperationType, VariableNode, print_ast
 from graphql.language import Node
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -83,14 +93,19 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         key = self._payload_key()
         shared = results.get(key)
         if shared is None:
-            outcome = super().execute_operation(serially)
-            if not inspect.isawaitable(outcome):
-                results[key] = outcome
-                return outcome
-            shared = results[key] = asyncio.ensure_future(outcome)
+            shared = results[key] = asyncio.ensure_future(_off_loop(super().execute_operation, serially))
         if isinstance(shared, asyncio.Future):
             return _await(shared)
         return shared
+
+
+async def _off_loop(operation, serially):
+    """Run the execution in a worker thread (with the caller's context, and any database
+    connection it opened closed after); finish in the loop whatever it left to await."""
+    outcome = await database_sync_to_async(operation, thread_sensitive=False)(serially)
+    if inspect.isawaitable(outcome):
+        outcome = await outcome
+    return outcome
 
 
 async def _await(future: asyncio.Future):

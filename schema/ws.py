@@ -16,14 +16,32 @@ revoked while connected ends the connection (4403) within a few seconds.
 Messages are bounded too: at most ``MAX_MESSAGE`` characters (1009 beyond),
 at most ``MAX_PENDING`` waiting to be handled (1008 beyond), JSON objects
 of the protocol's shape (4400 otherwise, with the reason).
+
+So is what waits to go out. The server writes a frame whether or not the
+client reads, so each connection watches its own unsent bytes (the
+transport's write buffer, which fills once the kernel's socket buffers are
+full): above ``OUTBOX_HIGH`` its subscriptions wait before handing out their
+next event (``room``), a replay without holding the replays' shared turn; a
+client that leaves more than ``OUTBOX_HIGH`` unread for
+``settings.WS_STALL_TIMEOUT`` seconds is closed with ``TOO_SLOW`` (4008),
+whose reason says to resubscribe from the last event id it received. The
+close frame follows what the client has not yet read; if the client has not
+read that far ``CLOSE_GRACE`` seconds later, the connection is dropped. A
+slow client's memory on the server is thus a few hundred kilobytes, and it
+never holds up anyone else.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import json
+import logging
+import time
 from collections import OrderedDict
 
+from django.conf import settings
 from graphql import GraphQLError
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -34,6 +52,29 @@ from . import access
 ENCODED_KEEP = 512  # encoded payloads kept: a few per event in flight is plenty
 MAX_MESSAGE = 64 * 1024  # characters in one client message (a subscribe is ~1 kB)
 MAX_PENDING = 64  # client messages waiting to be handled
+OUTBOX_HIGH = 256 * 1024  # unsent bytes of a connection above which its subscriptions wait
+# The server's own pause point for the connection's writes (uvicorn waits there, for
+# everything, the close frame included), raised well above ours so that ours governs.
+TRANSPORT_HIGH = 4 * OUTBOX_HIGH
+CLOSE_GRACE = 10.0  # seconds a client closed for being too slow has to read its close frame
+TOO_SLOW = 4008
+TOO_SLOW_REASON = (
+    "Too slow: unread messages piled up. Resubscribe with after set to the last event id you received."
+)
+
+logger = logging.getLogger(__name__)
+
+
+class TooSlow(ConnectionError):
+    """The client has not read what was sent for too long: its connection is being closed."""
+
+
+def _transport_of(send) -> asyncio.WriteTransport | None:
+    """The transport under an ASGI send callable, where the server exposes it (uvicorn's
+    WebSocket protocols are the object of their bound ``send``); None otherwise (tests'
+    in-process communicator)."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    return transport if hasattr(transport, "get_write_buffer_size") else None
 
 
 def _protocol_problem(message: object) -> str | None:
@@ -157,6 +198,73 @@ class PartnerTransportWSHandler(BaseGraphQLTransportWSHandler):
 class EventsConsumer(GraphQLWSConsumer):
     _encoded: OrderedDict[int, tuple[object, str]] = OrderedDict()
     graphql_transport_ws_handler_class = PartnerTransportWSHandler
+    _transport: asyncio.WriteTransport | None = None
+    _backlogged_since: float | None = None  # when unsent bytes last rose above OUTBOX_HIGH
+    _too_slow = False
+
+    async def websocket_connect(self, message) -> None:
+        self._transport = _transport_of(self.base_send)
+
+        if self._transport is not None:
+            with contextlib.suppress(AttributeError, ValueError):
+                self._transport.set_write_buffer_limits(high=TRANSPORT_HIGH)
+        await super().websocket_connect(message)
+
+    def unsent(self) -> int:
+        """Bytes written to this connection that the client has not taken yet (beyond the kernel's buffers)."""
+        transport = self._transport
+        return 0 if transport is None else transport.get_write_buffer_size()
+
+    async def room(self) -> bool:
+        """Wait until the client has read its backlog down to ``OUTBOX_HIGH`` unsent bytes.
+
+        False (the stream should end) once the connection is being closed for being too
+        slow: when the backlog has stayed above that for ``WS_STALL_TIMEOUT`` seconds.
+        """
+        while True:
+            if self._too_slow:
+                return False
+            if self.unsent() <= OUTBOX_HIGH:
+                self._backlogged_since = None
+                return True
+            now = time.monotonic()
+            if self._backlogged_since is None:
+                self._backlogged_since = now
+            elif now - self._backlogged_since >= settings.WS_STALL_TIMEOUT:
+                await self.too_slow()
+                return False
+            await asyncio.sleep(0.05)
+
+    async def too_slow(self) -> None:
+        """Close with 4008 behind what the client has not read; drop it if it never reads that far."""
+        if self._too_slow:
+            return
+        self._too_slow = True
+        logger.warning("closed a WebSocket client too slow to read (4008): %d bytes unread", self.unsent())
+        transport = self._transport
+        if transport is not None:
+            # Let the close frame through behind the backlog: the server holds every send,
+            # the close included, while the transport is over its high-water mark.
+            with contextlib.suppress(AttributeError, ValueError):
+                transport.set_write_buffer_limits(high=self.unsent() + TRANSPORT_HIGH)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                await self.close(code=TOO_SLOW, reason=TOO_SLOW_REASON)
+        if transport is not None:
+            asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        if self._too_slow:
+            return  # closed for being too slow: nothing more goes out
+        if self.unsent() > OUTBOX_HIGH and self._backlogged_since is None:
+            self._backlogged_since = time.monotonic()
+        try:
+            # The server itself waits (for everyone) only past TRANSPORT_HIGH: not for long.
+            async with asyncio.timeout(settings.WS_STALL_TIMEOUT):
+                await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except TimeoutError:
+            await self.too_slow()
+            raise TooSlow(TOO_SLOW_REASON) from None
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is not None and len(text_data) > MAX_MESSAGE:

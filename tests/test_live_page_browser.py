@@ -13,6 +13,7 @@ tests/node): skipped without them unless REQUIRE_BROWSER=1 (as in CI).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import time
@@ -292,6 +293,57 @@ def test_declarations_corrections_retractions_and_a_restart_reach_the_open_pages
     assert council.locator(f'[data-ballot="{BEACON}"]').count() == 1
     assert night.errors == [] and council.errors == []
     write_waits("live-latency.txt")
+
+
+def reloaded(page) -> None:
+    """Mark the page; ``fresh`` below waits until a reload has dropped the mark."""
+    page.evaluate("window.beforeReload = true")
+
+
+FRESH = "() => window.beforeReload === undefined && window.liveResults && window.liveResults.connected"
+
+
+def test_a_rehearsal_reloads_the_open_pages_with_its_banner_until_the_reset(browser, demo_server, desk):
+    night = open_live(browser, demo_server, "/")
+    council = open_live(browser, demo_server, RUSHCLIFFE)
+    assert night.locator("#rehearsal").count() == 0 and council.locator("#rehearsal").count() == 0
+    # Back to the eve (the demo is loaded with its night): a RESET, and every open page reloads.
+    for page in (night, council):
+        reloaded(page)
+    desk(services.reset_to_eve, dt.date(2023, 5, 4))
+    for page in (night, council):
+        within(page, FRESH, seconds=10, label="reset -> page reloaded")
+    assert "Awaiting" in council.locator(f'[data-ballot="{BEACON}"]').inner_text()
+    # A rehearsal starts: the pages reload with the banner, above everything, and say so in their title.
+    for page in (night, council):
+        reloaded(page)
+    desk(services.start_rehearsal, dt.date(2023, 5, 4), label="Dress rehearsal")
+    for page in (night, council):
+        within(page, FRESH, seconds=10, label="rehearsal started -> page reloaded with its banner")
+        banner = page.locator("#rehearsal")
+        assert banner.is_visible()
+        assert banner.inner_text().startswith("Rehearsal: test data, not real results.")
+        assert "(Dress rehearsal)" in banner.inner_text()
+        assert page.title().startswith("REHEARSAL, not real results: ")
+        assert page.evaluate("document.body.firstElementChild.nextElementSibling.id") == "rehearsal"
+    for width in (1280, 360):
+        night.set_viewport_size({"width": width, "height": 900})
+        night.screenshot(path=str(SCREENSHOTS / f"live-rehearsal-{width}.png"))
+    # A declaration while rehearsing arrives flagged, in place, under the banner.
+    desk(declare, BEACON, ["Donna Stevens"])
+    within(council, f"() => document.querySelector(`[data-ballot='{BEACON}'] .elected`) !== null")
+    assert council.locator("#rehearsal").is_visible()
+    # The reset: every page reloads without the banner, back at the eve.
+    for page in (night, council):
+        reloaded(page)
+    desk(services.reset_to_eve, dt.date(2023, 5, 4))
+    for page in (night, council):
+        within(page, FRESH, seconds=10, label="reset -> page reloaded without the banner")
+        assert page.locator("#rehearsal").count() == 0
+        assert not page.title().startswith("REHEARSAL")
+    assert council.locator(f'[data-ballot="{BEACON}"] .elected').count() == 0
+    assert night.errors == [] and council.errors == []
+    write_waits("live-rehearsal-latency.txt")
 
 
 PAGES = {

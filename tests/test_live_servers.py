@@ -113,6 +113,8 @@ class Server:
                 str(self.port),
                 "--log-level",
                 "warning",
+                "--ws-per-message-deflate",  # off, as bin/serve and bin/demo
+                "false",
             ],
             cwd=ROOT,
             env=env,

@@ -6,6 +6,7 @@ Like test_live_servers.py, these need PostgreSQL (DATABASE_URL) and Redis
 
 import asyncio
 import json
+import socket
 import statistics
 import time
 import urllib.error
@@ -20,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from partners import keys
 
 from .test_limits import fragment_bomb
-from .test_live_servers import _missing, declare, make_council
+from .test_live_servers import _missing, declare, last_event_id, make_council
 
 pytestmark = [
     pytest.mark.usefixtures("close_thread_connections"),
@@ -86,6 +87,32 @@ async def test_two_processes_share_one_partners_quota_then_it_recovers(servers):
     assert (status, headers["ratelimit-remaining"]) == (200, "3")
 
 
+async def test_two_keys_of_one_partner_share_its_quota_and_each_keys_use_is_recorded(servers):
+    """The quota is the partner's, so a rotation (two live keys) does not double it; each
+    key's own use (requests made with it, counted or refused) is recorded for the admin."""
+    partner = await sync_to_async(keys.create_partner)(f"Outlet {uuid.uuid4().hex[:6]}", per_minute=4)
+    (old, old_raw), (new, new_raw) = [await sync_to_async(keys.issue_key)(partner) for _ in range(2)]
+    a, b = servers(QUOTA_WINDOW="3"), servers(QUOTA_WINDOW="3")
+    while time.time() % 3 > 1:
+        await asyncio.sleep(0.05)
+    plan = [(a, old_raw), (b, new_raw), (a, new_raw), (b, old_raw), (a, new_raw), (b, new_raw)]
+    statuses = [
+        (await asyncio.to_thread(request, server.port, {"query": "{ parties { id } }"}, {"X-API-Key": raw}))[
+            0
+        ]
+        for server, raw in plan
+    ]
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    await asyncio.sleep(2.5)  # each process records its keys' uses every 2 s
+
+    def recorded():
+        for key in (old, new):
+            key.refresh_from_db()
+        return (old.use_count, new.use_count, old.last_used_at is not None, new.last_used_at is not None)
+
+    assert await sync_to_async(recorded)() == (2, 4, True, True)
+
+
 async def test_a_revoked_key_is_refused_at_once_and_its_subscription_ended(servers):
     partner = await sync_to_async(keys.create_partner)(f"Outlet {uuid.uuid4().hex[:6]}")
     key, raw = await sync_to_async(keys.issue_key)(partner)
@@ -115,6 +142,13 @@ async def test_a_revoked_key_is_refused_at_once_and_its_subscription_ended(serve
         "API key revoked or partner suspended: connection ended.",
     )
     assert time.monotonic() - revoked_at < 5
+
+
+async def test_the_server_does_not_compress_websocket_messages(servers):
+    server = servers()
+    async with connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # it offers deflate
+        assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
 
 
 async def test_keys_mode_refuses_anonymous_clients_over_http_and_websocket(servers):
@@ -285,3 +319,131 @@ async def test_the_fragment_bomb_over_websocket_is_refused_at_once_and_http_keep
     assert status == 200
     assert took < 0.5
     assert parallel < max(4 * usual, usual + 0.15)
+
+
+BIG_REPLAY = """subscription { events(after: "0") { id kind election { id seatsDeclared
+  ballots { id status declaredAt turnout candidacies { name votes elected share party { id name shortName colour } } } } } }"""
+
+
+class RawClient:
+    """A graphql-transport-ws client on a bare socket (websockets' sans-I/O protocol), which
+    reads the socket only when told to: a client that stops reading, with no library
+    taking frames off the socket behind the test's back."""
+
+    def __init__(self, port: int):
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # a phone's, say
+        self.sock.settimeout(10)
+        self.protocol = ClientProtocol(
+            parse_uri(f"ws://127.0.0.1:{port}/graphql"), subprotocols=["graphql-transport-ws"], max_size=None
+        )
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+        self.messages: list[dict] = []
+        while not self.protocol.events_received():
+            self.protocol.receive_data(self.sock.recv(65536))  # the handshake's response
+
+    def _flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.sock.sendall(data)
+
+    def send(self, message: dict) -> None:
+        self.protocol.send_text(json.dumps(message).encode())
+        self._flush()
+
+    def read_until_closed(self) -> tuple[int | None, str | None]:
+        """Read everything (kept in ``messages``) until the server's close frame; its code and reason."""
+        while self.protocol.close_rcvd is None:
+            data = self.sock.recv(1 << 20)
+            if not data:
+                break
+            self.protocol.receive_data(data)
+            for frame in self.protocol.events_received():
+                if frame.opcode.name == "TEXT":
+                    self.messages.append(json.loads(frame.data))
+        close = self.protocol.close_rcvd
+        self.sock.close()
+        return (close.code, close.reason) if close else (None, None)
+
+
+async def test_a_client_that_stops_reading_is_closed_with_4008_and_holds_no_one_up(servers):
+    from schema.ws import TOO_SLOW, TOO_SLOW_REASON
+
+    ballots = await sync_to_async(make_council)("slowshire", 61)
+    for ballot in ballots[:60]:
+        await sync_to_async(declare)(ballot)
+    latest = str(await sync_to_async(last_event_id)())  # the control call, after the setup's events
+    server = servers(WS_STALL_TIMEOUT="2")
+    query = {"query": NORMAL.replace("testshire", "slowshire")}
+    for _ in range(3):
+        await asyncio.to_thread(request, server.port, query)
+    usual = statistics.median([(await asyncio.to_thread(request, server.port, query))[3] for _ in range(5)])
+    before = rss_mib(server.process.pid)
+    url = f"ws://127.0.0.1:{server.port}/graphql"
+    # The slow client subscribes 20 replays of the whole log (over 30 MB, far more than the
+    # sockets' buffers hold) and then reads nothing.
+    slow = await asyncio.to_thread(RawClient, server.port)
+    slow.send({"type": "connection_init"})
+    for op in range(20):
+        slow.send({"id": str(op), "type": "subscribe", "payload": {"query": BIG_REPLAY}})
+    await asyncio.sleep(1)
+
+    # Meanwhile another client replays the whole log, and a normal query keeps its latency.
+    started = time.perf_counter()
+    async with connect(url, subprotocols=["graphql-transport-ws"], max_size=None) as other:
+        await other.send(json.dumps({"type": "connection_init"}))
+        await other.recv()
+        await other.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": REPLAY}}))
+        ids = []
+        async with asyncio.timeout(60):
+            while not ids or ids[-1] != latest:
+                ids.append(json.loads(await other.recv())["payload"]["data"]["events"]["id"])
+    other_took = time.perf_counter() - started
+    parallel = [(await asyncio.to_thread(request, server.port, query))[3] for _ in range(5)]
+    peak = before
+    async with asyncio.timeout(60):  # until the server has closed it, 2 s after its backlog grew
+        while "closed a WebSocket client too slow to read (4008)" not in server.output():
+            peak = max(peak, rss_mib(server.process.pid))
+            await asyncio.sleep(0.2)
+
+    # When it reads again, it finds what was sent before the close, then the close: 4008.
+    code, reason = await asyncio.to_thread(slow.read_until_closed)
+    last = {m["id"]: m["payload"]["data"]["events"]["id"] for m in slow.messages if m["type"] == "next"}
+    print(
+        f"\nother client's replay {other_took:.1f} s; normal query {usual * 1000:.0f} ms alone, "
+        f"{statistics.median(parallel) * 1000:.0f} ms meanwhile; RSS {before:.0f} -> {peak:.0f} MiB; "
+        f"the slow client read {len(slow.messages)} messages, then {code}"
+    )
+    assert (code, reason) == (TOO_SLOW, TOO_SLOW_REASON)
+    assert ids == sorted(ids, key=int) and len(ids) == len(set(ids)) > 61
+    assert slow.messages[0] == {"type": "connection_ack"}
+    assert len(last) == 20 and max(int(v) for v in last.values()) < int(latest)  # closed before the end
+    assert peak - before < 100
+    assert statistics.median(parallel) < max(4 * usual, usual + 0.2)
+
+    # It resumes from the last cursor it received and gets the rest, with no gap.
+    resume_from = last["0"]
+    async with connect(url, subprotocols=["graphql-transport-ws"], max_size=None) as again:
+        await again.send(json.dumps({"type": "connection_init"}))
+        await again.recv()
+        document = REPLAY.replace('events(after: "0")', "events(after: $after)").replace(
+            "subscription {", "subscription($after: String) {"
+        )
+        await again.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": document, "variables": {"after": resume_from}},
+                }
+            )
+        )
+        rest = ids[ids.index(resume_from) + 1 :]
+        async with asyncio.timeout(60):
+            got = [json.loads(await again.recv())["payload"]["data"]["events"]["id"] for _ in rest]
+    assert got == rest
+    assert "Traceback" not in server.output()

@@ -526,6 +526,7 @@ def test_the_results_csv_shows_published_figures_only():
         "certification": "corrected",
         "source": "",
         "source_url": "",
+        "rehearsal": "false",
     }
 
 
@@ -543,9 +544,34 @@ def test_the_atom_feed_lists_declarations_newest_first_without_retracted_ones():
         "Allestree, Derby: declared",
     ]
     summary = feed.find("a:entry", ns).findtext("a:summary", namespaces=ns)
+    # Each candidate with their party's name, not its id.
     assert summary == (
-        "Ivy Ives (PP63) 400 elected; Fay Fox (PP999) 300; Eve Ely (PP52) 200; Daniel Dee (PP90) 150. Reason: typo"
+        "Ivy Ives (Green Party) 400 elected; Fay Fox (Derby Independents) 300; "
+        "Eve Ely (Conservative and Unionist Party) 200; Daniel Dee (Liberal Democrats) 150. Reason: typo"
     )
+
+
+def test_a_rehearsal_export_never_imports_as_a_real_result():
+    from results.importers import ImportFailed
+
+    night()
+    services.reset_to_eve(dt.date(2023, 5, 4))
+    services.start_rehearsal(dt.date(2023, 5, 4), label="Tuesday")
+    abbey = Ballot.objects.get(ballot_paper_id=ABBEY)
+    services.declare_ballot(abbey, votes={c.pk: 100 + i for i, c in enumerate(abbey.candidacies.all())})
+    flagged = exports.export(dt.date(2023, 5, 4)).content
+    assert {row["rehearsal"] for row in csv.DictReader(io.StringIO(flagged))} == {"true"}
+    services.reset_to_eve(dt.date(2023, 5, 4))
+    before = Event.objects.count()
+    with pytest.raises(ImportFailed) as refused:
+        import_candidates(flagged)
+    first = refused.value.errors[0]
+    assert (first.line, first.message) == (
+        2,
+        "this row is rehearsal data (its rehearsal column says true): it imports only while rehearsing, "
+        "never as a real result",
+    )
+    assert Event.objects.count() == before  # nothing written
 
 
 def test_export_results_refuses_a_bad_date_and_format():
@@ -668,9 +694,9 @@ def test_the_events_feed_with_versions_and_data_takes_a_fixed_number_of_queries(
 def test_each_export_takes_a_fixed_number_of_queries(wards, name, client, django_assert_num_queries):
     declared_council(wards)
     # The latest event (for the ETag), then the export's snapshot (a savepoint here, inside the test's
-    # transaction, and its release): the cursor again, the elections with their results (elections,
-    # composition, ballots, candidacies, previous winners).
-    with django_assert_num_queries(9):
+    # transaction, and its release): the cursor again, the rehearsal switch, the elections with their
+    # results (elections, composition, ballots, candidacies, previous winners).
+    with django_assert_num_queries(10):
         response = client.get(f"/exports/2023-05-04/{name}")
     assert response.status_code == 200
     with django_assert_num_queries(1):  # not modified: the cursor alone
@@ -718,3 +744,57 @@ def test_the_admin_links_every_export_of_every_poll_date():
         if f'href="/exports/2023-05-04/{name}" download' in html
     ] == ["results.csv", "compositions.csv", "previous-winners.csv", "day.json", "declarations.atom"]
     assert 'id="exports-link"' in desk.get("/admin/").content.decode()
+
+
+def snapshot(*people) -> dict:
+    return {
+        "candidacies": [
+            {"person_name": name, "person_id": pid, "votes": votes, "elected": elected}
+            for name, pid, votes, elected in people
+        ]
+    }
+
+
+@pytest.mark.pure
+def test_versions_diff_matches_candidates_by_person_id_and_tells_namesakes_apart():
+    from results.versions import version_changes
+
+    before = snapshot(("John Smith", "301", 400, True), ("John Smith", "302", 300, False))
+    after = snapshot(("John Smith", "302", 420, True), ("John Smith", "301", 400, False))
+    assert version_changes(before, after) == (
+        "John Smith (person 302): 300 → 420",
+        "Elected: John Smith (person 301) → John Smith (person 302)",
+    )
+
+
+@pytest.mark.pure
+def test_versions_diff_follows_a_renamed_candidate_by_person_id_and_falls_back_to_names():
+    from results.versions import version_changes
+
+    renamed = version_changes(
+        snapshot(("Jon Smyth", "301", 400, True), ("Ann Able", "", 300, False)),
+        snapshot(("John Smith", "301", 410, True), ("Ann Able", "", 300, False)),
+    )
+    assert renamed == ("John Smith: 400 → 410",)  # one person, shown by the later name
+    by_name = version_changes(
+        snapshot(("Ann Able", "", 300, False), ("Bob Baker", "", 310, True)),
+        snapshot(("Ann Able", "", 330, True), ("Bob Baker", "", 310, False)),
+    )
+    assert by_name == ("Ann Able: 300 → 330", "Elected: Bob Baker → Ann Able")
+
+
+def test_a_correction_between_two_people_of_one_name_reads_apart_in_the_api():
+    csv_text = HEADER + (
+        f"301,John Smith,PP53,Labour Party,,{E},{ABBEY},Abbey,1,,\n"
+        f"302,John Smith,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,1,,\n"
+    )
+    import_candidates(csv_text)
+    abbey = Ballot.objects.get(ballot_paper_id=ABBEY)
+    labour, libdem = (abbey.candidacies.get(person_id=pid) for pid in ("301", "302"))
+    services.declare_ballot(abbey, votes={labour.pk: 400, libdem.pk: 300})
+    services.correct_ballot(abbey, votes={labour.pk: 400, libdem.pk: 420}, reason="transposed")
+    versions = run(VERSIONS, id=ABBEY)["ballot"]["versions"]
+    assert versions[-1]["changes"] == [
+        "John Smith (person 302): 300 → 420",
+        "Elected: John Smith (person 301) → John Smith (person 302)",
+    ]

@@ -412,6 +412,26 @@ def test_a_pause_holds_the_replay_and_shifts_the_rest_of_the_night():
     assert times == [0, 120, 150]
 
 
+def test_a_slice_of_the_night_stops_after_until_and_the_rest_plays_from_there(tmp_path):
+    ballots = eve()
+    path = write_night(tmp_path, three_declarations(ballots))
+    out = io.StringIO()
+    call_command("replay_night", path, "--speed", "max", "--until", "01:30", stdout=out)
+    assert (
+        "Stopped at 01:30 (--until) after 2 of 3 actions; play the rest with --from 01:30." in out.getvalue()
+    )
+    assert sorted(Ballot.objects.published().values_list("ballot_paper_id", flat=True)) == sorted(
+        b.ballot_paper_id for b in ballots[:2]
+    )
+    out = io.StringIO()
+    call_command("replay_night", path, "--speed", "max", "--from", "01:30", stdout=out)
+    # Into the running rehearsal: the two played before are refused (already declared), the third plays.
+    assert "2 actions were refused" in out.getvalue()
+    assert Ballot.objects.published().count() == 3
+    with pytest.raises(CommandError, match="--until takes a time of night as HH:MM"):
+        call_command("replay_night", path, "--speed", "max", "--until", "late", stdout=io.StringIO())
+
+
 def test_starting_from_a_time_of_night_plays_what_came_before_at_once():
     ballots = eve()
     night = timeline.parse(three_declarations(ballots).splitlines())

@@ -15,13 +15,13 @@ from django.conf import settings
 from results import timeline
 
 from . import factories as f
-from .test_live_servers import (  # noqa: F401 (pytestmark is used by pytest)
+from .test_live_servers import (
     ROOT,
     GraphQLWS,
     database_url,
     event_ids_after,
     last_event_id,
-    pytestmark,  # the live-server marks: PostgreSQL and Redis, a transactional database
+    pytestmark,  # noqa: F401 (the live-server marks: PostgreSQL and Redis, a transactional database)
 )
 
 SUBSCRIPTION = """subscription($after: String, $kinds: [EventKind!]) {
@@ -90,7 +90,7 @@ async def subscribe(client: GraphQLWS, after: str, kinds=None, op_id: str = "1")
     )
 
 
-async def test_a_subscriber_during_a_60x_replay_receives_every_event_once_in_order_flagged(servers, tmp_path):  # noqa: F811
+async def test_a_subscriber_during_a_60x_replay_receives_every_event_once_in_order_flagged(servers, tmp_path):
     ballots = await sync_to_async(make_wards)()
     path = night_file(tmp_path, ballots)
     server = servers()
@@ -119,10 +119,10 @@ async def test_a_subscriber_during_a_60x_replay_receives_every_event_once_in_ord
         ]
         assert {e["rehearsal"] for e in received} == {True}
         await everything.nothing_more(1.0)
-        # The reset reaches every subscription, whatever it filters on: clients reload.
+        # The start and the reset reach every subscription, whatever it filters on: clients reload.
         await asyncio.to_thread(manage, "rehearsal", "reset")
-        got = await declarations.events(5, timeout=30)
-        assert [e["kind"] for e in got] == ["BALLOT_DECLARED"] * 4 + ["RESET"]
+        got = await declarations.events(6, timeout=30)
+        assert [e["kind"] for e in got] == ["REHEARSAL_STARTED"] + ["BALLOT_DECLARED"] * 4 + ["RESET"]
         assert {e["rehearsal"] for e in got} == {True}
         after_reset = await everything.events(1, timeout=30)
         assert after_reset[0]["kind"] == "RESET"

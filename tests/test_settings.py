@@ -1,9 +1,12 @@
 """Settings come from the environment; production mode refuses a missing secret."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "k3y-" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ" * 2
@@ -149,6 +152,8 @@ def test_a_production_server_serves_the_admin_and_its_static_files_over_https_on
             str(port),
             "--log-level",
             "warning",
+            "--ws-per-message-deflate",  # off, as bin/serve and bin/demo
+            "false",
         ],
         cwd=ROOT,
         env={
@@ -201,3 +206,19 @@ def test_a_production_server_serves_the_admin_and_its_static_files_over_https_on
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.pure
+def test_every_server_start_turns_websocket_compression_off():
+    """Per-message deflate costs the server CPU per message per socket (BENCHMARKS.md):
+    production, the demo, the tests and the benchmarks all serve without it."""
+    for path in [
+        "bin/serve",
+        "bin/demo",
+        "tests/test_live_servers.py",
+        "tests/test_chaos.py",
+        "tests/test_settings.py",
+        "bench/subscribers.py",
+    ]:
+        text = (ROOT / path).read_text()
+        assert re.search(r'--ws-per-message-deflate"?,?(\s*#[^\n]*)?\s*\\?\s*"?false', text), path

@@ -709,6 +709,7 @@ class BallotEntry:
             "candidacies": [
                 {
                     "person_name": c.person_name,
+                    "person_id": c.person_id,
                     "votes": c.votes,
                     "elected": c.elected,
                     "elected_by_lot": c.elected_by_lot,
@@ -723,6 +724,7 @@ class BallotEntry:
             "candidacies": [
                 {
                     "person_name": c.person_name,
+                    "person_id": c.person_id,
                     "votes": typed.get(c.pk) if form.contested else None,
                     "elected": c.pk in elected,
                     "elected_by_lot": c.pk in preview.by_lot,

@@ -26,7 +26,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import presence
+from .. import presence, rehearsal
 from ..models import Ballot, Candidacy, Election, Event
 from ..standings import ElectionStanding, election_standing
 
@@ -145,8 +145,10 @@ def overview_view(request):
 def updates_view(request):
     """What changed on the overview since ``after`` (an event id): the table again if anything did.
 
-    Answers ``{"cursor", "changed", "html", "open_now"}``. With no new event it
-    costs one query (plus the cache read of who has which ward open).
+    Answers ``{"cursor", "changed", "html", "open_now"}``, and with a change
+    ``rehearsal`` (whether the deployment rehearses now: the page reloads when
+    it started or ended, for its banner). With no new event it costs one query
+    (plus the cache reads of who has which ward open and of the rehearsal).
     """
     _check_access(request)
     after = request.GET.get("after", "")
@@ -161,7 +163,15 @@ def updates_view(request):
     open_now = {
         row.election.election_id: open_now_line(row.open_now) for row in context["rows"] if row.open_now
     }
-    return JsonResponse({"cursor": context["cursor"], "changed": True, "html": html, "open_now": open_now})
+    return JsonResponse(
+        {
+            "cursor": context["cursor"],
+            "changed": True,
+            "html": html,
+            "open_now": open_now,
+            "rehearsal": rehearsal.current().active,
+        }
+    )
 
 
 def open_now_line(open_now) -> str:

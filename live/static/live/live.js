@@ -11,6 +11,10 @@
 //     election's call and composition, the post): we redraw just that part.
 //  4. We remember the id of the last event applied. If the connection drops (or the
 //     server restarts) we subscribe again from it: nothing is missed or applied twice.
+//  5. Rehearsals: every event says `rehearsal: true` while the newsroom rehearses. A
+//     REHEARSAL_STARTED, RESET or ZERO_COUNTS event changes what the whole page shows
+//     (RESET: every result of the day is gone), so we reload; the server renders the
+//     page afresh, with or without its rehearsal banner.
 import { createClient } from "./vendor/graphql-ws/client.js";
 import * as render from "./render.js";
 
@@ -49,6 +53,8 @@ function subscribe() {
       if (errors) return console.error(errors);
       const event = data.events;
       if (state.cursor !== null && Number(event.id) <= Number(state.cursor)) return; // never twice
+      if (RELOAD_ON.has(event.kind)) return location.reload();
+      if (event.rehearsal && !document.getElementById("rehearsal")) showRehearsal();
       apply(event);
       state.cursor = event.id;
       state.applied.push(event.id);
@@ -63,6 +69,14 @@ function subscribe() {
     },
     complete: () => restart("ended by the server"),
   });
+}
+
+const RELOAD_ON = new Set(["REHEARSAL_STARTED", "RESET", "ZERO_COUNTS"]);
+
+/** A rehearsal event reached a page rendered before it began (the reload is on its way). */
+function showRehearsal() {
+  document.body.insertAdjacentHTML("afterbegin", render.rehearsalBanner());
+  if (!document.title.startsWith("REHEARSAL")) document.title = `REHEARSAL, not real results: ${document.title}`;
 }
 
 /** The masthead's status: "Live" while subscribed, "Reconnecting…" while not (in words, not colour). */

@@ -156,3 +156,9 @@ ${chart(e)}
   <tbody>${rows.join("")}</tbody>
 </table>`;
 }
+
+/** The rehearsal banner, as live/templates/live/_rehearsal.html words it (for a page whose
+ *  rehearsal began after it was rendered). */
+export function rehearsalBanner() {
+  return '<div id="rehearsal" class="rehearsal" role="region" aria-label="Rehearsal"><p><strong>Rehearsal: test data, not real results.</strong> What this page shows now is a rehearsal of election night, until the newsroom resets it.</p></div>';
+}

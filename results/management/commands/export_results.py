@@ -11,7 +11,8 @@ class Command(BaseCommand):
     help = (
         "Write a poll date's published results to standard output: Democracy Club's results CSV by "
         "default; --format compositions, previous-winners, json or atom for the others. The event cursor "
-        "the export is consistent with goes to standard error."
+        "the export is consistent with goes to standard error, and while rehearsing a line saying the "
+        "export is test data (the file says so too)."
     )
 
     def add_arguments(self, parser):
@@ -28,3 +29,8 @@ class Command(BaseCommand):
         export = exports.export(date, format)
         self.stdout.write(export.content, ending="")
         self.stderr.write(f"events cursor: {export.events_cursor}")
+        if export.rehearsal.active:
+            label = f" ({export.rehearsal.label})" if export.rehearsal.label else ""
+            self.stderr.write(
+                f"REHEARSAL{label}: this export is test data, flagged as such in the file, not real results."
+            )

@@ -46,10 +46,23 @@ class Command(BaseCommand):
             metavar="HH:MM",
             help="Start at this time of night (London time): earlier actions are played at once first.",
         )
+        parser.add_argument(
+            "--until",
+            metavar="HH:MM",
+            help="Stop after the last action at or before this time of night (London time): a slice of "
+            "the night; play the rest later with --from.",
+        )
         parser.add_argument("--label", default="", help='The rehearsal\'s name, e.g. "Dress rehearsal".')
 
     def handle(
-        self, *args, timeline: str | None = None, speed: str = "1", start=None, label: str = "", **opts
+        self,
+        *args,
+        timeline: str | None = None,
+        speed: str = "1",
+        start=None,
+        until=None,
+        label: str = "",
+        **opts,
     ):
         speed_factor = parse_speed(speed)
         path = timeline or timeline_module.DEMO_TIMELINE
@@ -63,6 +76,7 @@ class Command(BaseCommand):
         try:
             timeline_module.resolve(night)
             start_at = timeline_module.night_time(night, start) if start else None
+            until_at = timeline_module.night_time(night, until, "--until") if until else None
         except timeline_module.TimelineError as exc:
             raise CommandError(f"{path}: {exc}") from exc
         self._start_rehearsal(night, label or night.title)
@@ -70,6 +84,7 @@ class Command(BaseCommand):
             night,
             speed=speed_factor,
             start=start_at,
+            until=until_at,
             report=lambda message: self.stdout.write(f"  … {message}"),
         )
         began = time.monotonic()
@@ -92,6 +107,11 @@ class Command(BaseCommand):
             )
             for refusal in player.refused:
                 self.stdout.write(f"  {refusal}")
+        if until_at is not None and played + len(player.refused) < len(night.actions):
+            self.stdout.write(
+                f"Stopped at {until} (--until) after {played} of {len(night.actions)} actions; "
+                f"play the rest with --from {until}."
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Replayed {played} actions of {night.title or path} in {elapsed:.1f} s "

@@ -27,6 +27,11 @@
       });
       if (!response.ok) throw new Error("HTTP " + response.status);
       const news = await response.json();
+      // A rehearsal started or was reset: reload, so the page's banner says which it is.
+      if (news.changed && "rehearsal" in news && String(news.rehearsal) !== live.dataset.rehearsal) {
+        location.reload();
+        return;
+      }
       if (news.changed && news.html !== null) {
         live.innerHTML = news.html;
         live.dataset.cursor = String(news.cursor);
