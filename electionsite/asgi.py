@@ -12,11 +12,25 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from schema import schema  # noqa: E402
+from schema.fast_path import CachedAnswers  # noqa: E402
 from schema.ws import graphql_ws_consumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Cached answers to anonymous GETs of /graphql are served before Django's handler.
+        "http": CachedAnswers(django_asgi_app),
         "websocket": URLRouter([re_path(r"^graphql/?$", graphql_ws_consumer(schema))]),
     }
 )
+
+# Garbage collection on a server process (PROCESS_TUNING=false turns it off, for comparison):
+# the start-up objects (Django, the schema, graphql-core's types) never die, so they are moved
+# out of the collector's sight, and the youngest generation is collected after 20,000 net
+# allocations instead of 700: a council page allocates tens of thousands of short-lived objects,
+# and collecting every 700 of them charged a large share of each request (BENCHMARKS.md).
+if os.environ.get("PROCESS_TUNING", "true").strip().lower() not in {"0", "false", "no", "off"}:
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)

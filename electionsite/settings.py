@@ -110,6 +110,20 @@ DATABASES = {
     )
 }
 
+# A pool of PostgreSQL connections per server process (Django's own, on psycopg_pool):
+# DATABASE_POOL=N keeps up to N open and lends them to each request in turn. Under ASGI each
+# request runs its database work in a thread of its own, so CONN_MAX_AGE's persistent
+# connections (one per thread) are never reused: they only pile up until collected. With a
+# pool, CONN_MAX_AGE is 0 (Django refuses both).
+DATABASE_POOL = int(os.environ.get("DATABASE_POOL", "0"))
+if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL,
+        "timeout": 10,  # seconds a request waits for a connection before failing
+    }
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -171,6 +185,10 @@ ANONYMOUS_MAX_SUBSCRIPTIONS = int(os.environ.get("ANONYMOUS_MAX_SUBSCRIPTIONS", 
 QUOTA_WINDOW = int(os.environ.get("QUOTA_WINDOW", "60"))
 # Prefix of the quota counters' keys in Redis (processes sharing quotas share it).
 QUOTA_NAMESPACE = os.environ.get("QUOTA_NAMESPACE", "electionsite")
+
+# The GraphQL response cache (schema/response_cache.py): a repeated query is answered from the
+# answer stored at the latest committed event, until the next one. Off: every answer is computed.
+GRAPHQL_RESPONSE_CACHE = env_bool("GRAPHQL_RESPONSE_CACHE", True)
 
 # Seconds a GraphQL request may execute before it is stopped (503).
 GRAPHQL_TIMEOUT = float(os.environ.get("GRAPHQL_TIMEOUT", "10"))

@@ -16,6 +16,7 @@ import re
 from django.conf import settings
 from django.core.cache import cache
 
+from results.cursor import latest as latest_event_id
 from schema import schema
 
 DOC = settings.BASE_DIR / "docs" / "queries.md"
@@ -46,11 +47,12 @@ def run_cached(name: str, **variables) -> dict:
 
     Public data changes only with an event, so an answer stored under the
     latest event id stays exact until the next one: a page then costs one
-    small query (the cursor) instead of a whole page's. The cursor is read
+    read of the cursor (``results.cursor``: one small query, or none with
+    Redis) instead of a whole page's. The cursor is read
     first, so an answer is never older than the id it is stored under; the
     live pages resume from the answer's own ``lastEventId`` anyway.
     """
-    cursor = run("cursor")["lastEventId"]
+    cursor = latest_event_id()
     key = "live:" + hashlib.sha256(json.dumps([name, variables, cursor], sort_keys=True).encode()).hexdigest()
     data = cache.get(key)
     if data is None:

@@ -2,7 +2,7 @@
 
 Services call ``schedule_broadcast`` inside their transaction; the message is
 sent only once that transaction commits, so a rolled-back change emits
-nothing. The channel layer is the in-memory one (one process) or Redis
+nothing; the shared cursor (``results.cursor``) is raised just before. The channel layer is the in-memory one (one process) or Redis
 (``REDIS_URL``). Subscribers read the event itself from the ``Event`` table by
 its id, which is what makes resuming from a cursor exact.
 """
@@ -14,6 +14,8 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+from . import cursor
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,13 @@ def schedule_broadcast(event) -> None:
         "kind": event.kind,
         "council": event.council.slug if event.council_id else None,
     }
-    transaction.on_commit(lambda: broadcast(message))
+    pk = event.pk
+
+    def committed() -> None:
+        cursor.committed(pk)  # first: a reader woken by the notice must find the new cursor
+        broadcast(message)
+
+    transaction.on_commit(committed)
 
 
 def broadcast(message: dict) -> None:

@@ -188,6 +188,11 @@ def _window() -> tuple[int, int]:
     return start, max(1, math.ceil(start + window - now))
 
 
+def quota_key(bucket: str, start: int) -> str:
+    """The Redis key counting ``bucket``'s requests in the window starting at ``start``."""
+    return f"{settings.QUOTA_NAMESPACE}:quota:{bucket}:{start}"
+
+
 class MemoryCounter:
     """Counts in this process (no REDIS_URL: one process)."""
 
@@ -240,7 +245,7 @@ class RedisCounter:
 
     async def hit(self, bucket: str, limit: int) -> Decision:
         start, reset = _window()
-        key = f"{settings.QUOTA_NAMESPACE}:quota:{bucket}:{start}"
+        key = quota_key(bucket, start)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 count, _ = await pipe.incr(key).expire(key, settings.QUOTA_WINDOW + 5).execute()

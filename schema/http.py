@@ -32,12 +32,21 @@ from strawberry.django.views import AsyncGraphQLView
 from strawberry.types import ExecutionResult
 from strawberry_django.resolvers import resolving_async
 
-from . import access, sse
+from . import access, response_cache, sse
 from .limits import TimeLimitExceeded
 
+COUNTED = "electionsite.quota_decision"  # the scope key of a decision taken by schema.fast_path
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-GET_MAX_AGE = 5  # seconds a cache may serve a GET answer: a declaration shows within that
+# What a cache (a CDN, a browser) may do with a successful GET answer: serve it for
+# GET_MAX_AGE seconds, then for GET_STALE more while it fetches the next one in the background
+# (revalidating with the ETag: a 304 when nothing was published meanwhile). So no reader is
+# more than GET_MAX_AGE + GET_STALE seconds behind the last committed event.
+GET_MAX_AGE = 2
+GET_STALE = 3
+# A shared cache must keep the answers to keyed requests apart from the anonymous ones (which it
+# may serve to anyone), and to each media type apart.
+VARY = "Accept, X-API-Key, Authorization"
 MAX_BODY_BYTES = 128 * 1024  # a page's query with its variables is ~2 kB
 MAX_QUERY_STRING = 16 * 1024  # a GET's query string (uvicorn refuses request lines beyond ~64 kB)
 
@@ -88,13 +97,26 @@ class GraphQLHTTPView(AsyncGraphQLView):
             self._check_size(request)
             if sse.accepts(request) or not self._is_ide_page(request):
                 identity = await access.identify_request(request)
-                decision = await access.hit(identity)
+                # Counted already when the ASGI fast path looked for a cached answer (schema.fast_path).
+                decision = request.scope.get(COUNTED) if hasattr(request, "scope") else None
+                if decision is None:
+                    decision = await access.hit(identity)
                 if not decision.allowed:
                     raise access.too_many(decision)
             if sse.accepts(request):
                 response = await sse.serve(request, identity, self.schema)
+            elif decision is not None:
+                response = await self._answer(request, identity)
             else:
                 response = await self.run(request=request)
+        except response_cache.PersistedQueryError as error:
+            status = (
+                400 if error.status == 400 or request._graphql_media_type == GRAPHQL_RESPONSE_JSON else 200
+            )
+            response = self._json_response(
+                request, {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}, status
+            )
+            response["Cache-Control"] = "no-store"  # a CDN must not keep "not found" once it is registered
         except access.Refused as refused:
             response = self._json_response(
                 request,
@@ -122,6 +144,69 @@ class GraphQLHTTPView(AsyncGraphQLView):
             for name, value in decision.headers().items():
                 response[name] = value
         return response
+
+    async def _answer(self, request: HttpRequest, identity: access.Identity):
+        """The answer, from the response cache when it has it (``schema.response_cache``).
+
+        A repeated query (same document, operation name, variables and access
+        level) is answered from the entry stored at the latest committed event
+        id, without parsing, validating or executing it; a GET naming that
+        entry's ETag in ``If-None-Match`` gets a 304. The first request after
+        an event computes the entry once, however many identical ones arrive.
+        """
+        if request.method not in ("GET", "POST"):
+            return await self.run(request=request)
+        request_data = await self.parse_http_body(self.request_adapter_class(request))
+        if isinstance(request_data, list) or not isinstance(request_data.query, str):
+            return await self.run(request=request)  # a batch or no document: the usual errors
+        if not response_cache.enabled() or not response_cache.is_cacheable_query(request_data.query):
+            return await self.run(request=request)
+        store = response_cache.store()
+        access_level = "anonymous" if identity.key_id is None else "partner"
+        key = response_cache.request_key(
+            request_data.query, request_data.operation_name, request_data.variables, access_level
+        )
+        at = await store.cursor()
+        entry = await store.get(key, at)
+        response = None
+        if entry is None:
+
+            async def compute():
+                computed = await self.run(request=request)
+                if computed.status_code == 200 and getattr(request, "_graphql_cacheable", False):
+                    return response_cache.Entry(at, computed.content), computed
+                return None, computed
+
+            entry, response = await store.single_flight(key, at, compute)
+            if entry is None:  # not cacheable: computed here, or computed for another request
+                return response if response is not None else await self.run(request=request)
+        tag = response_cache.etag(key, at, request._graphql_media_type)
+        if request.method == "GET" and response_cache.matches(request.headers.get("If-None-Match"), tag):
+            response = HttpResponse(status=304)
+            self._freshness(request, response, cacheable=True)
+        elif response is None:
+            response = HttpResponse(entry.body, content_type=f"{request._graphql_media_type}; charset=utf-8")
+            self._freshness(request, response, cacheable=True)
+        if request.method == "GET":
+            response["ETag"] = tag
+        return response
+
+    @staticmethod
+    def _freshness(request: HttpRequest, response: HttpResponse, *, cacheable: bool) -> None:
+        """Cache-Control and Vary of a GET answer (POST answers carry none)."""
+        if request.method != "GET":
+            return
+        if not cacheable:
+            # An answer with errors depends on what this client sent: never kept.
+            response["Cache-Control"] = "no-store"
+            return
+        if settings.PUBLIC_API == "open" and access.key_from_headers(request.headers) is None:
+            # The same for every anonymous reader: CDNs may carry it.
+            response["Cache-Control"] = f"public, max-age={GET_MAX_AGE}, stale-while-revalidate={GET_STALE}"
+        else:
+            # A keyed request must reach the origin, to be authenticated and counted.
+            response["Cache-Control"] = f"private, max-age={GET_MAX_AGE}"
+        response["Vary"] = VARY
 
     @staticmethod
     def _is_ide_page(request: HttpRequest) -> bool:
@@ -168,6 +253,21 @@ class GraphQLHTTPView(AsyncGraphQLView):
             raise HTTPException(400, "The JSON is nested too deeply.") from exc
 
     async def parse_http_body(self, request_adapter):
+        """The request's document, variables and extensions (parsed once per request), the
+        document looked up when only its persisted-query hash was sent."""
+        request = request_adapter.request
+        parsed = getattr(request, "_graphql_request_data", None)
+        if parsed is not None:
+            return parsed
+        parsed = await self._parse_http_body(request_adapter)
+        if not isinstance(parsed, list):
+            parsed.query = await response_cache.resolve_persisted(
+                response_cache.store(), parsed.query, parsed.extensions
+            )
+        request._graphql_request_data = parsed
+        return parsed
+
+    async def _parse_http_body(self, request_adapter):
         if request_adapter.method == "POST" and "json" in (request_adapter.content_type or ""):
             # A JSON body must be an object (or a list, refused below as a batch): `null`,
             # `42` or `"x"` would otherwise reach code that expects a mapping.
@@ -199,6 +299,7 @@ class GraphQLHTTPView(AsyncGraphQLView):
 
     async def process_result(self, request: HttpRequest, result: ExecutionResult):
         data = await super().process_result(request, result)
+        request._graphql_cacheable = result.data is not None and not result.errors
         if request._graphql_media_type == GRAPHQL_RESPONSE_JSON and is_request_error(result):
             data.pop("data", None)
             request._graphql_status = 400
@@ -212,13 +313,10 @@ class GraphQLHTTPView(AsyncGraphQLView):
         status = getattr(request, "_graphql_status", None)
         if status:
             response.status_code = status
-        if request is not None and request.method == "GET" and response.status_code == 200:
-            # Queries over GET are public and the same for everyone: caches and CDNs may
+        if request is not None and response.status_code == 200:
+            # Queries over GET are the same for every anonymous reader: caches and CDNs may
             # keep them briefly, which is what lets millions read a live page.
-            # With keys required, a shared cache must not hand an answer to a client without one.
-            scope = "public" if settings.PUBLIC_API == "open" else "private"
-            response["Cache-Control"] = f"{scope}, max-age={GET_MAX_AGE}"
-            response["Vary"] = "Accept"
+            self._freshness(request, response, cacheable=getattr(request, "_graphql_cacheable", False))
         return response
 
     async def get_sub_response(self, request: HttpRequest):

@@ -77,6 +77,20 @@ def _generous_anonymous_quota(settings):
     access._uses.clear()
 
 
+@pytest.fixture(autouse=True)
+def _cursor_from_the_table(monkeypatch):
+    """Tests write inside transactions that never commit, so ``on_commit`` never raises the
+    shared cursor in Redis: they read it from the table (tests of the shared one switch it
+    back on), and start with an empty response cache (a rolled-back test may reuse an id)."""
+    from results import cursor
+    from schema import response_cache
+
+    monkeypatch.setattr(cursor, "use_shared", False)
+    response_cache.clear()
+    yield
+    response_cache.clear()
+
+
 @pytest.fixture
 def unbounded_documents(monkeypatch):
     """Lift the document limits, for tests that ask for everything in one document (a crawl of

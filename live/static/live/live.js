@@ -160,7 +160,12 @@ function refetchTotalsSoon(delay = 1000) {
     url.searchParams.set("variables", JSON.stringify(config.variables));
     let data;
     try {
-      const response = await fetch(url, { headers: { Accept: "application/graphql-response+json" } });
+      // "no-cache": revalidate the browser's copy (its ETag: a 304 when nothing changed), never
+      // reuse it unasked, as it may predate the event that prompted this refetch.
+      const response = await fetch(url, {
+        cache: "no-cache",
+        headers: { Accept: "application/graphql-response+json" },
+      });
       ({ data } = await response.json());
     } catch {
       return refetchTotalsSoon(5000); // the server is away: try again shortly
