@@ -403,7 +403,9 @@ COUNCILS_BY_FRAGMENT = """query { councils { ...C } } fragment C on Council { sl
 
 
 @pytest.mark.parametrize("councils", [2, 12])
-def test_councils_with_their_elections_query_count_is_fixed(councils):
+def test_councils_with_their_elections_query_count_is_fixed(councils, unbounded_documents):
+    # Every council's every candidacy is past the public cost limit (issue 10 counts an election's
+    # ballots at the largest council's 70): the limit is lifted here to pin the loaders' queries.
     for i in range(councils):
         build_council(f"council-{i:02d}", 2)
     data, queries = run_counting(COUNCILS)

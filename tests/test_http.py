@@ -95,7 +95,7 @@ def test_unexpected_exceptions_are_masked(monkeypatch):
     def broken(election):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("schema.elections.election_standing", broken)
+    monkeypatch.setattr("schema.elections.standing_of", broken)
     response = post({"query": '{ election(id: "local.derby.2023-05-04") { control { called } } }'})
     assert response.status_code == 200
     body = response.json()

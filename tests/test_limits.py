@@ -125,19 +125,19 @@ def test_the_published_queries_are_well_within_the_bounds():
     for query in re.findall(r"```graphql\n(.*?)```", docs, re.S):
         measures.update(limits.measure(schema._schema, parse(query)))
     assert {name: m.cost for name, m in measures.items()} == {
-        "CouncilPage": 5758,
-        "BallotPage": 78,
+        "CouncilPage": 5763,
+        "BallotPage": 83,
         "National": 51983,
-        "NightPage": 78504,
+        "NightPage": 78509,
         "LivePosts": 2701,
         "PartnerPoll": 22501,
         "Cursor": 1,
-        "LiveEvents": 217,
+        "LiveEvents": 218,
         "BallotVersions": 2225,
         "Banner": 6,
     }
     assert max(m.depth for m in measures.values()) == 6
-    assert max(m.fields for m in measures.values()) == 87
+    assert max(m.fields for m in measures.values()) == 92
 
 
 def test_a_repeated_document_is_parsed_and_validated_once():

@@ -51,7 +51,8 @@ def every_answer() -> dict:
         result = schema.execute_sync(doc, variable_values=variables)
         assert not result.errors, (name, result.errors)
         # The cursor of the page's subscription is the log's, not the data's: a replay appends to it.
-        data = {k: v for k, v in result.data.items() if k != "lastEventId"}
+        # The pages' rehearsal banner is the switch itself, checked through the extensions below.
+        data = {k: v for k, v in result.data.items() if k not in ("lastEventId", "rehearsal")}
         out[name] = {"data": data, "extensions": result.extensions or {}}
     return out
 

@@ -18,11 +18,11 @@ import pytest
 from django.core.management import call_command
 from django.test import AsyncClient
 
-from results import demo, services
-from results.models import Council, Event
+from results import services
 from schema import limits, schema
 
 from . import factories as f
+from .cleanup import wipe_results
 
 POLL_DATE = "2023-05-04"
 # Birmingham, the largest council by wards (69), all out, with six candidates in every ward.
@@ -69,13 +69,7 @@ def big_day(django_db_setup, django_db_blocker):
         big_council()
     yield
     with django_db_blocker.unblock():
-        demo.delete_demo()
-        council = Council.objects.get(slug="bigshire")
-        Event.objects.filter(council=council).delete()  # a test fixture's own rows
-        for election in council.elections.all():
-            election.ballots.all().delete()
-            election.delete()
-        council.delete()
+        wipe_results()  # the demo's and the big council's rows, as the other committed fixtures do
 
 
 async def timed(document: str) -> tuple[int, dict, float, float]:
@@ -134,13 +128,13 @@ def test_a_query_held_past_the_time_limit_in_the_event_loop_is_stopped_there(set
     for i in range(40):
         b = f.ballot(e, f"Ward {i}", [("Ann Able", "PP53"), ("Bob Baker", "PP52")])
         services.declare_ballot(b, votes=f.votes(b, Able=10, Baker=5))
-    original = elections.changes_of
+    original = elections.ballot_figures
 
-    def slow_changes(ballot):
+    def slow_figures(ballot):
         time.sleep(0.03)  # 40 ballots: 1.2 s in the event loop
         return original(ballot)
 
-    monkeypatch.setattr(elections, "changes_of", slow_changes)
+    monkeypatch.setattr(elections, "ballot_figures", slow_figures)
     settings.GRAPHQL_TIMEOUT = 0.2
     document = '{ election(id: "local.slowshire.2023-05-04") { ballots { id changes { kind } } } }'
     started = time.perf_counter()
