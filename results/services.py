@@ -96,6 +96,20 @@ _deferred: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar(
 )
 
 
+# A ballot's published result, as a declaration, a correction and a reset write it.
+RESULT_FIELDS = [
+    "status",
+    "declared_at",
+    "electorate",
+    "ballot_papers_counted",
+    "rejected_ballots",
+    "certification",
+    "source",
+    "source_url",
+    "version",
+]
+
+
 @contextlib.contextmanager
 def deferred_events():
     """One transaction for several service calls, their events inserted together at its end.
@@ -689,19 +703,7 @@ def publish_results(
                 ballot.certification = entry.certification or Ballot.Certification.DECLARED
                 ballot.source, ballot.source_url = entry.source, entry.source_url
             ballot.version += 1
-            ballot.save(
-                update_fields=[
-                    "status",
-                    "declared_at",
-                    "electorate",
-                    "ballot_papers_counted",
-                    "rejected_ballots",
-                    "certification",
-                    "source",
-                    "source_url",
-                    "version",
-                ]
-            )
+            ballot.save(update_fields=RESULT_FIELDS)
             payload = {**ballot_snapshot(ballot, candidacies), **entry.extra}
             if before is not None:  # what this version changed, as the history shows it
                 payload["changes"] = list(versions.version_changes(before, payload))
@@ -1974,17 +1976,7 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
             ballot.version += 1
         Ballot.objects.bulk_update(
             list(ballots.values()),
-            [
-                "status",
-                "declared_at",
-                "electorate",
-                "ballot_papers_counted",
-                "rejected_ballots",
-                "certification",
-                "source",
-                "source_url",
-                "version",
-            ],
+            RESULT_FIELDS,
         )
         for post in withdrawn:
             post.status = Post.Status.WITHDRAWN
