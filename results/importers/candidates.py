@@ -32,8 +32,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 
-from . import rehearsal, rules, services
-from .models import Ballot, Candidacy, Council, Election, Party, Ward
+from .. import rehearsal, rules, services
+from ..models import Ballot, Candidacy, Council, Election, Party, Ward
 
 ELECTION_ID = re.compile(
     r"^(?P<kind>local|mayor)\.(?P<org>[a-z0-9-]+)\.(?P<date>\d{4}-\d{2}-\d{2})$", re.ASCII
