@@ -275,7 +275,10 @@ class Ballot(models.Model):
         UNCONTESTED = "uncontested", "Uncontested (elected unopposed)"
         POSTPONED = "postponed", "Postponed (e.g. a candidate died)"
 
+    # A published result: the API shows its figures and winners.
     PUBLISHED_STATUSES = (Status.DECLARED, Status.UNCONTESTED)
+    # What the desk may set a ballot to by hand (declare, correct and retract publish or withdraw).
+    SETTABLE_STATUSES = (Status.AWAITING, Status.COUNTING, Status.RECOUNT, Status.POSTPONED)
 
     class Certification(models.TextChoices):
         """How final a published result is (the civics-data results-status vocabulary, the AP's

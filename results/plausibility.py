@@ -18,6 +18,7 @@ thresholds come from the settings through ``Thresholds.from_settings``.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -82,13 +83,16 @@ class Finding:
 
     ``key`` is the candidate concerned, or the name of the count field
     (``"electorate"``, ``"ballot_papers_counted"``), or ``None`` for the
-    ballot as a whole.
+    ballot as a whole. ``params``: the figures the message states, by name
+    (``candidacy`` and ``name`` for a candidate's), for callers that word or
+    place it themselves.
     """
 
     check: Check
     severity: Severity
     key: Key | None
     message: str
+    params: dict = dataclasses.field(default_factory=dict, compare=False, hash=False)
 
 
 def _n(value: int) -> str:
@@ -152,8 +156,8 @@ def check_figures(
     def name(key: Key) -> str:
         return str(names.get(key, key))
 
-    def found(check: Check, severity: Severity, key: Key | None, message: str) -> None:
-        findings.append(Finding(check, severity, key, message))
+    def found(check: Check, severity: Severity, key: Key | None, message: str, **params) -> None:
+        findings.append(Finding(check, severity, key, message, params))
 
     impossible, improbable = Severity.IMPOSSIBLE, Severity.IMPROBABLE
     valid = None
@@ -168,6 +172,10 @@ def check_figures(
                 impossible,
                 key,
                 f"{name(key)}: {_n(v)} votes is more than the electorate of {_n(electorate)}.",
+                candidacy=key,
+                name=name(key),
+                votes=v,
+                electorate=electorate,
             )
         elif valid is not None and v > valid:
             found(
@@ -175,6 +183,10 @@ def check_figures(
                 impossible,
                 key,
                 f"{name(key)}: {_n(v)} votes is more than the {_n(valid)} valid ballot papers counted.",
+                candidacy=key,
+                name=name(key),
+                votes=v,
+                valid=valid,
             )
     if electorate is not None and total > electorate * seats:
         found(
@@ -183,6 +195,9 @@ def check_figures(
             None,
             f"{_n(total)} votes in all is more than the electorate of {_n(electorate)} "
             f"times {seats} seat{'s' if seats != 1 else ''}.",
+            total=total,
+            electorate=electorate,
+            seats=seats,
         )
     elif valid is not None and total > valid * seats:
         found(
@@ -191,6 +206,9 @@ def check_figures(
             None,
             f"{_n(total)} votes in all is more than the {_n(valid)} valid ballot papers counted "
             f"times {seats} seat{'s' if seats != 1 else ''}.",
+            total=total,
+            valid=valid,
+            seats=seats,
         )
 
     # ---------------------------------------------------------------- improbable

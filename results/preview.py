@@ -117,7 +117,7 @@ def preview_result(
     ballot = ballot_in(election, ballot_pk)
     candidacies = {c.pk: c for c in ballot.candidacies.all()}
     standing_before = election_standing(election)
-    uncontested = len(candidacies) <= ballot.winner_count
+    uncontested = rules.is_uncontested(len(candidacies), ballot.winner_count)
     figures = {pk: None for pk in candidacies} if uncontested else dict(votes or {})
     lot = frozenset(lot_winners)
     tie = None

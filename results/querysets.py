@@ -42,12 +42,12 @@ class ElectionQuerySet(models.QuerySet):
 
 class BallotQuerySet(models.QuerySet):
     def published(self):
-        """Ballots whose results may be shown: declared or uncontested."""
-        return self.filter(status__in=["declared", "uncontested"])
+        """Ballots whose results may be shown: declared or uncontested (``Ballot.PUBLISHED_STATUSES``)."""
+        return self.filter(status__in=self.model.PUBLISHED_STATUSES)
 
     def to_declare(self):
         """The work list: ballots whose result is still to come."""
-        return self.exclude(status__in=["declared", "uncontested"])
+        return self.exclude(status__in=self.model.PUBLISHED_STATUSES)
 
     def with_results(self):
         from .models import Candidacy, PreviousWinner

@@ -33,7 +33,7 @@ ELECTION_KEYS = (
     "seats_total_before",
     "control_before_id",
 )
-PUBLISHED = ("declared", "uncontested")
+PUBLISHED = Ballot.PUBLISHED_STATUSES
 
 
 def _moment(value) -> str | None:

@@ -55,6 +55,25 @@ def controlling_party(
 # --------------------------------------------------------------------------
 
 
+def is_uncontested(candidates: int, seats: int) -> bool:
+    """Whether a ballot of this many candidates is uncontested: no more candidates than
+    seats, so no poll is held and every candidate is elected unopposed."""
+    return candidates <= seats
+
+
+def ballot_paper_order(person_name: str) -> tuple[str, str]:
+    """How ballot papers list candidates: by surname (the last word of the name), then the
+    whole name; case does not count."""
+    words = person_name.split()
+    return (words[-1].casefold() if words else "", person_name.casefold())
+
+
+def result_order(votes: int | None, elected_by_lot: bool, name) -> tuple:
+    """How a result lists candidates: most votes first; at equal votes, a winner by lot
+    ahead of those it beat; then by ``name`` (whatever key of the name the caller sorts by)."""
+    return (-(votes or 0), not elected_by_lot, name)
+
+
 class TieUnresolved(ValueError):
     """Candidates tie at the cut-off and the lot has not been recorded."""
 
@@ -111,7 +130,7 @@ def decide_winners(
     if unknown:
         raise InvalidLot(f"lot winners are not candidates here: {sorted(map(str, unknown))}")
 
-    if len(votes) <= seats:
+    if is_uncontested(len(votes), seats):
         if lot:
             raise InvalidLot("an uncontested ballot has no lot to draw")
         ranking = tuple(sorted(votes, key=str))
@@ -150,6 +169,51 @@ def decide_winners(
             f"{len(lot)} lot winners given for {places} place{'s' if places != 1 else ''} decided by lot"
         )
     return Outcome(ranking=ranking, elected=ranking[:seats], by_lot=lot)
+
+
+class LotProblem(enum.Enum):
+    """What is wrong with the lot winners given, in the order it is reported."""
+
+    NOT_TIED = "not_tied"  # a lot winner is not level with the last seat's votes
+    NO_TIE = "no_tie"  # no tie at the cut-off: nothing to draw
+    WRONG_COUNT = "wrong_count"  # not as many lot winners as places decided by lot
+
+
+@dataclass(frozen=True)
+class LotCheck:
+    """A lot that does not fit the votes: the problem, the lot winners not level at the
+    cut-off (``NOT_TIED``), and the places the lot decides (``WRONG_COUNT``)."""
+
+    problem: LotProblem
+    not_tied: tuple[Hashable, ...] = ()
+    places: int = 0
+
+
+def lot_problem(
+    votes: Mapping[Hashable, int], seats: int, lot_winners: Iterable[Hashable]
+) -> LotCheck | None:
+    """What is wrong with ``lot_winners`` for a contested ballot's complete ``votes``, or ``None``.
+
+    A lot winner not level with the last seat's votes is named first; then a lot
+    where no tie straddles the cut-off; then a lot of the wrong size.
+    """
+    lot = set(lot_winners)
+    if not lot:
+        return None
+    ranking = sorted(votes.values(), reverse=True)
+    cutoff = ranking[seats - 1]
+    not_tied = tuple(
+        k for k in [*votes, *sorted(lot - set(votes), key=str)] if k in lot and votes.get(k) != cutoff
+    )
+    if not_tied:
+        return LotCheck(LotProblem.NOT_TIED, not_tied=not_tied)
+    tied = sum(1 for v in votes.values() if v == cutoff)
+    places = seats - sum(1 for v in votes.values() if v > cutoff)
+    if tied <= places:
+        return LotCheck(LotProblem.NO_TIE, places=places)
+    if len(lot) != places:
+        return LotCheck(LotProblem.WRONG_COUNT, places=places)
+    return None
 
 
 # --------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from . import parties as shared_parties
 from . import plausibility, rules, versions
 from . import rehearsal as rehearsal_state
 from .broadcast import schedule_broadcast
+from .errors import ErrorCode, Refusals, refusal, refuse
 from .models import (
     Ballot,
     Candidacy,
@@ -265,13 +266,11 @@ def check_version(obj, expected_version: int | None) -> None:
     who = (last.actor.get_username() if last and last.actor else "someone else") if last else "someone else"
     when = f" at {timezone.localtime(last.created_at):%H:%M:%S}" if last else ""
     what = f" ({last.get_kind_display().lower()})" if last else ""
-    raise StaleEdit(
-        {
-            "version": f"{obj} was changed by {who}{when}{what} after you opened it. "
-            "Reload to see their change; nothing of yours was saved."
-        },
-        code="stale",
+    message = (
+        f"{obj} was changed by {who}{when}{what} after you opened it. "
+        "Reload to see their change; nothing of yours was saved."
     )
+    raise StaleEdit({"version": [refusal(ErrorCode.STALE, message)]})
 
 
 # --------------------------------------------------------------------------
@@ -363,20 +362,39 @@ def count_errors(
     electorate: int | None,
     ballot_papers_counted: int | None,
     rejected_ballots: int | None,
-) -> dict[str, list[str]]:
-    """What is wrong with a ballot's figures, by field, in the data desk's words.
+) -> dict[str, list[ValidationError]]:
+    """What is wrong with a ballot's figures, by field: coded refusals in the data desk's words.
 
     ``names`` maps the ballot's candidacy ids to names; ``votes`` maps
     candidacy ids to votes (``None`` = not typed yet). Checks whole numbers
     of zero or more, no more papers than electors, no more rejected than
     counted, no candidate above the valid papers counted, and candidacies of
-    this ballot only. Shared by declarations and figures saved before one.
+    this ballot only. Shared by declarations, figures saved before one and
+    the console's form (see ``results.errors`` for the codes and params).
     """
-    errors: dict[str, list[str]] = {}
+    return figure_refusals(
+        ballot.ballot_paper_id,
+        ballot.winner_count,
+        names,
+        votes,
+        electorate=electorate,
+        ballot_papers_counted=ballot_papers_counted,
+        rejected_ballots=rejected_ballots,
+    ).by_field
 
-    def add(field: str, message: str) -> None:
-        errors.setdefault(field, []).append(message)
 
+def figure_refusals(
+    ballot_paper_id: str,
+    seats: int,
+    names: Mapping,
+    votes: Mapping,
+    *,
+    electorate: int | None,
+    ballot_papers_counted: int | None,
+    rejected_ballots: int | None,
+) -> Refusals:
+    """``count_errors`` over plain values (the console checks a form's figures with it)."""
+    errors = Refusals()
     counts = {
         "electorate": electorate,
         "ballot_papers_counted": ballot_papers_counted,
@@ -384,29 +402,35 @@ def count_errors(
     }
     for name, value in counts.items():
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            add(name, "Must be a whole number, zero or more.")
+            errors.add(name, ErrorCode.NOT_A_COUNT, "Must be a whole number, zero or more.", value=value)
     if not errors:
         if (
             electorate is not None
             and ballot_papers_counted is not None
             and ballot_papers_counted > electorate
         ):
-            add(
+            errors.add(
                 "ballot_papers_counted",
+                ErrorCode.PAPERS_ABOVE_ELECTORATE,
                 f"{ballot_papers_counted} ballot papers counted is more than the electorate of {electorate}.",
+                counted=ballot_papers_counted,
+                electorate=electorate,
             )
         if (
             rejected_ballots is not None
             and ballot_papers_counted is not None
             and rejected_ballots > ballot_papers_counted
         ):
-            add(
+            errors.add(
                 "rejected_ballots",
+                ErrorCode.REJECTED_ABOVE_PAPERS,
                 f"{rejected_ballots} rejected is more than the {ballot_papers_counted} ballot papers counted.",
+                rejected=rejected_ballots,
+                counted=ballot_papers_counted,
             )
     foreign = set(votes) - set(names)
     if foreign:
-        add("candidacy", f"Candidacy {sorted(foreign)} does not stand on {ballot.ballot_paper_id}.")
+        _not_on_ballot(errors, foreign, ballot_paper_id)
     valid = None
     if (
         ballot_papers_counted is not None
@@ -417,19 +441,32 @@ def count_errors(
     for pk, value in votes.items():
         if value is None or pk in foreign:
             continue
+        row = {"candidacy": pk, "name": names[pk], "votes": value}
         if not isinstance(value, int) or isinstance(value, bool):
-            add("votes", f"{names[pk]}: votes must be a whole number.")
+            errors.add(
+                "votes", ErrorCode.VOTES_NOT_WHOLE, f"{names[pk]}: votes must be a whole number.", **row
+            )
         elif value < 0:
-            add("votes", f"{names[pk]}: votes cannot be negative ({value}).")
+            errors.add(
+                "votes", ErrorCode.VOTES_NEGATIVE, f"{names[pk]}: votes cannot be negative ({value}).", **row
+            )
         elif valid is not None and value > valid:
-            add("votes", f"{names[pk]}: {value} votes is more than the {valid} valid ballot papers counted.")
+            errors.add(
+                "votes",
+                ErrorCode.VOTES_ABOVE_VALID,
+                f"{names[pk]}: {value} votes is more than the {valid} valid ballot papers counted.",
+                **row,
+                valid=valid,
+                counted=ballot_papers_counted,
+                rejected=rejected_ballots or 0,
+            )
     if "electorate" not in errors and "votes" not in errors:
         # What no count can produce: more votes than electors (each has one per candidate and
         # as many as there are seats), more votes in all than valid papers times seats.
         figures = {pk: v for pk, v in votes.items() if pk not in foreign}
         findings = plausibility.check_figures(
             figures,
-            seats=ballot.winner_count,
+            seats=seats,
             electorate=electorate,
             ballot_papers_counted=None if valid is None else ballot_papers_counted,
             rejected_ballots=rejected_ballots,
@@ -437,8 +474,17 @@ def count_errors(
         )
         for finding in plausibility.impossible(findings):
             if finding.check is not plausibility.Check.VOTES_ABOVE_PAPERS:  # refused above already
-                add("votes", finding.message)
+                errors.add("votes", ErrorCode(finding.check.value), finding.message, **finding.params)
     return errors
+
+
+def _not_on_ballot(errors: Refusals, foreign: set, ballot_paper_id: str) -> None:
+    errors.add(
+        "candidacy",
+        ErrorCode.NOT_ON_BALLOT,
+        f"Candidacy {sorted(foreign)} does not stand on {ballot_paper_id}.",
+        candidacies=tuple(sorted(foreign)),
+    )
 
 
 @dataclass(frozen=True)
@@ -462,7 +508,7 @@ def check_result(
     rejected_ballots: int | None = None,
     label: str | None = None,
 ) -> Outcome:
-    """Validate a result without touching the database; raise ``ValidationError`` by field.
+    """Validate a result without touching the database; raise coded ``ValidationError``s by field.
 
     ``names`` maps the keys of the ballot's candidacies (ids, or any key a
     caller uses before the candidacies exist, as the importer does) to
@@ -474,77 +520,128 @@ def check_result(
     votes = {k: v for k, v in (votes or {}).items() if v is not None}
     lot = set(lot_winners or ())
     winner_set = None if winners is None else set(winners)
-    errors = count_errors(
-        ballot,
+    errors = figure_refusals(
+        ballot.ballot_paper_id,
+        ballot.winner_count,
         names,
         votes,
         electorate=electorate,
         ballot_papers_counted=ballot_papers_counted,
         rejected_ballots=rejected_ballots,
     )
-
-    def add(field: str, message: str) -> None:
-        errors.setdefault(field, []).append(message)
-
     foreign = (lot | (winner_set or set())) - set(names)
     if foreign:
-        add("candidacy", f"Candidacy {sorted(foreign)} does not stand on {ballot.ballot_paper_id}.")
+        _not_on_ballot(errors, foreign, ballot.ballot_paper_id)
     if not names:
-        add("candidacy", f"{ballot.ballot_paper_id} has no candidates to declare.")
-    if errors:
-        raise ValidationError(errors)
+        errors.add(
+            "candidacy", ErrorCode.NO_CANDIDATES, f"{ballot.ballot_paper_id} has no candidates to declare."
+        )
+    errors.check()
 
     seats = ballot.winner_count
-    if len(names) <= seats:
-        if votes:
-            raise ValidationError(
-                {
-                    "votes": f"{label} is uncontested ({len(names)} candidates for "
-                    f"{seats} seats): there was no poll, so there are no votes."
-                }
-            )
-        if lot:
-            raise ValidationError({"lot_winners": "An uncontested ballot has no lot to draw."})
-        if winner_set is not None and winner_set != set(names):
-            raise ValidationError(
-                {"winners": "On an uncontested ballot every candidate is elected unopposed."}
-            )
-        outcome = rules.decide_winners({pk: None for pk in names}, seats)
-        return Outcome(Ballot.Status.UNCONTESTED, frozenset(outcome.elected), frozenset())
+    if rules.is_uncontested(len(names), seats):
+        return _uncontested_outcome(names, seats, votes, lot, winner_set, label)
     if votes:
-        missing = [names[pk] for pk in names if pk not in votes]
-        if missing:
-            raise ValidationError({"votes": f"Votes are missing for {', '.join(missing)}."})
-        try:
-            outcome = rules.decide_winners(votes, seats, lot)
-        except rules.TieUnresolved as tie:
-            tied = ", ".join(names[pk] for pk in tie.tied)
-            raise ValidationError(
-                {
-                    "lot_winners": f"{tied} tie for the last {tie.places} seat"
-                    f"{'s' if tie.places != 1 else ''}: record who won the drawing of lots."
-                }
-            ) from tie
-        except rules.InvalidLot as bad:
-            raise ValidationError({"lot_winners": _lot_message(bad, votes, lot, names, seats)}) from bad
-        elected = frozenset(outcome.elected)
-        if winner_set is not None and winner_set != elected:
-            expected = ", ".join(sorted(names[pk] for pk in elected))
-            given = ", ".join(sorted(names[pk] for pk in winner_set))
-            raise ValidationError(
-                {"winners": f"The votes elect {expected}, but the winners given are {given}."}
-            )
-        return Outcome(Ballot.Status.DECLARED, elected, frozenset(outcome.by_lot))
+        return _counted_outcome(names, seats, votes, lot, winner_set)
     if winner_set:
         # A source that gives winners only (no counts).
         if lot:
-            raise ValidationError({"lot_winners": "A lot needs the votes that tied."})
+            raise refuse("lot_winners", ErrorCode.LOT_WITHOUT_VOTES, "A lot needs the votes that tied.")
         if len(winner_set) != seats:
-            raise ValidationError(
-                {"winners": f"{len(winner_set)} winners given for {seats} seat{'s' if seats != 1 else ''}."}
+            raise refuse(
+                "winners",
+                ErrorCode.WINNERS_WRONG_COUNT,
+                f"{len(winner_set)} winners given for {seats} seat{'s' if seats != 1 else ''}.",
+                given=len(winner_set),
+                seats=seats,
             )
         return Outcome(Ballot.Status.DECLARED, frozenset(winner_set), frozenset())
-    raise ValidationError({"votes": f"Enter the votes of every candidate on {label}."})
+    raise refuse("votes", ErrorCode.VOTES_REQUIRED, f"Enter the votes of every candidate on {label}.")
+
+
+def _uncontested_outcome(names: Mapping, seats: int, votes, lot, winner_set, label: str) -> Outcome:
+    if votes:
+        raise refuse(
+            "votes",
+            ErrorCode.UNCONTESTED_HAS_VOTES,
+            f"{label} is uncontested ({len(names)} candidates for "
+            f"{seats} seats): there was no poll, so there are no votes.",
+            candidates=len(names),
+            seats=seats,
+        )
+    if lot:
+        raise refuse("lot_winners", ErrorCode.LOT_UNCONTESTED, "An uncontested ballot has no lot to draw.")
+    if winner_set is not None and winner_set != set(names):
+        raise refuse(
+            "winners",
+            ErrorCode.WINNERS_UNCONTESTED,
+            "On an uncontested ballot every candidate is elected unopposed.",
+        )
+    outcome = rules.decide_winners({pk: None for pk in names}, seats)
+    return Outcome(Ballot.Status.UNCONTESTED, frozenset(outcome.elected), frozenset())
+
+
+def _counted_outcome(names: Mapping, seats: int, votes, lot, winner_set) -> Outcome:
+    missing = [pk for pk in names if pk not in votes]
+    if missing:
+        raise refuse(
+            "votes",
+            ErrorCode.VOTES_MISSING,
+            f"Votes are missing for {', '.join(names[pk] for pk in missing)}.",
+            candidacies=tuple(missing),
+        )
+    try:
+        outcome = rules.decide_winners(votes, seats, lot)
+    except rules.TieUnresolved as tie:
+        tied = ", ".join(names[pk] for pk in tie.tied)
+        raise refuse(
+            "lot_winners",
+            ErrorCode.TIE_UNRESOLVED,
+            f"{tied} tie for the last {tie.places} seat"
+            f"{'s' if tie.places != 1 else ''}: record who won the drawing of lots.",
+            candidacies=tie.tied,
+            places=tie.places,
+        ) from tie
+    except rules.InvalidLot as bad:
+        raise ValidationError({"lot_winners": [lot_refusal(votes, seats, lot, names)]}) from bad
+    elected = frozenset(outcome.elected)
+    if winner_set is not None and winner_set != elected:
+        expected = ", ".join(sorted(names[pk] for pk in elected))
+        given = ", ".join(sorted(names[pk] for pk in winner_set))
+        raise refuse(
+            "winners",
+            ErrorCode.WINNERS_DIFFER,
+            f"The votes elect {expected}, but the winners given are {given}.",
+            candidacies=tuple(sorted(elected, key=str)),
+        )
+    return Outcome(Ballot.Status.DECLARED, elected, frozenset(outcome.by_lot))
+
+
+def lot_refusal(votes: Mapping, seats: int, lot: Iterable, names: Mapping) -> ValidationError:
+    """The refusal of lot winners that do not fit complete ``votes`` (``rules.lot_problem``), on
+    ``lot_winners``: who did not tie (params ``candidacies``), no tie, or how many places."""
+    lot = set(lot)
+    check = rules.lot_problem(votes, seats, lot)
+    if check is None:  # a lot ``decide_winners`` refuses for a reason ``lot_problem`` does not see
+        return refusal(ErrorCode.LOT_NOT_NEEDED, "The drawing of lots does not fit the votes.")
+    if check.problem is rules.LotProblem.NOT_TIED:
+        return refusal(
+            ErrorCode.LOT_NOT_TIED,
+            f"{', '.join(str(names.get(pk, pk)) for pk in check.not_tied)} did not tie for the last seat, "
+            "so cannot win it by lot.",
+            candidacies=check.not_tied,
+        )
+    if check.problem is rules.LotProblem.NO_TIE:
+        return refusal(
+            ErrorCode.LOT_NOT_NEEDED, "There is no tie for the last seat: no drawing of lots is needed."
+        )
+    places = check.places
+    return refusal(
+        ErrorCode.LOT_WRONG_COUNT,
+        f"{len(lot)} lot winners chosen, but {places} seat{'s are' if places != 1 else ' is'} decided by lot.",
+        given=len(lot),
+        places=places,
+    )
 
 
 def _apply_result(
@@ -580,22 +677,6 @@ def _apply_result(
         c.elected_by_lot = c.pk in outcome.by_lot
     Candidacy.objects.bulk_update(candidacies, ["votes", "elected", "elected_by_lot"])
     return candidacies
-
-
-def _lot_message(bad, votes, lot, names, seats) -> str:
-    ranking = sorted(votes, key=lambda k: -votes[k])
-    cutoff = votes[ranking[seats - 1]]
-    not_tied = [names[pk] for pk in lot if votes.get(pk) != cutoff]
-    if not_tied:
-        return f"{', '.join(not_tied)} did not tie for the last seat, so cannot win it by lot."
-    tied = [pk for pk in votes if votes[pk] == cutoff]
-    above = sum(1 for v in votes.values() if v > cutoff)
-    places = seats - above
-    if len(tied) <= places:
-        return "There is no tie for the last seat: no drawing of lots is needed."
-    return (
-        f"{len(lot)} lot winners chosen, but {places} seat{'s are' if places != 1 else ' is'} decided by lot."
-    )
 
 
 @dataclass
@@ -647,30 +728,43 @@ def publish_results(
         ballots = lock_ballots(e.ballot for e in entries)
         missing = {e.ballot for e in entries} - set(ballots)
         if missing:
-            raise ValidationError({"ballot": f"No ballot with id {sorted(missing)}."})
+            raise refuse(
+                "ballot",
+                ErrorCode.NO_SUCH_BALLOT,
+                f"No ballot with id {sorted(missing)}.",
+                ballots=tuple(sorted(missing)),
+            )
         if len(ballots) != len(entries):
-            raise ValidationError({"ballot": "A ballot appears twice in one batch."})
+            raise refuse("ballot", ErrorCode.BALLOT_TWICE, "A ballot appears twice in one batch.")
         elections = {b.election_id for b in ballots.values()}
         if len(elections) != 1:
-            raise ValidationError({"ballot": "A batch of results belongs to one election."})
+            raise refuse("ballot", ErrorCode.ONE_ELECTION, "A batch of results belongs to one election.")
         for entry in entries:
             ballot = ballots[entry.ballot]
             check_version(ballot, entry.expected_version)
             if entry.correct and not ballot.is_published:
-                raise ValidationError(
-                    {"status": f"{ballot.label} has not been declared, so there is nothing to correct."}
+                raise refuse(
+                    "status",
+                    ErrorCode.NOT_DECLARED,
+                    f"{ballot.label} has not been declared, so there is nothing to correct.",
                 )
             if entry.correct and not entry.reason.strip():
                 # A published result changes: the history must say why.
-                raise ValidationError(
-                    {
-                        "reason": f"Say why {ballot.label} is being corrected: the reason is kept in its history."
-                    }
+                raise refuse(
+                    "reason",
+                    ErrorCode.REASON_REQUIRED,
+                    f"Say why {ballot.label} is being corrected: the reason is kept in its history.",
                 )
             if not entry.correct and ballot.is_published:
-                raise ValidationError({"status": f"{ballot.label} is already declared: correct it instead."})
+                raise refuse(
+                    "status",
+                    ErrorCode.ALREADY_DECLARED,
+                    f"{ballot.label} is already declared: correct it instead.",
+                )
             if ballot.status == Ballot.Status.POSTPONED:
-                raise ValidationError({"status": f"{ballot.label} is postponed: it cannot be declared."})
+                raise refuse(
+                    "status", ErrorCode.POSTPONED, f"{ballot.label} is postponed: it cannot be declared."
+                )
             _check_provenance(entry)
         (election_pk,) = elections
         _lock_election(election_pk)
@@ -756,23 +850,33 @@ def _loaded_election(election_pk: int, locked: Mapping[int, Ballot], loaded: Ele
 
 
 def _check_provenance(entry: ResultEntry) -> None:
-    errors = {}
+    errors = Refusals()
     if entry.source and entry.source not in Ballot.Source.values:
-        errors["source"] = f"Unknown source {entry.source!r}: use one of {', '.join(Ballot.Source.values)}."
+        errors.add(
+            "source",
+            ErrorCode.UNKNOWN_SOURCE,
+            f"Unknown source {entry.source!r}: use one of {', '.join(Ballot.Source.values)}.",
+            source=entry.source,
+        )
     if entry.certification and (
         entry.certification not in Ballot.Certification.values
         or entry.certification == Ballot.Certification.CORRECTED
     ):
-        errors["certification"] = (
-            "A declaration is provisional, declared or certified (a correction is corrected)."
+        errors.add(
+            "certification",
+            ErrorCode.INVALID_CERTIFICATION,
+            "A declaration is provisional, declared or certified (a correction is corrected).",
         )
     if entry.source_url:
         try:
             URLValidator(schemes=["http", "https"])(entry.source_url)
         except ValidationError:
-            errors["source_url"] = "Enter the full address of the council's page (https://...)."
-    if errors:
-        raise ValidationError(errors)
+            errors.add(
+                "source_url",
+                ErrorCode.INVALID_URL,
+                "Enter the full address of the council's page (https://...).",
+            )
+    errors.check()
 
 
 def certify_ballot(
@@ -791,9 +895,13 @@ def certify_ballot(
         ballot = lock_ballot(ballot)
         check_version(ballot, expected_version)
         if not ballot.is_published:
-            raise ValidationError({"status": f"{ballot.label} has not been declared: nothing to certify."})
+            raise refuse(
+                "status", ErrorCode.NOT_DECLARED, f"{ballot.label} has not been declared: nothing to certify."
+            )
         if ballot.certification == Ballot.Certification.CERTIFIED:
-            raise ValidationError({"certification": f"{ballot.label} is already certified."})
+            raise refuse(
+                "certification", ErrorCode.ALREADY_CERTIFIED, f"{ballot.label} is already certified."
+            )
         _check_provenance(ResultEntry(ballot=ballot.pk, source=source, source_url=source_url))
         ballot.certification = Ballot.Certification.CERTIFIED
         ballot.source = source or ballot.source
@@ -922,7 +1030,9 @@ def retract_declaration(
         ballot = lock_ballot(ballot)
         check_version(ballot, expected_version)
         if not ballot.is_published:
-            raise ValidationError({"status": f"{ballot.label} has not been declared: nothing to retract."})
+            raise refuse(
+                "status", ErrorCode.NOT_DECLARED, f"{ballot.label} has not been declared: nothing to retract."
+            )
         _lock_election(ballot.election_id)
         signature_before = _signature(ballot.election_id)
         ballot.candidacies.update(elected=None, elected_by_lot=False)
@@ -957,14 +1067,22 @@ def set_ballot_status(
     expected_version: int | None = None,
 ) -> Event:
     """Move an undeclared ballot between awaiting, counting, recount and postponed."""
-    allowed = {Ballot.Status.AWAITING, Ballot.Status.COUNTING, Ballot.Status.RECOUNT, Ballot.Status.POSTPONED}
-    if status not in allowed:
-        raise ValidationError({"status": "Use declare, correct or retract to publish or withdraw a result."})
+    if status not in Ballot.SETTABLE_STATUSES:
+        raise refuse(
+            "status",
+            ErrorCode.STATUS_NOT_SETTABLE,
+            "Use declare, correct or retract to publish or withdraw a result.",
+            status=status,
+        )
     with transaction.atomic():
         ballot = lock_ballot(ballot)
         check_version(ballot, expected_version)
         if ballot.is_published:
-            raise ValidationError({"status": f"{ballot.label} is declared: retract the declaration first."})
+            raise refuse(
+                "status",
+                ErrorCode.ALREADY_DECLARED,
+                f"{ballot.label} is declared: retract the declaration first.",
+            )
         ballot.status = status
         ballot.version += 1
         ballot.save(update_fields=["status", "version"])

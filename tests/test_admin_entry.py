@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from results import services
 from results.admin import history
 from results.admin.ballot_entry import BallotEntry, BallotEntryForm, ballot_paper_order
+from results.errors import ErrorCode, refusal
 from results.models import Ballot, Candidacy, Event
 
 from . import factories as f
@@ -322,17 +323,36 @@ def test_a_service_refusal_is_placed_on_the_field_or_row_it_names(council3):
         form_data(north, Able="1", Baker="2"), ballot=north, candidacies=candidacies, require_votes=True
     )
     assert form.is_valid()
+    able, baker = f.pk(north, "Able"), f.pk(north, "Baker")
     form.add_service_error(
         ValidationError(
             {
-                "votes": ["Ann Able: votes cannot be negative (-1).", "Votes are missing for Bob Baker."],
-                "electorate": "Must be a whole number, zero or more.",
-                "lot_winners": "Bob Baker did not tie for the last seat, so cannot win it by lot.",
-                "status": "North is postponed: it cannot be declared.",
+                "votes": [
+                    refusal(
+                        ErrorCode.VOTES_NEGATIVE,
+                        "Ann Able: votes cannot be negative (-1).",
+                        candidacy=able,
+                        name="Ann Able",
+                        votes=-1,
+                    ),
+                    refusal(
+                        ErrorCode.VOTES_MISSING, "Votes are missing for Bob Baker.", candidacies=(baker,)
+                    ),
+                ],
+                "electorate": [
+                    refusal(ErrorCode.NOT_A_COUNT, "Must be a whole number, zero or more.", value=-3)
+                ],
+                "lot_winners": [
+                    refusal(
+                        ErrorCode.LOT_NOT_TIED,
+                        "Bob Baker did not tie for the last seat, so cannot win it by lot.",
+                        candidacies=(baker,),
+                    )
+                ],
+                "status": [refusal(ErrorCode.POSTPONED, "North is postponed: it cannot be declared.")],
             }
         )
     )
-    able, baker = f.pk(north, "Able"), f.pk(north, "Baker")
     assert form.errors[f"votes_{able}"] == ["Votes cannot be negative (-1)."]
     assert form.errors["electorate"] == ["Must be a whole number, zero or more."]
     assert form.errors[f"lot_{baker}"] == [
@@ -340,6 +360,80 @@ def test_a_service_refusal_is_placed_on_the_field_or_row_it_names(council3):
     ]
     assert list(form.section_errors["votes"]) == ["Votes are missing for Bob Baker."]
     assert list(form.section_errors["status"]) == ["North is postponed: it cannot be declared."]
+
+
+def test_a_refusal_is_placed_by_its_code_never_by_its_text(council3):
+    _, (north, *_) = council3
+    candidacies = list(north.candidacies.all())
+    form = BallotEntryForm(
+        form_data(north, Able="1", Baker="2"), ballot=north, candidacies=candidacies, require_votes=True
+    )
+    assert form.is_valid()
+    baker = f.pk(north, "Baker")
+    form.add_service_error(
+        ValidationError(
+            {
+                # A candidate's code names its row by candidacy, whatever the text says.
+                "votes": [
+                    refusal(
+                        ErrorCode.VOTES_ABOVE_VALID,
+                        "Ann Able: anything at all.",
+                        candidacy=baker,
+                        name="Bob Baker",
+                        votes=1200,
+                        valid=990,
+                        counted=1000,
+                        rejected=10,
+                    ),
+                    # No code: the text is not read for a name, it is shown above the section.
+                    "Ann Able: votes cannot be negative (-1).",
+                ],
+                "ballot_papers_counted": [
+                    refusal(
+                        ErrorCode.PAPERS_ABOVE_ELECTORATE,
+                        "5001 ballot papers counted is more than the electorate of 5000.",
+                        counted=5001,
+                        electorate=5000,
+                    )
+                ],
+            }
+        )
+    )
+    assert form.errors.as_data()[f"votes_{baker}"][0].code == ErrorCode.VOTES_ABOVE_VALID
+    assert form.errors[f"votes_{baker}"] == [
+        "1,200 votes is more than the 990 valid ballot papers counted (1,000 counted, 10 rejected)."
+    ]
+    assert f"votes_{f.pk(north, 'Able')}" not in form.errors
+    assert list(form.section_errors["votes"]) == ["Ann Able: votes cannot be negative (-1)."]
+    assert form.errors["ballot_papers_counted"] == [
+        "5,001 ballot papers counted is more than the electorate of 5,000."
+    ]
+    assert form.errors.as_data()["ballot_papers_counted"][0].code == ErrorCode.PAPERS_ABOVE_ELECTORATE
+
+
+def test_the_forms_own_check_is_the_services_with_its_codes(council3):
+    _, (north, *_) = council3
+    candidacies = list(north.candidacies.all())
+    data = form_data(north, Able="995", Baker="5", counted="1,000", rejected="10")
+    form = BallotEntryForm(data, ballot=north, candidacies=candidacies, require_votes=True)
+    assert not form.is_valid()
+    able = f.pk(north, "Able")
+    assert {name: [e.code for e in errors] for name, errors in form.errors.as_data().items()} == {
+        f"votes_{able}": [ErrorCode.VOTES_ABOVE_VALID]
+    }
+
+
+def test_lot_winners_who_did_not_tie_are_placed_on_their_rows_by_code(tied):
+    candidacies = list(tied.candidacies.all())
+    data = form_data(tied, Able="500", Baker="500", Cole="100", lot=("Cole",))
+    form = BallotEntryForm(data, ballot=tied, candidacies=candidacies, require_votes=True)
+    assert form.is_valid()
+    form.check_lot(tied.winner_count)
+    cole = f.pk(tied, "Cole")
+    assert {name: [e.code for e in errors] for name, errors in form.errors.as_data().items()} == {
+        f"lot_{cole}": [ErrorCode.LOT_NOT_TIED]
+    }
+    assert form.errors[f"lot_{cole}"] == ["Cat Cole did not tie for the last seat, so cannot win it by lot."]
 
 
 def test_a_postponed_ballot_cannot_be_declared(council3, desk):

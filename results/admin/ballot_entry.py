@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from .. import drafts, plausibility, presence, rules, services
+from ..errors import ErrorCode, refusals_of, text
 from ..models import Ballot, Candidacy, Election, PendingCheck
 from ..preview import Preview, ballot_in, preview_result, preview_retraction
 from ..standings import ballot_changes
@@ -32,18 +33,42 @@ from . import history
 from .overview import declared_list_url, work_list_url
 
 COUNT_FIELDS = ("ballot_papers_counted", "rejected_ballots", "electorate")
-SETTABLE_STATUSES = (
-    Ballot.Status.AWAITING,
-    Ballot.Status.COUNTING,
-    Ballot.Status.RECOUNT,
-    Ballot.Status.POSTPONED,
-)
+
+# The console's words for a refusal shown on a candidate's row (the row names the candidate), by code.
+ROW_WORDS = {
+    ErrorCode.VOTES_NOT_WHOLE: lambda p: "Votes must be a whole number.",
+    ErrorCode.VOTES_NEGATIVE: lambda p: f"Votes cannot be negative ({p['votes']}).",
+    ErrorCode.VOTES_ABOVE_VALID: lambda p: (
+        f"{p['votes']:,} votes is more than the {p['valid']:,} valid ballot papers counted "
+        f"({p['counted']:,} counted, {p['rejected']:,} rejected)."
+    ),
+    ErrorCode.VOTES_ABOVE_ELECTORATE: lambda p: (
+        f"{p['votes']:,} votes is more than the electorate of {p['electorate']:,}."
+    ),
+}
+# ... and for one shown next to a count or above a section, where its figures are worded for the desk.
+FIELD_WORDS = {
+    ErrorCode.PAPERS_ABOVE_ELECTORATE: lambda p: (
+        f"{p['counted']:,} ballot papers counted is more than the electorate of {p['electorate']:,}."
+    ),
+    ErrorCode.REJECTED_ABOVE_PAPERS: lambda p: (
+        f"{p['rejected']:,} rejected is more than the {p['counted']:,} ballot papers counted."
+    ),
+    ErrorCode.LOT_WRONG_COUNT: lambda p: (
+        f"Tick exactly {p['places']} lot winner{'s' if p['places'] != 1 else ''}: {p['given']} ticked."
+    ),
+}
+# What no count can produce: shown only once the figures are otherwise right.
+IMPOSSIBLE = {
+    ErrorCode.VOTES_ABOVE_ELECTORATE,
+    ErrorCode.TOTAL_ABOVE_ELECTORATE,
+    ErrorCode.TOTAL_ABOVE_PAPERS,
+}
 
 
 def ballot_paper_order(candidacy: Candidacy) -> tuple[str, str]:
-    """Ballot papers list candidates by surname, then forenames."""
-    parts = candidacy.person_name.split()
-    return (parts[-1].casefold() if parts else "", candidacy.person_name.casefold())
+    """Ballot papers list candidates by surname, then forenames (``rules.ballot_paper_order``)."""
+    return rules.ballot_paper_order(candidacy.person_name)
 
 
 # --------------------------------------------------------------------------
@@ -127,7 +152,7 @@ class BallotEntryForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.ballot = ballot
         self.candidacies = candidacies
-        self.contested = len(candidacies) > ballot.winner_count
+        self.contested = not rules.is_uncontested(len(candidacies), ballot.winner_count)
         self.require_votes = require_votes and self.contested
         self.section_errors: dict[str, ErrorList] = {}
         if self.contested:
@@ -171,43 +196,27 @@ class BallotEntryForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        counted = data.get("ballot_papers_counted")
-        rejected = data.get("rejected_ballots")
-        electorate = data.get("electorate")
-        if counted is not None and electorate is not None and counted > electorate:
-            self.add_error(
-                "ballot_papers_counted",
-                f"{counted:,} ballot papers counted is more than the electorate of {electorate:,}.",
-            )
-        valid = None
-        if counted is not None:
-            if rejected is not None and rejected > counted:
-                self.add_error(
-                    "rejected_ballots",
-                    f"{rejected:,} rejected is more than the {counted:,} ballot papers counted.",
-                )
+        # The services' own check of the figures, each refusal placed by its code.
+        refusals = services.figure_refusals(
+            self.ballot.ballot_paper_id,
+            self.ballot.winner_count,
+            {c.pk: c.person_name for c in self.candidacies},
+            self.votes(),
+            **self.counts(),
+        )
+        impossible = []
+        for field, error in refusals:
+            if error.code in IMPOSSIBLE:
+                impossible.append((field, error))
             else:
-                valid = counted - (rejected or 0)
-        for c in self.candidacies if self.contested else ():
+                self.place_refusal(field, error)
+        for c in self.candidacies if self.contested and self.require_votes else ():
             name = f"votes_{c.pk}"
-            if name not in data:
-                continue  # already refused by the field itself
-            value = data[name]
-            if value is None and self.require_votes:
+            if name in data and data[name] is None:
                 self.add_error(name, f"Enter the votes for {c.person_name}.")
-            elif value is not None and valid is not None and value > valid:
-                self.add_error(
-                    name,
-                    f"{value:,} votes is more than the {valid:,} valid ballot papers counted "
-                    f"({counted:,} counted, {rejected or 0:,} rejected).",
-                )
         if self.contested and not self.errors:
-            # What no count can produce (the services refuse it too), next to its row.
-            for finding in plausibility.impossible(self.findings()):
-                if finding.key in {c.pk for c in self.candidacies}:
-                    self.add_error(f"votes_{finding.key}", finding.message.split(": ", 1)[-1])
-                else:
-                    self.add_section_error("votes", finding.message)
+            for field, error in impossible:
+                self.place_refusal(field, error)
         return data
 
     def findings(self, saved: dict | None = None) -> tuple[plausibility.Finding, ...]:
@@ -226,12 +235,6 @@ class BallotEntryForm(forms.Form):
     def add_section_error(self, section: str, message: str) -> None:
         self.section_errors.setdefault(section, ErrorList()).append(message)
 
-    def _row_field(self, prefix: str, message: str) -> str | None:
-        for c in self.candidacies:
-            if message.startswith(f"{c.person_name}:") and f"{prefix}_{c.pk}" in self.fields:
-                return f"{prefix}_{c.pk}"
-        return None
-
     def check_lot(self, seats: int) -> None:
         """Lot winners must be level at the cut-off: say which row is wrong, as the service would."""
         votes = self.votes()
@@ -241,48 +244,39 @@ class BallotEntryForm(forms.Form):
         try:
             rules.decide_winners(votes, seats, lot)
         except rules.InvalidLot:
-            ranking = sorted(votes.values(), reverse=True)
-            cutoff = ranking[seats - 1]
-            wrong = [c for c in self.candidacies if c.pk in lot and votes[c.pk] != cutoff]
-            for c in wrong:
-                self.add_error(
-                    f"lot_{c.pk}",
-                    f"{c.person_name} did not tie for the last seat, so cannot win it by lot.",
-                )
-            if not wrong:
-                tied = sum(1 for v in votes.values() if v == cutoff)
-                places = seats - sum(1 for v in votes.values() if v > cutoff)
-                if tied <= places:
-                    self.add_section_error(
-                        "lot_winners", "There is no tie for the last seat: no drawing of lots is needed."
-                    )
-                else:
-                    self.add_section_error(
-                        "lot_winners",
-                        f"Tick exactly {places} lot winner{'s' if places != 1 else ''}: {len(lot)} ticked.",
-                    )
+            names = {c.pk: c.person_name for c in self.candidacies}
+            self.place_refusal("lot_winners", services.lot_refusal(votes, seats, lot, names))
         except rules.TieUnresolved:
             pass
 
     def add_service_error(self, exc: ValidationError) -> None:
-        """Put a service's refusal next to the field or candidate's row it names."""
-        for field, messages_ in exc.message_dict.items():
-            for message in messages_:
-                if field in COUNT_FIELDS and field in self.fields:
-                    self.add_error(field, message)
-                elif field == "votes" and (row := self._row_field("votes", message)):
-                    self.add_error(row, message.split(":", 1)[1].strip().capitalize())
-                elif field == "lot_winners" and " did not tie" in message:
-                    named = message.split(" did not tie", 1)[0].split(", ")
-                    rows = [
-                        c for c in self.candidacies if c.person_name in named and f"lot_{c.pk}" in self.fields
-                    ]
-                    for c in rows:
-                        self.add_error(f"lot_{c.pk}", message)
-                    if not rows:
-                        self.add_section_error(field, message)
-                else:
-                    self.add_section_error(field, message)
+        """Put a service's refusal next to the field or candidate's row it names, by its codes."""
+        for field, error in refusals_of(exc):
+            self.place_refusal(field, error)
+
+    def place_refusal(self, field: str | None, error: ValidationError) -> None:
+        """One coded refusal (``results.errors``) next to the field or row its code and params name;
+        else above its section (the field it was raised on)."""
+        code, params = error.code, error.params or {}
+        if code == ErrorCode.LOT_NOT_TIED:
+            rows = [
+                c for c in self.candidacies if c.pk in params["candidacies"] and f"lot_{c.pk}" in self.fields
+            ]
+            for c in rows:
+                message = f"{c.person_name} did not tie for the last seat, so cannot win it by lot."
+                self.add_error(f"lot_{c.pk}", ValidationError(message, code=code))
+            if rows:
+                return
+        elif code in ROW_WORDS and f"votes_{params.get('candidacy')}" in self.fields:
+            self.add_error(
+                f"votes_{params['candidacy']}", ValidationError(ROW_WORDS[code](params), code=code)
+            )
+            return
+        message = FIELD_WORDS[code](params) if code in FIELD_WORDS else text(error)
+        if field in COUNT_FIELDS and field in self.fields:
+            self.add_error(field, ValidationError(message, code=code))
+        else:
+            self.add_section_error(field or "__all__", message)
 
     @property
     def has_errors(self) -> bool:
@@ -404,7 +398,7 @@ class BallotEntry:
         )
         status_actions = []
         if not ballot.is_published:
-            status_actions = [(s.value, s.label) for s in SETTABLE_STATUSES if s != ballot.status]
+            status_actions = [(s.value, s.label) for s in Ballot.SETTABLE_STATUSES if s != ballot.status]
         autofocus = None
         with_errors = [name for name in form.errors if name in form.fields and name != "figures_checked"]
         if confirmable and context.get("warnings"):

@@ -651,13 +651,13 @@ def _result_inputs(rows: _BallotRows, key: dict[int, object], seats: int):
     votes = {key[r.line]: r.votes for r in rows.candidates} if has_votes else None
     winners = {key[r.line] for r in rows.candidates if r.elected} if has_elected else None
     lot: set = set()
-    if votes and winners is not None and len(rows.candidates) > seats:
+    if votes and winners is not None and not rules.is_uncontested(len(rows.candidates), seats):
         try:
             rules.decide_winners(votes, seats)
         except rules.TieUnresolved as tie:
             # The source records who won the lot as elected.
             lot = winners & set(tie.tied)
-    if not votes and winners is not None and len(rows.candidates) <= seats:
+    if not votes and winners is not None and rules.is_uncontested(len(rows.candidates), seats):
         winners = None  # uncontested: every candidate is elected unopposed
     return votes, winners, lot
 
