@@ -30,7 +30,7 @@ def ballot_winner_parties(ballot: Ballot) -> list[Party]:
     if not ballot.is_published:
         return []
     winners = [c for c in ballot.candidacies.all() if c.elected]
-    winners.sort(key=lambda c: (-(c.votes or 0), not c.elected_by_lot, c.person_name))
+    winners.sort(key=lambda c: rules.result_order(c.votes, c.elected_by_lot, c.person_name))
     return [counting_party(c.party) for c in winners]
 
 

@@ -374,8 +374,7 @@ class Candidacy:
 
 
 def _surname_order(c: models.Candidacy):
-    parts = c.person_name.split()
-    return (parts[-1].lower() if parts else "", c.person_name.lower())
+    return rules.ballot_paper_order(c.person_name)
 
 
 @strawberry_django.type(
@@ -458,7 +457,7 @@ class Ballot:
             return sorted(candidacies, key=_surname_order)
         return sorted(
             candidacies,
-            key=lambda c: (not c.elected, -(c.votes or 0), not c.elected_by_lot, _surname_order(c)),
+            key=lambda c: (not c.elected, rules.result_order(c.votes, c.elected_by_lot, _surname_order(c))),
         )
 
     @strawberry_django.field(description="How final the published result is; null until declared.")

@@ -17,6 +17,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.html import format_html
 
+from .. import rules
 from ..models import Ballot, Candidacy, Election, Event
 from . import ballot_entry, candidates, history
 
@@ -182,7 +183,7 @@ class BallotAdmin(admin.ModelAdmin):
         if not ballot.is_published:
             return "—"
         winners = [c for c in ballot.candidacies.all() if c.elected]
-        winners.sort(key=lambda c: (-(c.votes or 0), c.person_name))
+        winners.sort(key=lambda c: rules.result_order(c.votes, c.elected_by_lot, c.person_name))
         return ", ".join(f"{c.person_name} ({c.party.abbreviation or c.party.short_name})" for c in winners)
 
     def changelist_view(self, request, extra_context=None):

@@ -95,7 +95,9 @@ class _BallotOutcomes:
             for c in payload.get("candidacies", ())
             if c.get("elected") and c.get("party_id") in self.parties
         ]
-        winners.sort(key=lambda c: (-(c.get("votes") or 0), not c.get("elected_by_lot"), c["person_name"]))
+        winners.sort(
+            key=lambda c: rules.result_order(c.get("votes"), c.get("elected_by_lot"), c["person_name"])
+        )
         parties = [counting_party(self.parties[c["party_id"]]) for c in winners]
         by_id = {p.ec_id: p for p in parties + self.previous}
         return tuple(
