@@ -1,0 +1,79 @@
+"""The previous winners' CSV: per ballot, the party of each seat's previous winner."""
+
+from __future__ import annotations
+
+from .. import services
+from ..models import Ballot, Party
+from .csvfile import ImportReport, Parties, Rows, Step, max_length, write_steps
+
+PREVIOUS_COLUMNS = ("ballot_paper_id", "party_id", "seats")
+PREVIOUS_OPTIONAL = ("party_name",)
+
+
+def import_previous_winners(source, *, user=None, progress=None) -> ImportReport:
+    """Import, per ballot, the party of each seat's previous winner (notional where boundaries changed)."""
+    rows = Rows(
+        source,
+        PREVIOUS_COLUMNS,
+        PREVIOUS_OPTIONAL,
+        limits={
+            "ballot_paper_id": max_length(Ballot, "ballot_paper_id"),
+            "party_id": max_length(Party, "ec_id"),
+            "party_name": max_length(Party, "name"),
+        },
+    )
+    report = ImportReport(rows=len(rows.rows))
+    grouped: dict[str, dict] = {}
+    for line, row in rows.rows:
+        ballot_id = rows.text(line, row, "ballot_paper_id")
+        party_id = rows.text(line, row, "party_id")
+        seats = rows.int(line, row, "seats", minimum=1)
+        if not ballot_id or not party_id or seats is None:
+            continue
+        entry = grouped.setdefault(ballot_id, {"line": line, "rows": []})
+        if any(r[1] == party_id for r in entry["rows"]):
+            rows.error(line, f"{party_id} appears twice for {ballot_id}")
+        entry["rows"].append((line, party_id, row.get("party_name", ""), seats))
+    known = {
+        b.ballot_paper_id: b
+        for b in Ballot.objects.filter(ballot_paper_id__in=list(grouped)).prefetch_related("previous_winners")
+    }
+    for ballot_id, entry in grouped.items():
+        ballot = known.get(ballot_id)
+        if ballot is None:
+            rows.error(entry["line"], f"ballot {ballot_id} does not exist: import its candidates first")
+            continue
+        seats = sum(r[3] for r in entry["rows"])
+        if seats > ballot.winner_count:
+            rows.error(
+                entry["line"],
+                f"{ballot_id}: {seats} previous winners for a ballot of {ballot.winner_count} seats.",
+            )
+    rows.check()
+    parties = Parties(report)
+    parties.resolve((r[0], r[1], r[2]) for e in grouped.values() for r in e["rows"])
+
+    # Everything is checked: write, one ballot per transaction.
+    parties.create(user)
+
+    def write(ballot_id: str, entry: dict) -> None:
+        ballot = known[ballot_id]
+        resolved = [(parties.get(party_id), seats) for _, party_id, _, seats in entry["rows"]]
+        current = {(p.party_id, p.seats) for p in ballot.previous_winners.all()}
+        if current == {(p.pk, n) for p, n in resolved}:
+            report.unchanged += 1
+        else:
+            services.set_previous_winners(ballot, resolved, user=user)
+            report.events += 1
+            report.count("ballots with previous winners")
+
+    def done(step: Step, written: int) -> None:
+        if progress and (written % 100 == 0 or written == len(grouped)):
+            progress(f"{written} of {len(grouped)} ballots written")
+
+    steps = [
+        Step(entry["line"], ballot_id, lambda b=ballot_id, e=entry: write(b, e), what="ballot")
+        for ballot_id, entry in grouped.items()
+    ]
+    write_steps(steps, report, run=lambda write, report: write(), done=done)
+    return report
