@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from results.errors import ErrorCode
 from results.importers import ImportFailed, import_candidates, import_composition, import_previous_winners
 from results.models import Ballot, Candidacy, Council, Election, Event, Party, PreviousWinner, Ward
 from results.standings import election_standing
@@ -173,6 +174,23 @@ def test_unresolved_tie_fails_the_import():
         f"line 2: {ABBEY}: Dan Dee, Eve Ely tie for the last 1 seat: record who won the drawing of lots."
     ]
     assert Ballot.objects.count() == 0
+
+
+def test_a_refusal_of_the_services_carries_its_code_and_line():
+    csv = HEADER + (
+        f"1,Dan Dee,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,1,500,\n"
+        f"2,Eve Ely,PP52,Conservative and Unionist Party,,{E},{ABBEY},Abbey,1,500,\n"
+    )
+    with pytest.raises(ImportFailed) as failed:
+        import_candidates(csv)
+    assert [(e.line, e.code) for e in failed.value.errors] == [(2, ErrorCode.TIE_UNRESOLVED)]
+
+
+def test_the_importers_own_checks_carry_no_code():
+    csv = HEADER + f"1,Dan Dee,PP90,Liberal Democrats,,{E},{ABBEY},Abbey,one,500,\n"
+    with pytest.raises(ImportFailed) as failed:
+        import_candidates(csv)
+    assert [(e.line, e.code) for e in failed.value.errors] == [(2, None)]
 
 
 def test_bad_rows_report_every_line_and_import_nothing():

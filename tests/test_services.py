@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from results import services
+from results.errors import refusals_of
 from results.models import Ballot, Candidacy, Election, Event, Post
 from results.standings import ballot_changes, election_standing
 
@@ -561,3 +562,153 @@ def test_a_correction_without_a_reason_is_refused_and_nothing_changes(council3):
         }
     assert result(north) == [("Ann Able", 600, True, False), ("Bob Baker", 400, False, False)]
     assert event_kinds() == [*before, "ballot_declared"]
+
+
+# ---------------------------------------------------------------- codes: what a refusal concerns
+
+
+def refused(call) -> list[tuple]:
+    """Each error of the refusal as (field, code, params), as raised."""
+    with pytest.raises(ValidationError) as excinfo:
+        call()
+    return [(field, error.code, error.params) for field, error in refusals_of(excinfo.value)]
+
+
+NAMES = {1: "Ann Able", 2: "Bob Baker", 3: "Cy Cole"}
+
+
+def check(*, seats=1, names=None, **inputs):
+    """``services.check_result`` on an unsaved ballot: pure, no database."""
+    ballot = Ballot(ballot_paper_id="local.x.north.2023-05-04", winner_count=seats)
+    inputs.setdefault("winners", None)
+    return lambda: services.check_result(ballot, NAMES if names is None else names, label="North", **inputs)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "expected"),
+    [
+        ({"votes": {1: 5, 2: 4}, "electorate": -3}, [("electorate", "not_a_count", {"value": -3})]),
+        (
+            {"votes": {1: 5, 2: 4}, "electorate": 90, "ballot_papers_counted": 91},
+            [("ballot_papers_counted", "papers_above_electorate", {"counted": 91, "electorate": 90})],
+        ),
+        (
+            {"votes": {1: 5, 2: 4}, "ballot_papers_counted": 10, "rejected_ballots": 11},
+            [("rejected_ballots", "rejected_above_papers", {"rejected": 11, "counted": 10})],
+        ),
+        (
+            {"votes": {1: 5, 2: True}},
+            [("votes", "votes_not_whole", {"candidacy": 2, "name": "Bob Baker", "votes": True})],
+        ),
+        (
+            {"votes": {1: -5, 2: 4}},
+            [("votes", "votes_negative", {"candidacy": 1, "name": "Ann Able", "votes": -5})],
+        ),
+        (
+            {"votes": {1: 995, 2: 4}, "ballot_papers_counted": 1000, "rejected_ballots": 10},
+            [
+                (
+                    "votes",
+                    "votes_above_valid",
+                    {
+                        "candidacy": 1,
+                        "name": "Ann Able",
+                        "votes": 995,
+                        "valid": 990,
+                        "counted": 1000,
+                        "rejected": 10,
+                    },
+                )
+            ],
+        ),
+        (
+            {"votes": {1: 800, 2: 4}, "electorate": 700},
+            [
+                (
+                    "votes",
+                    "votes_above_electorate",
+                    {"candidacy": 1, "name": "Ann Able", "votes": 800, "electorate": 700},
+                ),
+                ("votes", "total_above_electorate", {"total": 804, "electorate": 700, "seats": 1}),
+            ],
+        ),
+        (
+            {"votes": {1: 600, 2: 500}, "ballot_papers_counted": 1000},
+            [("votes", "total_above_papers", {"total": 1100, "valid": 1000, "seats": 1})],
+        ),
+        ({"votes": {1: 5, 2: 4, 9: 1}}, [("candidacy", "not_on_ballot", {"candidacies": (9,)})]),
+        ({"votes": {1: 5}}, [("votes", "votes_missing", {"candidacies": (2,)})]),
+        ({"votes": {1: 5, 2: 5}}, [("lot_winners", "tie_unresolved", {"candidacies": (1, 2), "places": 1})]),
+        (
+            {"votes": {1: 5, 2: 5}, "lot_winners": [3]},
+            [("candidacy", "not_on_ballot", {"candidacies": (3,)})],
+        ),
+        (
+            {"votes": {1: 5, 2: 4}, "lot_winners": [2]},
+            [("lot_winners", "lot_not_tied", {"candidacies": (2,)})],
+        ),
+        ({"votes": {1: 5, 2: 4}, "lot_winners": [1]}, [("lot_winners", "lot_not_needed", None)]),
+        (
+            {"votes": {1: 5, 2: 5}, "lot_winners": [1, 2]},
+            [("lot_winners", "lot_wrong_count", {"given": 2, "places": 1})],
+        ),
+        ({"votes": {1: 5, 2: 4}, "winners": [2]}, [("winners", "winners_differ", {"candidacies": (1,)})]),
+        ({"votes": None, "winners": [1], "lot_winners": [1]}, [("lot_winners", "lot_without_votes", None)]),
+        ({"votes": None, "winners": [1, 2]}, [("winners", "winners_wrong_count", {"given": 2, "seats": 1})]),
+        ({"votes": None}, [("votes", "votes_required", None)]),
+    ],
+)
+def test_each_refusal_of_a_result_names_its_field_code_and_what_it_concerns(inputs, expected):
+    assert refused(check(names={1: "Ann Able", 2: "Bob Baker"}, **inputs)) == expected
+
+
+def test_refusals_of_an_uncontested_ballot_have_their_codes():
+    names = {1: "Ann Able", 2: "Bob Baker"}
+    assert refused(check(seats=2, names=names, votes={1: 5, 2: 4})) == [
+        ("votes", "uncontested_has_votes", {"candidates": 2, "seats": 2})
+    ]
+    assert refused(check(seats=2, names=names, votes=None, lot_winners=[1])) == [
+        ("lot_winners", "lot_uncontested", None)
+    ]
+    assert refused(check(seats=2, names=names, votes=None, winners=[1])) == [
+        ("winners", "winners_uncontested", None)
+    ]
+    assert refused(check(names={}, votes=None)) == [("candidacy", "no_candidates", None)]
+
+
+def test_a_coded_refusal_keeps_the_words_the_desk_reads():
+    with pytest.raises(ValidationError) as excinfo:
+        check(names={1: "Ann Able", 2: "Bob Baker"}, votes={1: 1005, 2: 4}, ballot_papers_counted=1000)()
+    assert excinfo.value.message_dict == {
+        "votes": ["Ann Able: 1005 votes is more than the 1000 valid ballot papers counted."]
+    }
+
+
+def test_the_services_refusals_of_a_ballots_state_have_their_codes(council3):
+    _, (north, south, east) = council3
+    services.declare_ballot(north, votes=f.votes(north, Able=5, Baker=4))
+    assert refused(lambda: services.declare_ballot(north, votes=f.votes(north, Able=5, Baker=4))) == [
+        ("status", "already_declared", None)
+    ]
+    assert refused(
+        lambda: services.correct_ballot(south, votes=f.votes(south, Able=5, Baker=4), reason="x")
+    ) == [("status", "not_declared", None)]
+    assert refused(lambda: services.correct_ballot(north, votes=f.votes(north, Able=6, Baker=4))) == [
+        ("reason", "reason_required", None)
+    ]
+    assert refused(lambda: services.set_ballot_status(south, "declared")) == [
+        ("status", "status_not_settable", {"status": "declared"})
+    ]
+    assert refused(lambda: services.set_ballot_status(north, "counting")) == [
+        ("status", "already_declared", None)
+    ]
+    assert refused(
+        lambda: services.declare_ballot(south, votes=f.votes(south, Able=5, Baker=4), expected_version=99)
+    ) == [("version", "stale", None)]
+    services.set_ballot_status(east, "postponed")
+    assert refused(lambda: services.declare_ballot(east, votes=f.votes(east, Able=5, Baker=4))) == [
+        ("status", "postponed", None)
+    ]
+    assert refused(
+        lambda: services.declare_ballot(south, votes=f.votes(south, Able=5, Baker=4), source="rumour")
+    ) == [("source", "unknown_source", {"source": "rumour"})]
