@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import services
+from .errors import ErrorCode, refuse
 from .models import Ballot, Candidacy, Event, PendingCheck
 
 
@@ -46,7 +47,11 @@ def save_count_in_progress(
         ballot = services.lock_ballot(ballot)
         services.check_version(ballot, expected_version)
         if ballot.is_published:
-            raise ValidationError({"status": f"{ballot.label} is declared: correct the declaration instead."})
+            raise refuse(
+                "status",
+                ErrorCode.ALREADY_DECLARED,
+                f"{ballot.label} is declared: correct the declaration instead.",
+            )
         candidacies = list(ballot.candidacies.order_by("pk"))
         names = {c.pk: c.person_name for c in candidacies}
         errors = services.count_errors(
@@ -160,13 +165,15 @@ def confirm_check(
             PendingCheck.objects.select_for_update().select_related("typed_by").filter(ballot=ballot).first()
         )
         if pending is None:
-            raise ValidationError({"status": f"No figures of {ballot.label} are waiting for a check."})
+            raise refuse(
+                "status", ErrorCode.NOTHING_TO_CHECK, f"No figures of {ballot.label} are waiting for a check."
+            )
         if pending.typed_by_id == user.pk:
-            raise ValidationError(
-                {
-                    "checked_by": f"You typed the figures of {ballot.label} waiting for a check: a second editor "
-                    "must type them again to publish them."
-                }
+            raise refuse(
+                "checked_by",
+                ErrorCode.SAME_EDITOR,
+                f"You typed the figures of {ballot.label} waiting for a check: a second editor "
+                "must type them again to publish them.",
             )
         counts = {
             "electorate": electorate,
@@ -208,9 +215,13 @@ def confirm_check(
 
 def _can_declare(ballot: Ballot) -> None:
     if ballot.is_published:
-        raise ValidationError({"status": f"{ballot.label} is declared: correct the declaration instead."})
+        raise refuse(
+            "status",
+            ErrorCode.ALREADY_DECLARED,
+            f"{ballot.label} is declared: correct the declaration instead.",
+        )
     if ballot.status == Ballot.Status.POSTPONED:
-        raise ValidationError({"status": f"{ballot.label} is postponed: it cannot be declared."})
+        raise refuse("status", ErrorCode.POSTPONED, f"{ballot.label} is postponed: it cannot be declared.")
 
 
 def _check_counts(ballot, votes, electorate, ballot_papers_counted, rejected_ballots) -> None:

@@ -70,15 +70,39 @@ class ErrorCode(enum.StrEnum):
     INVALID_CERTIFICATION = "invalid_certification"
     INVALID_URL = "invalid_url"
 
-    # Seats
-    NO_SEATS = "no_seats"  # a ballot fills at least one seat
+    # The two-person check
+    NOTHING_TO_CHECK = "nothing_to_check"  # no figures wait for a check
+    SAME_EDITOR = "same_editor"  # the editor who typed them cannot check them
+
+    # Seats: a ballot's, a council's composition, previous winners
+    NO_SEATS = "no_seats"  # a ballot, or a council, has at least one seat
+    MAYORALTY = "mayoralty"  # a mayoralty has no council composition
+    PARTY_TWICE = "party_twice"  # params: party (its EC id)
+    SEATS_NEGATIVE = "seats_negative"  # params: party
+    NOT_UP_ABOVE_HELD = "not_up_above_held"  # params: party, not_up, held
+    NOT_UP_ABOVE_SEATS = "not_up_above_seats"  # params: not_up, seats_total
+    HELD_ABOVE_SEATS = "held_above_seats"  # params: held, seats_total_before
+    UNKNOWN_CYCLE = "unknown_cycle"  # params: cycle
+    PREVIOUS_SEATS_BELOW_ONE = "previous_seats_below_one"
+    PREVIOUS_ABOVE_SEATS = "previous_above_seats"  # params: seats, winner_count
 
     # Nominations
     NOMINEE_UNNAMED = "nominee_unnamed"
-    NOMINEE_TWICE = "nominee_twice"  # params: person_id or name
+    NOMINEE_TWICE = "nominee_twice"  # params: person_id, or name (no person id)
     NAME_REQUIRED = "name_required"
     NAME_TOO_LONG = "name_too_long"
     ALREADY_STANDS = "already_stands"  # params: name or person_id
+
+    # Reference data and posts
+    UNKNOWN_FIELDS = "unknown_fields"  # params: fields
+    POST_PUBLISHED = "post_published"  # publish again: update it instead
+    POST_NOT_PUBLISHED = "post_not_published"  # nothing to withdraw
+
+    # Rehearsals and resets (params: poll_date)
+    LABEL_TOO_LONG = "label_too_long"
+    NO_BALLOTS_POLLED = "no_ballots_polled"
+    BALLOTS_DECLARED = "ballots_declared"  # params: also ballots
+    ALREADY_REHEARSING = "already_rehearsing"
 
 
 def refusal(code: ErrorCode, message: str, **params) -> ValidationError:

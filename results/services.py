@@ -1172,23 +1172,37 @@ def set_composition(
             .order_by()
             .get(pk=pk)
         )
-        errors: dict[str, list[str]] = {}
+        errors = Refusals()
         if election.is_mayoral:
-            raise ValidationError({"election": f"{election} is a mayoralty: it has no council composition."})
+            raise refuse(
+                "election", ErrorCode.MAYORALTY, f"{election} is a mayoralty: it has no council composition."
+            )
         if not isinstance(seats_total, int) or seats_total < 1:
-            raise ValidationError({"seats_total": "A council has at least one seat."})
+            raise refuse("seats_total", ErrorCode.NO_SEATS, "A council has at least one seat.")
         seen = set()
         held_by: dict[str, int] = {}
         parties: dict[str, Party] = {}
         for party, held, not_up in rows:
             if party.pk in seen:
-                errors.setdefault("party", []).append(f"{party.name} is listed twice.")
+                errors.add(
+                    "party", ErrorCode.PARTY_TWICE, f"{party.name} is listed twice.", party=party.ec_id
+                )
             seen.add(party.pk)
             if held < 0 or not_up < 0:
-                errors.setdefault("seats_before", []).append(f"{party.name}: seats cannot be negative.")
+                errors.add(
+                    "seats_before",
+                    ErrorCode.SEATS_NEGATIVE,
+                    f"{party.name}: seats cannot be negative.",
+                    party=party.ec_id,
+                )
             elif not_up > held:
-                errors.setdefault("seats_not_up", []).append(
-                    f"{party.name}: {not_up} seats not up is more than the {held} it held."
+                errors.add(
+                    "seats_not_up",
+                    ErrorCode.NOT_UP_ABOVE_HELD,
+                    f"{party.name}: {not_up} seats not up is more than the {held} it held.",
+                    party=party.ec_id,
+                    not_up=not_up,
+                    held=held,
                 )
             lead = counting_party(party)
             parties[lead.ec_id] = lead
@@ -1196,19 +1210,29 @@ def set_composition(
         held_total = sum(h for _, h, _ in rows)
         not_up_total = sum(n for _, _, n in rows)
         if not_up_total > seats_total:
-            errors.setdefault("seats_not_up", []).append(
-                f"{not_up_total} seats not up is more than the {seats_total} seats on the council."
+            errors.add(
+                "seats_not_up",
+                ErrorCode.NOT_UP_ABOVE_SEATS,
+                f"{not_up_total} seats not up is more than the {seats_total} seats on the council.",
+                not_up=not_up_total,
+                seats_total=seats_total,
             )
         if seats_total_before is not None and held_total > seats_total_before:
-            errors.setdefault("seats_total_before", []).append(
-                f"Parties held {held_total} seats, more than the council's {seats_total_before}."
+            errors.add(
+                "seats_total_before",
+                ErrorCode.HELD_ABOVE_SEATS,
+                f"Parties held {held_total} seats, more than the council's {seats_total_before}.",
+                held=held_total,
+                seats_total_before=seats_total_before,
             )
         if cycle is not None and cycle not in Election.Cycle.values:
-            errors.setdefault("cycle", []).append(
-                f"Unknown cycle {cycle!r}: use one of {', '.join(Election.Cycle.values)}."
+            errors.add(
+                "cycle",
+                ErrorCode.UNKNOWN_CYCLE,
+                f"Unknown cycle {cycle!r}: use one of {', '.join(Election.Cycle.values)}.",
+                cycle=cycle,
             )
-        if errors:
-            raise ValidationError(errors)
+        errors.check()
         signature_before = _signature(election.pk)
         size_before = seats_total_before or held_total
         control_key = (
@@ -1240,6 +1264,18 @@ def set_composition(
         return election
 
 
+def previous_winners_refusal(seats: int, winner_count: int) -> ValidationError | None:
+    """More previous winners than the ballot's seats, refused (by the services and the importer)."""
+    if seats <= winner_count:
+        return None
+    return refusal(
+        ErrorCode.PREVIOUS_ABOVE_SEATS,
+        f"{seats} previous winners for a ballot of {winner_count} seats.",
+        seats=seats,
+        winner_count=winner_count,
+    )
+
+
 def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]], *, user=None) -> Ballot:
     """Replace the parties of a ballot's previous winners: ``(party, seats)``.
 
@@ -1250,13 +1286,13 @@ def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]]
         ballot = lock_ballot(ballot)
         seats = sum(n for _, n in rows)
         if any(n < 1 for _, n in rows):
-            raise ValidationError({"seats": "Each party's previous seats must be at least 1."})
-        if len({p.pk for p, _ in rows}) != len(rows):
-            raise ValidationError({"party": "A party is listed twice for the same ballot."})
-        if seats > ballot.winner_count:
-            raise ValidationError(
-                {"seats": f"{seats} previous winners for a ballot of {ballot.winner_count} seats."}
+            raise refuse(
+                "seats", ErrorCode.PREVIOUS_SEATS_BELOW_ONE, "Each party's previous seats must be at least 1."
             )
+        if len({p.pk for p, _ in rows}) != len(rows):
+            raise refuse("party", ErrorCode.PARTY_TWICE, "A party is listed twice for the same ballot.")
+        if refused := previous_winners_refusal(seats, ballot.winner_count):
+            raise ValidationError({"seats": [refused]})
         # Previous winners decide seat changes, never control: no control call to re-derive.
         ballot.previous_winners.all().delete()
         PreviousWinner.objects.bulk_create(
@@ -1354,7 +1390,12 @@ def _save_reference(
     """Create (``obj`` None) or change a reference row under its lock, with a ``reference`` event."""
     unknown = set(values) - set(fields)
     if unknown:
-        raise ValidationError({"__all__": f"Unknown {what} fields: {sorted(unknown)}"})
+        raise refuse(
+            "__all__",
+            ErrorCode.UNKNOWN_FIELDS,
+            f"Unknown {what} fields: {sorted(unknown)}",
+            fields=sorted(unknown),
+        )
     with transaction.atomic():
         if obj is None or obj.pk is None:
             obj = model(**create)
@@ -1531,20 +1572,30 @@ class Nominee:
     description: str = ""
 
 
-def _nominee_errors(nominees: Sequence[Nominee]) -> list[str]:
-    errors = []
+def _nominee_errors(nominees: Sequence[Nominee]) -> Refusals:
+    errors = Refusals()
     seen_ids, seen_names = set(), set()
     for n in nominees:
         if not n.person_name:
-            errors.append("A candidate has no name.")
+            errors.add("candidacy", ErrorCode.NOMINEE_UNNAMED, "A candidate has no name.")
         if n.person_id:
             if n.person_id in seen_ids:
-                errors.append(f"Person {n.person_id} stands twice.")
+                errors.add(
+                    "candidacy",
+                    ErrorCode.NOMINEE_TWICE,
+                    f"Person {n.person_id} stands twice.",
+                    person_id=n.person_id,
+                )
             seen_ids.add(n.person_id)
         else:
             # Without a person id, a name is all that tells two candidates apart.
             if n.person_name in seen_names:
-                errors.append(f"{n.person_name} stands twice and nothing (no person id) tells them apart.")
+                errors.add(
+                    "candidacy",
+                    ErrorCode.NOMINEE_TWICE,
+                    f"{n.person_name} stands twice and nothing (no person id) tells them apart.",
+                    name=n.person_name,
+                )
             seen_names.add(n.person_name)
     return errors
 
@@ -1560,10 +1611,9 @@ def create_ballot(
 ) -> Ballot:
     """Create a ballot with its candidates: a ``nominations`` event (change ``ballot_created``)."""
     with transaction.atomic():
-        if errors := _nominee_errors(nominees):
-            raise ValidationError({"candidacy": errors})
+        _nominee_errors(nominees).check()
         if not isinstance(seats, int) or seats < 1:
-            raise ValidationError({"seats": "A ballot fills at least one seat."})
+            raise refuse("seats", ErrorCode.NO_SEATS, "A ballot fills at least one seat.")
         ballot = Ballot(ballot_paper_id=ballot_paper_id, election=election, ward=ward, winner_count=seats)
         ballot.full_clean(exclude=["election", "ward"], validate_unique=False, validate_constraints=False)
         ballot.version = 1
@@ -1601,17 +1651,16 @@ def import_nominations(
         check_version(ballot, expected_version)
         stored = {c.pk: c for c in ballot.candidacies.select_related("party")}
         if ballot.is_published and (new or changes or seats != ballot.winner_count):
-            raise ValidationError(
-                {
-                    "status": f"{ballot.label} is declared: retract the declaration before changing its candidates."
-                }
+            raise refuse(
+                "status",
+                ErrorCode.ALREADY_DECLARED,
+                f"{ballot.label} is declared: retract the declaration before changing its candidates.",
             )
         final = [
             changes.get(pk) or Nominee(c.person_name, c.party, c.person_id, c.description)
             for pk, c in stored.items()
         ]
-        if errors := _nominee_errors([*final, *new]):
-            raise ValidationError({"candidacy": errors})
+        _nominee_errors([*final, *new]).check()
         changed = []
         for pk, nominee in changes.items():
             c = stored[pk]
@@ -1697,22 +1746,38 @@ def _nominations_event(
 def _open_for_nominations(ballot: Ballot, expected_version: int | None) -> None:
     check_version(ballot, expected_version)
     if ballot.is_published:
-        raise ValidationError(
-            {"status": f"{ballot.label} is declared: retract the declaration before changing its candidates."}
+        raise refuse(
+            "status",
+            ErrorCode.ALREADY_DECLARED,
+            f"{ballot.label} is declared: retract the declaration before changing its candidates.",
         )
 
 
 def _check_candidate(ballot: Ballot, *, person_name: str, person_id: str, exclude: int | None = None) -> None:
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[ValidationError]] = {}
     if not person_name:
-        errors["person_name"] = ["Enter the candidate's name as it is on the ballot paper."]
+        errors["person_name"] = [
+            refusal(ErrorCode.NAME_REQUIRED, "Enter the candidate's name as it is on the ballot paper.")
+        ]
     elif len(person_name) > Candidacy._meta.get_field("person_name").max_length:
-        errors["person_name"] = ["That name is too long (255 characters at most)."]
+        errors["person_name"] = [
+            refusal(ErrorCode.NAME_TOO_LONG, "That name is too long (255 characters at most).")
+        ]
     others = ballot.candidacies.exclude(pk=exclude) if exclude else ballot.candidacies.all()
     if person_name and others.filter(person_name=person_name).exists():
-        errors["person_name"] = [f"{person_name} already stands on {ballot.label}."]
+        errors["person_name"] = [
+            refusal(
+                ErrorCode.ALREADY_STANDS, f"{person_name} already stands on {ballot.label}.", name=person_name
+            )
+        ]
     if person_id and others.filter(person_id=person_id).exists():
-        errors["person_id"] = [f"Person {person_id} already stands on {ballot.label}."]
+        errors["person_id"] = [
+            refusal(
+                ErrorCode.ALREADY_STANDS,
+                f"Person {person_id} already stands on {ballot.label}.",
+                person_id=person_id,
+            )
+        ]
     if errors:
         raise ValidationError(errors)
 
@@ -1819,8 +1884,10 @@ def withdraw_candidacy(
         ballot = lock_ballot(ballot_pk)
         _open_for_nominations(ballot, expected_version)
         if not reason.strip():
-            raise ValidationError(
-                {"reason": "Say why the candidate is withdrawn: it is kept in the history."}
+            raise refuse(
+                "reason",
+                ErrorCode.REASON_REQUIRED,
+                "Say why the candidate is withdrawn: it is kept in the history.",
             )
         candidacy = Candidacy.objects.select_related("party").get(pk=pk)
         withdrawn = {"person_name": candidacy.person_name, "party_id": candidacy.party.ec_id}
@@ -1888,7 +1955,12 @@ def save_post(
     changes = dict(changes or {})
     unknown = set(changes) - set(POST_FIELDS)
     if unknown:
-        raise ValidationError({"__all__": f"Unknown post fields: {sorted(unknown)}"})
+        raise refuse(
+            "__all__",
+            ErrorCode.UNKNOWN_FIELDS,
+            f"Unknown post fields: {sorted(unknown)}",
+            fields=sorted(unknown),
+        )
     with transaction.atomic():
         if post.pk:
             # Edit the row as stored, not the caller's possibly stale copy.
@@ -1916,7 +1988,11 @@ def publish_post(
         post = Post.objects.select_for_update(no_key=True).order_by().get(pk=post.pk)
         check_version(post, expected_version)
         if post.status == Post.Status.PUBLISHED:
-            raise ValidationError({"status": f"“{post.headline}” is already published: update it instead."})
+            raise refuse(
+                "status",
+                ErrorCode.POST_PUBLISHED,
+                f"“{post.headline}” is already published: update it instead.",
+            )
         post.status = Post.Status.PUBLISHED
         post.published_at = published_at or post.published_at or timezone.now()
         post.full_clean(exclude=["councils", "ballots"])
@@ -1931,7 +2007,11 @@ def withdraw_post(post: Post, *, reason: str = "", user=None, expected_version: 
         post = Post.objects.select_for_update(no_key=True).order_by().get(pk=post.pk)
         check_version(post, expected_version)
         if post.status != Post.Status.PUBLISHED:
-            raise ValidationError({"status": f"“{post.headline}” is not published: nothing to withdraw."})
+            raise refuse(
+                "status",
+                ErrorCode.POST_NOT_PUBLISHED,
+                f"“{post.headline}” is not published: nothing to withdraw.",
+            )
         post.status = Post.Status.WITHDRAWN
         post.version += 1
         post.save(update_fields=["status", "version", "updated_at"])
@@ -1968,28 +2048,34 @@ def start_rehearsal(poll_date: dt.date, *, label: str = "", user=None) -> Event:
     """
     label = label.strip()
     if len(label) > Rehearsal._meta.get_field("label").max_length:
-        raise ValidationError({"label": "That label is too long (200 characters at most)."})
+        raise refuse("label", ErrorCode.LABEL_TOO_LONG, "That label is too long (200 characters at most).")
     with transaction.atomic():
         ballots = lock_ballots(_ballots_of(poll_date).values_list("pk", flat=True))
         if not ballots:
-            raise ValidationError(
-                {"poll_date": f"No ballots are polled on {poll_date:%d %B %Y}: nothing to rehearse."}
+            raise refuse(
+                "poll_date",
+                ErrorCode.NO_BALLOTS_POLLED,
+                f"No ballots are polled on {poll_date:%d %B %Y}: nothing to rehearse.",
+                poll_date=poll_date,
             )
         declared = sorted(b.ballot_paper_id for b in ballots.values() if b.is_published)
         if declared:
-            raise ValidationError(
-                {
-                    "poll_date": f"{len(declared)} ballots of {poll_date:%d %B %Y} are declared (the first is "
-                    f"{declared[0]}): a rehearsal starts from the eve of the poll. Reset first."
-                }
+            raise refuse(
+                "poll_date",
+                ErrorCode.BALLOTS_DECLARED,
+                f"{len(declared)} ballots of {poll_date:%d %B %Y} are declared (the first is "
+                f"{declared[0]}): a rehearsal starts from the eve of the poll. Reset first.",
+                poll_date=poll_date,
+                ballots=tuple(declared),
             )
         _lock_event_log()
         row = _rehearsal_row()
         if row.active:
-            raise ValidationError(
-                {
-                    "active": f"Already rehearsing {row.poll_date:%d %B %Y} ({row.label or 'untitled'}): reset it first."
-                }
+            raise refuse(
+                "active",
+                ErrorCode.ALREADY_REHEARSING,
+                f"Already rehearsing {row.poll_date:%d %B %Y} ({row.label or 'untitled'}): reset it first.",
+                poll_date=row.poll_date,
             )
         row.active = True
         row.label = label
@@ -2017,7 +2103,12 @@ def set_zero_counts(poll_date: dt.date | None, *, user=None) -> Event:
     """
     with transaction.atomic():
         if poll_date is not None and not _ballots_of(poll_date).exists():
-            raise ValidationError({"poll_date": f"No ballots are polled on {poll_date:%d %B %Y}."})
+            raise refuse(
+                "poll_date",
+                ErrorCode.NO_BALLOTS_POLLED,
+                f"No ballots are polled on {poll_date:%d %B %Y}.",
+                poll_date=poll_date,
+            )
         _lock_event_log()
         row = _rehearsal_row()
         before = row.zero_counts
@@ -2058,8 +2149,11 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
     with transaction.atomic():
         ballots = lock_ballots(_ballots_of(poll_date).values_list("pk", flat=True))
         if not ballots:
-            raise ValidationError(
-                {"poll_date": f"No ballots are polled on {poll_date:%d %B %Y}: nothing to reset."}
+            raise refuse(
+                "poll_date",
+                ErrorCode.NO_BALLOTS_POLLED,
+                f"No ballots are polled on {poll_date:%d %B %Y}: nothing to reset.",
+                poll_date=poll_date,
             )
         for election_pk in sorted({b.election_id for b in ballots.values()}):
             _lock_election(election_pk)

@@ -253,8 +253,8 @@ class Rows:
         except csv.Error as exc:
             raise ImportFailed([RowError(reader.line_num, f"not valid CSV: {exc}")]) from exc
 
-    def error(self, line: int, message: str) -> None:
-        self.errors.append(RowError(line, message))
+    def error(self, line: int, message: str, code: str | None = None) -> None:
+        self.errors.append(RowError(line, message, code))
 
     def int(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import services
+from ..errors import text
 from ..models import Ballot, Party
 from .csvfile import ImportReport, Parties, Rows, Step, max_length, write_steps
 
@@ -44,11 +45,8 @@ def import_previous_winners(source, *, user=None, progress=None) -> ImportReport
             rows.error(entry["line"], f"ballot {ballot_id} does not exist: import its candidates first")
             continue
         seats = sum(r[3] for r in entry["rows"])
-        if seats > ballot.winner_count:
-            rows.error(
-                entry["line"],
-                f"{ballot_id}: {seats} previous winners for a ballot of {ballot.winner_count} seats.",
-            )
+        if refused := services.previous_winners_refusal(seats, ballot.winner_count):
+            rows.error(entry["line"], f"{ballot_id}: {text(refused)}", refused.code)
     rows.check()
     parties = Parties(report)
     parties.resolve((r[0], r[1], r[2]) for e in grouped.values() for r in e["rows"])
