@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import services
@@ -62,8 +61,7 @@ def save_count_in_progress(
             ballot_papers_counted=ballot_papers_counted,
             rejected_ballots=rejected_ballots,
         )
-        if errors:
-            raise ValidationError(errors)
+        errors.check()
 
         for c in candidacies:
             c.votes = votes.get(c.pk)
@@ -234,5 +232,4 @@ def _check_counts(ballot, votes, electorate, ballot_papers_counted, rejected_bal
         ballot_papers_counted=ballot_papers_counted,
         rejected_ballots=rejected_ballots,
     )
-    if errors:
-        raise ValidationError(errors)
+    errors.check()

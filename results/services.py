@@ -356,36 +356,6 @@ def _standing(election_pk: int):
 
 def count_errors(
     ballot: Ballot,
-    names: Mapping[int, str],
-    votes: Mapping[int, int | None],
-    *,
-    electorate: int | None,
-    ballot_papers_counted: int | None,
-    rejected_ballots: int | None,
-) -> dict[str, list[ValidationError]]:
-    """What is wrong with a ballot's figures, by field: coded refusals in the data desk's words.
-
-    ``names`` maps the ballot's candidacy ids to names; ``votes`` maps
-    candidacy ids to votes (``None`` = not typed yet). Checks whole numbers
-    of zero or more, no more papers than electors, no more rejected than
-    counted, no candidate above the valid papers counted, and candidacies of
-    this ballot only. Shared by declarations, figures saved before one and
-    the console's form (see ``results.errors`` for the codes and params).
-    """
-    return figure_refusals(
-        ballot.ballot_paper_id,
-        ballot.winner_count,
-        names,
-        votes,
-        electorate=electorate,
-        ballot_papers_counted=ballot_papers_counted,
-        rejected_ballots=rejected_ballots,
-    ).by_field
-
-
-def figure_refusals(
-    ballot_paper_id: str,
-    seats: int,
     names: Mapping,
     votes: Mapping,
     *,
@@ -393,7 +363,16 @@ def figure_refusals(
     ballot_papers_counted: int | None,
     rejected_ballots: int | None,
 ) -> Refusals:
-    """``count_errors`` over plain values (the console checks a form's figures with it)."""
+    """What is wrong with a ballot's figures, by field: coded refusals in the data desk's words.
+
+    ``names`` maps the ballot's candidacy ids to names; ``votes`` maps
+    candidacy ids to votes (``None`` = not typed yet). Checks whole numbers
+    of zero or more, no more papers than electors, no more rejected than
+    counted, no candidate above the valid papers counted, and candidacies of
+    this ballot only. ``ballot`` needs only its ``ballot_paper_id`` and
+    ``winner_count``. Shared by declarations, figures saved before one and
+    the console's form (see ``results.errors`` for the codes and params).
+    """
     errors = Refusals()
     counts = {
         "electorate": electorate,
@@ -430,7 +409,7 @@ def figure_refusals(
             )
     foreign = set(votes) - set(names)
     if foreign:
-        _not_on_ballot(errors, foreign, ballot_paper_id)
+        _not_on_ballot(errors, foreign, ballot.ballot_paper_id)
     valid = None
     if (
         ballot_papers_counted is not None
@@ -466,7 +445,7 @@ def figure_refusals(
         figures = {pk: v for pk, v in votes.items() if pk not in foreign}
         findings = plausibility.check_figures(
             figures,
-            seats=seats,
+            seats=ballot.winner_count,
             electorate=electorate,
             ballot_papers_counted=None if valid is None else ballot_papers_counted,
             rejected_ballots=rejected_ballots,
@@ -520,9 +499,8 @@ def check_result(
     votes = {k: v for k, v in (votes or {}).items() if v is not None}
     lot = set(lot_winners or ())
     winner_set = None if winners is None else set(winners)
-    errors = figure_refusals(
-        ballot.ballot_paper_id,
-        ballot.winner_count,
+    errors = count_errors(
+        ballot,
         names,
         votes,
         electorate=electorate,
@@ -1651,11 +1629,7 @@ def import_nominations(
         check_version(ballot, expected_version)
         stored = {c.pk: c for c in ballot.candidacies.select_related("party")}
         if ballot.is_published and (new or changes or seats != ballot.winner_count):
-            raise refuse(
-                "status",
-                ErrorCode.ALREADY_DECLARED,
-                f"{ballot.label} is declared: retract the declaration before changing its candidates.",
-            )
+            raise _declared_nominations(ballot)
         final = [
             changes.get(pk) or Nominee(c.person_name, c.party, c.person_id, c.description)
             for pk, c in stored.items()
@@ -1746,11 +1720,15 @@ def _nominations_event(
 def _open_for_nominations(ballot: Ballot, expected_version: int | None) -> None:
     check_version(ballot, expected_version)
     if ballot.is_published:
-        raise refuse(
-            "status",
-            ErrorCode.ALREADY_DECLARED,
-            f"{ballot.label} is declared: retract the declaration before changing its candidates.",
-        )
+        raise _declared_nominations(ballot)
+
+
+def _declared_nominations(ballot: Ballot) -> ValidationError:
+    return refuse(
+        "status",
+        ErrorCode.ALREADY_DECLARED,
+        f"{ballot.label} is declared: retract the declaration before changing its candidates.",
+    )
 
 
 def _check_candidate(ballot: Ballot, *, person_name: str, person_id: str, exclude: int | None = None) -> None:
@@ -2028,6 +2006,15 @@ def withdraw_post(post: Post, *, reason: str = "", user=None, expected_version: 
 # --------------------------------------------------------------------------
 
 
+def _no_ballots_polled(poll_date: dt.date, then: str) -> ValidationError:
+    return refuse(
+        "poll_date",
+        ErrorCode.NO_BALLOTS_POLLED,
+        f"No ballots are polled on {poll_date:%d %B %Y}{then}.",
+        poll_date=poll_date,
+    )
+
+
 def _rehearsal_row() -> Rehearsal:
     """The switches' row, locked. Only ever called under the event-log lock (see ``record_events``)."""
     row, _ = Rehearsal.objects.select_for_update().get_or_create(pk=1)
@@ -2052,12 +2039,7 @@ def start_rehearsal(poll_date: dt.date, *, label: str = "", user=None) -> Event:
     with transaction.atomic():
         ballots = lock_ballots(_ballots_of(poll_date).values_list("pk", flat=True))
         if not ballots:
-            raise refuse(
-                "poll_date",
-                ErrorCode.NO_BALLOTS_POLLED,
-                f"No ballots are polled on {poll_date:%d %B %Y}: nothing to rehearse.",
-                poll_date=poll_date,
-            )
+            raise _no_ballots_polled(poll_date, ": nothing to rehearse")
         declared = sorted(b.ballot_paper_id for b in ballots.values() if b.is_published)
         if declared:
             raise refuse(
@@ -2103,12 +2085,7 @@ def set_zero_counts(poll_date: dt.date | None, *, user=None) -> Event:
     """
     with transaction.atomic():
         if poll_date is not None and not _ballots_of(poll_date).exists():
-            raise refuse(
-                "poll_date",
-                ErrorCode.NO_BALLOTS_POLLED,
-                f"No ballots are polled on {poll_date:%d %B %Y}.",
-                poll_date=poll_date,
-            )
+            raise _no_ballots_polled(poll_date, "")
         _lock_event_log()
         row = _rehearsal_row()
         before = row.zero_counts
@@ -2149,12 +2126,7 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
     with transaction.atomic():
         ballots = lock_ballots(_ballots_of(poll_date).values_list("pk", flat=True))
         if not ballots:
-            raise refuse(
-                "poll_date",
-                ErrorCode.NO_BALLOTS_POLLED,
-                f"No ballots are polled on {poll_date:%d %B %Y}: nothing to reset.",
-                poll_date=poll_date,
-            )
+            raise _no_ballots_polled(poll_date, ": nothing to reset")
         for election_pk in sorted({b.election_id for b in ballots.values()}):
             _lock_election(election_pk)
         stored = Rehearsal.objects.filter(pk=1).first()

@@ -197,9 +197,8 @@ class BallotEntryForm(forms.Form):
     def clean(self):
         data = super().clean()
         # The services' own check of the figures, each refusal placed by its code.
-        refusals = services.figure_refusals(
-            self.ballot.ballot_paper_id,
-            self.ballot.winner_count,
+        refusals = services.count_errors(
+            self.ballot,
             {c.pk: c.person_name for c in self.candidacies},
             self.votes(),
             **self.counts(),
