@@ -362,31 +362,39 @@ def _unchanged(candidacies: Iterable[Candidacy], votes, winners) -> bool:
     return same_votes and same_winners
 
 
+def _differs(candidacy: Candidacy, row: _CandidateRow) -> bool:
+    """Whether a row's details differ from its stored candidacy's (its party loaded)."""
+    stored = (candidacy.person_name, candidacy.person_id, candidacy.party.ec_id, candidacy.description)
+    return stored != (row.person_name, row.person_id, row.party_id, row.description)
+
+
+def _refuse_declared_changes(rows: _BallotRows, ballot: Ballot, matched: dict[int, Candidacy | None]) -> None:
+    """A declared ballot's seats and candidates change only in the admin: refuse a file that changes them."""
+    if ballot.winner_count != rows.seats:
+        raise ValueError(f"is declared with {ballot.winner_count} seats; the file says {rows.seats}")
+    for row in rows.candidates:
+        candidacy = matched[row.line]
+        if candidacy is None:
+            raise ValueError(f"is declared; {row.person_name} (line {row.line}) is not one of its candidates")
+        if _differs(candidacy, row):
+            raise ValueError(
+                f"is declared; the details of {row.person_name} (line {row.line}) differ: correct them in the admin"
+            )
+
+
 def _check_ballot(rows: _BallotRows, ballot: Ballot | None) -> None:
     """Everything ``_write_ballot`` would refuse, checked against the stored ballot without writing."""
     published = ballot is not None and ballot.is_published
-    if ballot is not None:
-        if ballot.election.election_id != rows.election_id:
-            raise ValueError(f"already belongs to {ballot.election}")
-        if ballot.winner_count != rows.seats and published:
-            raise ValueError(f"is declared with {ballot.winner_count} seats; the file says {rows.seats}")
+    if ballot is not None and ballot.election.election_id != rows.election_id:
+        raise ValueError(f"already belongs to {ballot.election}")
     stored = list(ballot.candidacies.all()) if ballot is not None else []
     matched = _match(rows, stored)
+    if published:
+        _refuse_declared_changes(rows, ballot, matched)
     names: dict[object, str] = {}
     key: dict[int, object] = {}
     for row in rows.candidates:
         candidacy = matched[row.line]
-        if published and candidacy is None:
-            raise ValueError(f"is declared; {row.person_name} (line {row.line}) is not one of its candidates")
-        if published and (
-            candidacy.person_name,
-            candidacy.person_id,
-            candidacy.party.ec_id,
-            candidacy.description,
-        ) != (row.person_name, row.person_id, row.party_id, row.description):
-            raise ValueError(
-                f"is declared; the details of {row.person_name} (line {row.line}) differ: correct them in the admin"
-            )
         key[row.line] = candidacy.pk if candidacy is not None else ("line", row.line)
         names[key[row.line]] = row.person_name
     for candidacy in stored:  # candidates already stored and not in the file stay on the ballot
@@ -489,31 +497,17 @@ def _update_nominations(
 ) -> tuple[Ballot, dict[int, Candidacy]]:
     """Apply the file's candidates and seats to a stored ballot (``services.import_nominations``);
     a declared one must already have them as they are. Returns the ballot and each row's candidacy."""
-    if ballot.winner_count != rows.seats and ballot.is_published:
-        raise ValueError(f"is declared with {ballot.winner_count} seats; the file says {rows.seats}")
     matched = _match(rows, stored)
+    if ballot.is_published:
+        _refuse_declared_changes(rows, ballot, matched)
     changes: dict[int, services.Nominee] = {}
     new: list[tuple[int, services.Nominee]] = []
     for row in rows.candidates:
         candidacy = matched[row.line]
-        wanted = nominee(row)
         if candidacy is None:
-            if ballot.is_published:
-                raise ValueError(
-                    f"is declared; {row.person_name} (line {row.line}) is not one of its candidates"
-                )
-            new.append((row.line, wanted))
-        elif (candidacy.person_name, candidacy.person_id, candidacy.party_id, candidacy.description) != (
-            wanted.person_name,
-            wanted.person_id,
-            wanted.party.pk,
-            wanted.description,
-        ):
-            if ballot.is_published:
-                raise ValueError(
-                    f"is declared; the details of {row.person_name} (line {row.line}) differ: correct them in the admin"
-                )
-            changes[candidacy.pk] = wanted
+            new.append((row.line, nominee(row)))
+        elif _differs(candidacy, row):
+            changes[candidacy.pk] = nominee(row)
     by_row = {line: c for line, c in matched.items() if c is not None}
     if new or changes or ballot.winner_count != rows.seats:
         ballot, created = services.import_nominations(
