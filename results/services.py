@@ -373,40 +373,7 @@ def count_errors(
     ``winner_count``. Shared by declarations, figures saved before one and
     the console's form (see ``results.errors`` for the codes and params).
     """
-    errors = Refusals()
-    counts = {
-        "electorate": electorate,
-        "ballot_papers_counted": ballot_papers_counted,
-        "rejected_ballots": rejected_ballots,
-    }
-    for name, value in counts.items():
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            errors.add(name, ErrorCode.NOT_A_COUNT, "Must be a whole number, zero or more.", value=value)
-    if not errors:
-        if (
-            electorate is not None
-            and ballot_papers_counted is not None
-            and ballot_papers_counted > electorate
-        ):
-            errors.add(
-                "ballot_papers_counted",
-                ErrorCode.PAPERS_ABOVE_ELECTORATE,
-                f"{ballot_papers_counted} ballot papers counted is more than the electorate of {electorate}.",
-                counted=ballot_papers_counted,
-                electorate=electorate,
-            )
-        if (
-            rejected_ballots is not None
-            and ballot_papers_counted is not None
-            and rejected_ballots > ballot_papers_counted
-        ):
-            errors.add(
-                "rejected_ballots",
-                ErrorCode.REJECTED_ABOVE_PAPERS,
-                f"{rejected_ballots} rejected is more than the {ballot_papers_counted} ballot papers counted.",
-                rejected=rejected_ballots,
-                counted=ballot_papers_counted,
-            )
+    errors = _count_refusals(electorate, ballot_papers_counted, rejected_ballots)
     foreign = set(votes) - set(names)
     if foreign:
         _not_on_ballot(errors, foreign, ballot.ballot_paper_id)
@@ -454,6 +421,48 @@ def count_errors(
         for finding in plausibility.impossible(findings):
             if finding.check is not plausibility.Check.VOTES_ABOVE_PAPERS:  # refused above already
                 errors.add("votes", ErrorCode(finding.check.value), finding.message, **finding.params)
+    return errors
+
+
+def _count_refusals(
+    electorate: int | None, ballot_papers_counted: int | None, rejected_ballots: int | None
+) -> Refusals:
+    """What is wrong with a ballot's counts: not whole numbers, more papers than electors,
+    more rejected than counted."""
+    errors = Refusals()
+    counts = {
+        "electorate": electorate,
+        "ballot_papers_counted": ballot_papers_counted,
+        "rejected_ballots": rejected_ballots,
+    }
+    for name, value in counts.items():
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            errors.add(name, ErrorCode.NOT_A_COUNT, "Must be a whole number, zero or more.", value=value)
+    if not errors:
+        if (
+            electorate is not None
+            and ballot_papers_counted is not None
+            and ballot_papers_counted > electorate
+        ):
+            errors.add(
+                "ballot_papers_counted",
+                ErrorCode.PAPERS_ABOVE_ELECTORATE,
+                f"{ballot_papers_counted} ballot papers counted is more than the electorate of {electorate}.",
+                counted=ballot_papers_counted,
+                electorate=electorate,
+            )
+        if (
+            rejected_ballots is not None
+            and ballot_papers_counted is not None
+            and rejected_ballots > ballot_papers_counted
+        ):
+            errors.add(
+                "rejected_ballots",
+                ErrorCode.REJECTED_ABOVE_PAPERS,
+                f"{rejected_ballots} rejected is more than the {ballot_papers_counted} ballot papers counted.",
+                rejected=rejected_ballots,
+                counted=ballot_papers_counted,
+            )
     return errors
 
 
@@ -704,46 +713,7 @@ def publish_results(
         return []
     with transaction.atomic():
         ballots = lock_ballots(e.ballot for e in entries)
-        missing = {e.ballot for e in entries} - set(ballots)
-        if missing:
-            raise refuse(
-                "ballot",
-                ErrorCode.NO_SUCH_BALLOT,
-                f"No ballot with id {sorted(missing)}.",
-                ballots=tuple(sorted(missing)),
-            )
-        if len(ballots) != len(entries):
-            raise refuse("ballot", ErrorCode.BALLOT_TWICE, "A ballot appears twice in one batch.")
-        elections = {b.election_id for b in ballots.values()}
-        if len(elections) != 1:
-            raise refuse("ballot", ErrorCode.ONE_ELECTION, "A batch of results belongs to one election.")
-        for entry in entries:
-            ballot = ballots[entry.ballot]
-            check_version(ballot, entry.expected_version)
-            if entry.correct and not ballot.is_published:
-                raise refuse(
-                    "status",
-                    ErrorCode.NOT_DECLARED,
-                    f"{ballot.label} has not been declared, so there is nothing to correct.",
-                )
-            if entry.correct and not entry.reason.strip():
-                # A published result changes: the history must say why.
-                raise refuse(
-                    "reason",
-                    ErrorCode.REASON_REQUIRED,
-                    f"Say why {ballot.label} is being corrected: the reason is kept in its history.",
-                )
-            if not entry.correct and ballot.is_published:
-                raise refuse(
-                    "status",
-                    ErrorCode.ALREADY_DECLARED,
-                    f"{ballot.label} is already declared: correct it instead.",
-                )
-            if ballot.status == Ballot.Status.POSTPONED:
-                raise refuse(
-                    "status", ErrorCode.POSTPONED, f"{ballot.label} is postponed: it cannot be declared."
-                )
-            _check_provenance(entry)
+        elections = _check_batch(entries, ballots)
         (election_pk,) = elections
         _lock_election(election_pk)
         signature_before = _signature(election_pk)
@@ -797,6 +767,53 @@ def publish_results(
         PendingCheck.objects.filter(ballot__in=list(ballots)).delete()
         control = _control_change_event(election_pk, signature_before, user, election=election)
         return record_events([*events, *([control] if control else [])], fresh=[election_pk])
+
+
+def _check_batch(entries: Sequence[ResultEntry], ballots: Mapping[int, Ballot]) -> set[int]:
+    """Refuse a batch that ``publish_results`` cannot write: unknown or repeated ballots, more
+    than one election, a stale version, a result in the wrong state, bad provenance. Returns
+    the batch's election (a set of one id)."""
+    missing = {e.ballot for e in entries} - set(ballots)
+    if missing:
+        raise refuse(
+            "ballot",
+            ErrorCode.NO_SUCH_BALLOT,
+            f"No ballot with id {sorted(missing)}.",
+            ballots=tuple(sorted(missing)),
+        )
+    if len(ballots) != len(entries):
+        raise refuse("ballot", ErrorCode.BALLOT_TWICE, "A ballot appears twice in one batch.")
+    elections = {b.election_id for b in ballots.values()}
+    if len(elections) != 1:
+        raise refuse("ballot", ErrorCode.ONE_ELECTION, "A batch of results belongs to one election.")
+    for entry in entries:
+        ballot = ballots[entry.ballot]
+        check_version(ballot, entry.expected_version)
+        if entry.correct and not ballot.is_published:
+            raise refuse(
+                "status",
+                ErrorCode.NOT_DECLARED,
+                f"{ballot.label} has not been declared, so there is nothing to correct.",
+            )
+        if entry.correct and not entry.reason.strip():
+            # A published result changes: the history must say why.
+            raise refuse(
+                "reason",
+                ErrorCode.REASON_REQUIRED,
+                f"Say why {ballot.label} is being corrected: the reason is kept in its history.",
+            )
+        if not entry.correct and ballot.is_published:
+            raise refuse(
+                "status",
+                ErrorCode.ALREADY_DECLARED,
+                f"{ballot.label} is already declared: correct it instead.",
+            )
+        if ballot.status == Ballot.Status.POSTPONED:
+            raise refuse(
+                "status", ErrorCode.POSTPONED, f"{ballot.label} is postponed: it cannot be declared."
+            )
+        _check_provenance(entry)
+    return elections
 
 
 def _candidacies_in(ballot: Ballot) -> list[Candidacy]:
