@@ -126,10 +126,6 @@ class Refusals:
     def add(self, field: str, code: ErrorCode, message: str, **params) -> None:
         self.by_field.setdefault(field, []).append(refusal(code, message, **params))
 
-    def extend(self, other: Refusals) -> None:
-        for field, errors in other.by_field.items():
-            self.by_field.setdefault(field, []).extend(errors)
-
     def __contains__(self, field: str) -> bool:
         return field in self.by_field
 
@@ -165,11 +161,3 @@ def refusals_of(exc: ValidationError) -> Iterator[tuple[str | None, ValidationEr
 def text(error: ValidationError) -> str:
     """One error's text as people read it (its params put in)."""
     return next(iter(error))
-
-
-def codes(exc: ValidationError) -> dict[str | None, list[str | None]]:
-    """The codes of a refusal by field: what tests and callers compare, never the text."""
-    found: dict[str | None, list[str | None]] = {}
-    for field, error in refusals_of(exc):
-        found.setdefault(field, []).append(error.code)
-    return found

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from results import services
-from results.errors import refusals_of
+from results.errors import ErrorCode, refusal, refusals_of, text
 from results.models import Ballot, Candidacy, Election, Event, Post
 from results.standings import ballot_changes, election_standing
 
@@ -712,3 +712,12 @@ def test_the_services_refusals_of_a_ballots_state_have_their_codes(council3):
     assert refused(
         lambda: services.declare_ballot(south, votes=f.votes(south, Able=5, Baker=4), source="rumour")
     ) == [("source", "unknown_source", {"source": "rumour"})]
+
+
+def test_a_refusals_text_is_shown_as_written_whatever_its_params():
+    error = refusal(ErrorCode.VOTES_ABOVE_VALID, "Ann Able: 50% more than %(votes)s.", votes=3)
+    assert (error.code, error.params, text(error)) == (
+        "votes_above_valid",
+        {"votes": 3},
+        "Ann Able: 50% more than %(votes)s.",
+    )
