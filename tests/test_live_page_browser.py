@@ -380,6 +380,22 @@ def serious_violations(page) -> list[str]:
     ]
 
 
+def swatches_apart_from_their_names(page) -> list[str]:
+    """The names in the scoreboard and composition tables whose colour swatch is not beside their first line."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('table.score tbody th, table.composition tbody th')].flatMap(th => {
+            const swatch = th.querySelector('.swatch');
+            const text = [...th.childNodes].find(n => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+            if (!swatch || !text) return [];
+            const range = document.createRange();
+            range.selectNodeContents(text);
+            const first = range.getClientRects()[0], box = swatch.getBoundingClientRect();
+            const middle = (box.top + box.bottom) / 2;
+            return middle > first.top && middle < first.bottom && box.right <= first.left + 1 ? [] : [th.textContent];
+        })"""
+    )
+
+
 def test_pages_first_paint_accessibility_and_screenshots(browser, demo_server):
     timings = []
     for width in (1280, 360):
@@ -395,6 +411,8 @@ def test_pages_first_paint_accessibility_and_screenshots(browser, demo_server):
                 name,
                 width,
             )
+            # Each party's colour sits on the first line of its name, never on a line of its own.
+            assert swatches_apart_from_their_names(page) == [], (name, width)
             assert page.errors == []
             page.context.close()
     (SCREENSHOTS / "live-first-paint.txt").write_text("\n".join(timings) + "\n")
