@@ -303,12 +303,6 @@ def reloaded(page) -> None:
 FRESH = "() => window.beforeReload === undefined && window.liveResults && window.liveResults.connected"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Known defect, issue 14 stays open: an open page reloads when a rehearsal starts but shows no banner "
-    "(#rehearsal not visible). Not yet diagnosed: this test first ran after the merge with issue 13's response "
-    "and page caches (suspect). Fix, then remove this mark.",
-)
 def test_a_rehearsal_reloads_the_open_pages_with_its_banner_until_the_reset(browser, demo_server, desk):
     night = open_live(browser, demo_server, "/")
     council = open_live(browser, demo_server, RUSHCLIFFE)
