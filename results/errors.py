@@ -49,7 +49,7 @@ class ErrorCode(enum.StrEnum):
     LOT_WRONG_COUNT = "lot_wrong_count"  # params: given, places
     LOT_UNCONTESTED = "lot_uncontested"
     LOT_WITHOUT_VOTES = "lot_without_votes"
-    WINNERS_DIFFER = "winners_differ"  # the votes elect others than the winners given
+    WINNERS_DIFFER = "winners_differ"  # params: candidacies (whom the votes elect, not the winners given)
     WINNERS_UNCONTESTED = "winners_uncontested"  # not every candidate of an uncontested ballot
     WINNERS_WRONG_COUNT = "winners_wrong_count"  # params: given, seats
 
