@@ -295,6 +295,25 @@ def refresh_standings(election_pks) -> list[ElectionStandingRow]:
     return [store_standing(e)[0] for e in Election.objects.with_results().filter(pk__in=pks).order_by("pk")]
 
 
+def standing_row(election: Election) -> ElectionStandingRow:
+    """The election's stored standing row (compute on write: the services keep it current).
+
+    Loaders select it with the election (``select_related("standing")``). An
+    election no service has written yet (rows made directly, e.g. by a
+    fixture) has none: its figures are then derived from its rows, once per
+    loaded instance (not stored).
+    """
+    cache = election._state.fields_cache
+    row = cache.get("standing")
+    if row is None:
+        if "standing" not in cache:
+            row = ElectionStandingRow.objects.filter(election_id=election.pk).first()
+        if row is None:
+            row = computed_standing(Election.objects.with_results().get(pk=election.pk))
+        cache["standing"] = row
+    return row
+
+
 def stored_signature(election_pk: int) -> tuple | None | bool:
     """The stored control call's signature (see ``control_signature``); ``False`` when none is stored."""
     row = (
@@ -363,12 +382,18 @@ def stored_standing(election: Election) -> ElectionStanding | None:
 
 def stored_changes(ballot: Ballot) -> list[BallotChange]:
     """A published ballot's seat changes as stored with its election's standing (no rule runs)."""
-    from . import parties as shared
-
     if not ballot.is_published:
         return []
     stored_standing(ballot.election)  # loads the row if it is not yet
     figures = ballot.election._state.fields_cache["standing"].ballot_figures.get(str(ballot.pk), {})
+    return decode_changes(figures.get("changes", []))
+
+
+def decode_changes(stored: list) -> list[BallotChange]:
+    """Seat changes as ``standing_figures`` stores them (``[party, kind, previous, headline]``), with
+    the parties resolved to the process's shared rows."""
+    from . import parties as shared
+
     return [
         BallotChange(
             party=shared.shared_by_ec_id(party),
@@ -376,5 +401,5 @@ def stored_changes(ballot: Ballot) -> list[BallotChange]:
             previous=shared.shared_by_ec_id(previous) if previous else None,
             headline=headline,
         )
-        for party, kind, previous, headline in figures.get("changes", [])
+        for party, kind, previous, headline in stored
     ]
