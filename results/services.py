@@ -682,49 +682,52 @@ def publish_results(
         events = []
         now = timezone.now()
         for entry in entries:
-            ballot = in_election[entry.ballot]
-            before = ballot_snapshot(ballot, _candidacies_in(ballot)) if ballot.is_published else None
-            candidacies = _apply_result(
-                ballot,
-                votes=entry.votes,
-                winners=entry.winners,
-                lot_winners=entry.lot_winners,
-                electorate=entry.electorate,
-                ballot_papers_counted=entry.ballot_papers_counted,
-                rejected_ballots=entry.rejected_ballots,
-            )
-            if not entry.correct or entry.declared_at is not None:
-                ballot.declared_at = entry.declared_at or now
-            if entry.correct:
-                ballot.certification = Ballot.Certification.CORRECTED
-                ballot.source = entry.source or ballot.source
-                ballot.source_url = entry.source_url or ballot.source_url
-            else:
-                ballot.certification = entry.certification or Ballot.Certification.DECLARED
-                ballot.source, ballot.source_url = entry.source, entry.source_url
-            ballot.version += 1
-            ballot.save(update_fields=RESULT_FIELDS)
-            payload = {**ballot_snapshot(ballot, candidacies), **entry.extra}
-            if before is not None:  # what this version changed, as the history shows it
-                payload["changes"] = list(versions.version_changes(before, payload))
-            if entry.reason:
-                payload["reason"] = entry.reason.strip()
-            if entry.typed_by is not None:  # the two-person check: typed by one editor, confirmed by ``user``
-                payload["typed_by"] = entry.typed_by.get_username()
-            events.append(
-                new_event(
-                    Event.Kind.BALLOT_CORRECTED if entry.correct else Event.Kind.BALLOT_DECLARED,
-                    user=user,
-                    payload=payload,
-                    ballot=ballot,
-                    election=ballot.election,
-                    council=ballot.election.council,
-                )
-            )
+            events.append(_write_result(in_election[entry.ballot], entry, now=now, user=user))
         # Figures waiting for a second editor's check are settled once the ballot is declared.
         PendingCheck.objects.filter(ballot__in=list(ballots)).delete()
         control = _control_change_event(election_pk, signature_before, user, election=election)
         return record_events([*events, *([control] if control else [])], fresh=[election_pk])
+
+
+def _write_result(ballot: Ballot, entry: ResultEntry, *, now: dt.datetime, user) -> Event:
+    """Validate and write one entry of ``publish_results`` (its ballot locked and loaded with its
+    election); returns its unsaved event, with what a correction changed."""
+    before = ballot_snapshot(ballot, _candidacies_in(ballot)) if ballot.is_published else None
+    candidacies = _apply_result(
+        ballot,
+        votes=entry.votes,
+        winners=entry.winners,
+        lot_winners=entry.lot_winners,
+        electorate=entry.electorate,
+        ballot_papers_counted=entry.ballot_papers_counted,
+        rejected_ballots=entry.rejected_ballots,
+    )
+    if not entry.correct or entry.declared_at is not None:
+        ballot.declared_at = entry.declared_at or now
+    if entry.correct:
+        ballot.certification = Ballot.Certification.CORRECTED
+        ballot.source = entry.source or ballot.source
+        ballot.source_url = entry.source_url or ballot.source_url
+    else:
+        ballot.certification = entry.certification or Ballot.Certification.DECLARED
+        ballot.source, ballot.source_url = entry.source, entry.source_url
+    ballot.version += 1
+    ballot.save(update_fields=RESULT_FIELDS)
+    payload = {**ballot_snapshot(ballot, candidacies), **entry.extra}
+    if before is not None:  # what this version changed, as the history shows it
+        payload["changes"] = list(versions.version_changes(before, payload))
+    if entry.reason:
+        payload["reason"] = entry.reason.strip()
+    if entry.typed_by is not None:  # the two-person check: typed by one editor, confirmed by ``user``
+        payload["typed_by"] = entry.typed_by.get_username()
+    return new_event(
+        Event.Kind.BALLOT_CORRECTED if entry.correct else Event.Kind.BALLOT_DECLARED,
+        user=user,
+        payload=payload,
+        ballot=ballot,
+        election=ballot.election,
+        council=ballot.election.council,
+    )
 
 
 def _candidacies_in(ballot: Ballot) -> list[Candidacy]:
@@ -1093,33 +1096,48 @@ def set_composition(
             raise ValidationError(errors)
         signature_before = _signature(election.pk)
         size_before = seats_total_before or held_total
-        control_key = (
-            rules.controlling_party(held_by, size_before, {k for k, p in parties.items() if p.is_independent})
-            if size_before
-            else None
-        )
         election.seats_total = seats_total
         election.seats_total_before = seats_total_before
-        election.control_before = parties[control_key] if control_key else None
+        election.control_before = _control_before(held_by, parties, size_before)
         if cycle is not None:
             election.cycle = cycle
-        election.version += 1
-        election.save()
-        election.composition_before.all().delete()
-        composition = CompositionBefore.objects.bulk_create(
-            CompositionBefore(election=election, party=party, seats_held=held, seats_not_up=not_up)
-            for party, held, not_up in rows
-        )
-        changed = new_event(
-            Event.Kind.ELECTION_CHANGED,
-            user=user,
-            payload={"change": "composition", **election_snapshot(election, composition)},
-            election=election,
-            council=election.council,
-        )
-        control = _control_change_event(election.pk, signature_before, user)
-        record_events([changed, *([control] if control else [])], fresh=[election.pk])
+        _write_composition(election, rows, signature_before, user)
         return election
+
+
+def _control_before(
+    held_by: Mapping[str, int], parties: Mapping[str, Party], size_before: int
+) -> Party | None:
+    """Control on the eve of the poll: the party holding a majority of the council's size before it
+    (``held_by``: seats held by counting party; Independents never control)."""
+    if not size_before:
+        return None
+    independents = {k for k, p in parties.items() if p.is_independent}
+    control_key = rules.controlling_party(held_by, size_before, independents)
+    return parties[control_key] if control_key else None
+
+
+def _write_composition(
+    election: Election, rows: Sequence[tuple[Party, int, int]], signature_before, user
+) -> None:
+    """Save the election and replace its composition before the poll, with its event (and the
+    control call's, if it changed)."""
+    election.version += 1
+    election.save()
+    election.composition_before.all().delete()
+    composition = CompositionBefore.objects.bulk_create(
+        CompositionBefore(election=election, party=party, seats_held=held, seats_not_up=not_up)
+        for party, held, not_up in rows
+    )
+    changed = new_event(
+        Event.Kind.ELECTION_CHANGED,
+        user=user,
+        payload={"change": "composition", **election_snapshot(election, composition)},
+        election=election,
+        council=election.council,
+    )
+    control = _control_change_event(election.pk, signature_before, user)
+    record_events([changed, *([control] if control else [])], fresh=[election.pk])
 
 
 def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]], *, user=None) -> Ballot:
