@@ -1966,7 +1966,6 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
         stored = Rehearsal.objects.filter(pk=1).first()
         rehearsing = stored is not None and stored.active and stored.poll_date == poll_date
         eve = stored.eve if rehearsing else {}
-        eve_status = eve.get("ballots", {})
         rehearsal_posts = (
             Post.objects.filter(
                 status=Post.Status.PUBLISHED,
@@ -1982,20 +1981,7 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
             .order_by("pk")
             .filter(pk__in=post_pks, status=Post.Status.PUBLISHED)
         )
-        Candidacy.objects.filter(ballot__in=list(ballots)).update(
-            votes=None, elected=None, elected_by_lot=False
-        )
-        PendingCheck.objects.filter(ballot__in=list(ballots)).delete()
-        for ballot in ballots.values():
-            ballot.status = eve_status.get(ballot.ballot_paper_id, Ballot.Status.AWAITING)
-            ballot.declared_at = None
-            ballot.electorate = ballot.ballot_papers_counted = ballot.rejected_ballots = None
-            ballot.certification = ballot.source = ballot.source_url = ""
-            ballot.version += 1
-        Ballot.objects.bulk_update(
-            list(ballots.values()),
-            RESULT_FIELDS,
-        )
+        _reset_ballots(ballots, eve.get("ballots", {}))
         for post in withdrawn:
             post.status = Post.Status.WITHDRAWN
             post.version += 1
@@ -2013,36 +1999,68 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
             row.zero_counts = dt.date.fromisoformat(eve["zero_counts"]) if eve.get("zero_counts") else None
             row.save()
         rehearsal_state.forget()
-        events = [
-            new_event(
-                Event.Kind.POST_WITHDRAWN,
-                user=user,
-                payload={"uid": str(p.uid), "reason": "reset to the eve of the poll", "version": p.version},
-                post=p,
-            )
-            for p in withdrawn
-        ]
-        events.append(
-            new_event(
-                Event.Kind.RESET,
-                user=user,
-                payload={
-                    "poll_date": poll_date.isoformat(),
-                    "ballots": len(ballots),
-                    # Each ballot now awaits its count, but for these (back to their status at the eve).
-                    "statuses": {
-                        b.ballot_paper_id: b.status
-                        for b in sorted(ballots.values(), key=lambda b: b.ballot_paper_id)
-                        if b.status != Ballot.Status.AWAITING
-                    },
-                    "posts_withdrawn": [str(p.uid) for p in withdrawn],
-                    "ended_rehearsal": rehearsing,
-                    "reason": reason.strip(),
-                    "reload": True,
-                },
-            )
-        )
-        for event in events:
-            # Part of the rehearsal it ends: flagged, like everything it undoes.
-            event.rehearsal = rehearsing
+        events = _reset_events(poll_date, ballots, withdrawn, rehearsing=rehearsing, reason=reason, user=user)
         return record_events(events, fresh=elections)[-1]
+
+
+def _reset_ballots(ballots: Mapping[int, Ballot], eve_status: Mapping[str, str]) -> None:
+    """Clear the locked ballots' results (and their figures waiting for a check); each goes back to
+    its status at the eve (``eve_status`` by ballot paper id; awaiting otherwise)."""
+    Candidacy.objects.filter(ballot__in=list(ballots)).update(votes=None, elected=None, elected_by_lot=False)
+    PendingCheck.objects.filter(ballot__in=list(ballots)).delete()
+    for ballot in ballots.values():
+        ballot.status = eve_status.get(ballot.ballot_paper_id, Ballot.Status.AWAITING)
+        ballot.declared_at = None
+        ballot.electorate = ballot.ballot_papers_counted = ballot.rejected_ballots = None
+        ballot.certification = ballot.source = ballot.source_url = ""
+        ballot.version += 1
+    Ballot.objects.bulk_update(
+        list(ballots.values()),
+        RESULT_FIELDS,
+    )
+
+
+def _reset_events(
+    poll_date: dt.date,
+    ballots: Mapping[int, Ballot],
+    withdrawn: list[Post],
+    *,
+    rehearsing: bool,
+    reason: str,
+    user,
+) -> list[Event]:
+    """A reset's unsaved events: each post withdrawn, then the ``reset`` (flagged as rehearsal when
+    it ends one)."""
+    events = [
+        new_event(
+            Event.Kind.POST_WITHDRAWN,
+            user=user,
+            payload={"uid": str(p.uid), "reason": "reset to the eve of the poll", "version": p.version},
+            post=p,
+        )
+        for p in withdrawn
+    ]
+    events.append(
+        new_event(
+            Event.Kind.RESET,
+            user=user,
+            payload={
+                "poll_date": poll_date.isoformat(),
+                "ballots": len(ballots),
+                # Each ballot now awaits its count, but for these (back to their status at the eve).
+                "statuses": {
+                    b.ballot_paper_id: b.status
+                    for b in sorted(ballots.values(), key=lambda b: b.ballot_paper_id)
+                    if b.status != Ballot.Status.AWAITING
+                },
+                "posts_withdrawn": [str(p.uid) for p in withdrawn],
+                "ended_rehearsal": rehearsing,
+                "reason": reason.strip(),
+                "reload": True,
+            },
+        )
+    )
+    for event in events:
+        # Part of the rehearsal it ends: flagged, like everything it undoes.
+        event.rehearsal = rehearsing
+    return events
