@@ -9,6 +9,7 @@ day's stored standings.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from results import figures, services
 from results.models import Ballot, Candidacy, Election
@@ -214,3 +215,25 @@ def test_a_previews_composition_moves():
         ("PP53", 1, 0, 2, 2, 2),
         ("PP52", 3, 0, 0, 0, -2),
     ]
+
+
+def test_the_ballot_pages_preview_shows_the_composition_moves():
+    from .desk import client_for, entry_url, form_data, staff
+
+    e = f.election(seats_total=3, before={"PP52": (2, 0), "PP53": (1, 0)})
+    north, south = (
+        f.ballot(e, name, [("Ann Able", "PP53"), ("Bob Baker", "PP52")], previous={"PP52": 1})
+        for name in ("North", "South")
+    )
+    services.declare_ballot(north, votes=f.votes(north, Able=600, Baker=400))
+    page = client_for(staff("desk")).post(
+        entry_url(south), {**form_data(south, Able="700", Baker="300"), "_preview": "1"}
+    )
+    html = page.content.decode()
+    table = html[html.index('id="preview-council"') :]
+    rows = {
+        party: re.sub(r"<[^>]+>|\s+", " ", cells).split()
+        for party, cells in re.findall(r'<tr data-party="([^"]+)">.*?</th>(.*?)</tr>', table, re.S)
+    }
+    # Before the poll, declared so far, after this (what this result moves), net change.
+    assert rows == {"PP53": ["1", "1", "2", "(+1)", "+2"], "PP52": ["2", "0", "0", "-2"]}
