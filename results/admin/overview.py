@@ -46,6 +46,15 @@ class ElectionRow:
     ballots_url: str
     open_now: tuple[tuple[Ballot, tuple[str, ...]], ...] = ()  # wards other editors have open
 
+    # The progress's figures, as the page reads them.
+    ballots_total = property(lambda self: self.progress.ballots_total)
+    ballots_declared = property(lambda self: self.progress.ballots_declared)
+    in_recount = property(lambda self: self.progress.in_recount)
+    last_declared_at = property(lambda self: self.progress.last_declared_at)
+    mayor = property(lambda self: self.progress.mayor)
+    to_declare = property(lambda self: self.progress.to_declare)
+    complete = property(lambda self: self.progress.complete)
+
 
 def work_list_url(election: Election) -> str:
     """The ballots of one election still to declare."""
@@ -105,7 +114,7 @@ def overview_context(request) -> dict:
     parties.refresh()
     open_by = open_by_others(request)
     # Councils still counting first: that is where the night's work is.
-    rows = sorted((election_row(e, open_by) for e in elections), key=lambda r: r.progress.complete)
+    rows = sorted((election_row(e, open_by) for e in elections), key=lambda r: r.complete)
     night = night_progress((r.progress, r.standing) for r in rows)
     return {
         "cursor": cursor,
