@@ -320,32 +320,8 @@ def compose(
         raise ValueError(f"{seats_declared} seats declared but only {seats_up} are up")
     seats_to_declare = seats_up - seats_declared
 
-    change: Counter = Counter()
-    for winners, prev in zip(declared, previous, strict=True):
-        if prev is None:
-            continue
-        change.update(Counter(winners))
-        change.subtract(Counter(prev))
-
     needed_for_majority = majority(seats_total)
-    parties = set(before) | set(won) | {p for p, v in change.items() if v}
-    rows = []
-    for party in parties:
-        held, not_up = before.get(party, (0, 0))
-        seats = won[party] + not_up
-        rows.append(
-            PartySeats(
-                party=party,
-                seats=seats,
-                seats_before=held,
-                seats_won=won[party],
-                seats_not_up=not_up,
-                change=change[party],
-                seats_needed=max(0, needed_for_majority - seats),
-            )
-        )
-    rows.sort(key=lambda r: (-r.seats, -r.seats_before, str(r.party)))
-
+    rows = _party_rows(before, won, _net_change(declared, previous), needed_for_majority)
     control = call_control(
         seats_total=seats_total,
         seats={r.party: r.seats for r in rows},
@@ -373,6 +349,44 @@ def compose(
         parties=tuple(rows),
         control=control,
     )
+
+
+def _net_change(
+    declared: Sequence[Sequence[PartyKey]], previous: Sequence[Sequence[PartyKey] | None]
+) -> Counter:
+    """Each party's seats won minus seats held before, over the declared ballots whose previous
+    winners are known (``previous`` is parallel to ``declared``)."""
+    change: Counter = Counter()
+    for winners, prev in zip(declared, previous, strict=True):
+        if prev is None:
+            continue
+        change.update(Counter(winners))
+        change.subtract(Counter(prev))
+    return change
+
+
+def _party_rows(
+    before: Mapping[PartyKey, tuple[int, int]], won: Counter, change: Counter, needed_for_majority: int
+) -> list[PartySeats]:
+    """A composition's lines, largest first: every party that held seats before, won one, or changed."""
+    parties = set(before) | set(won) | {p for p, v in change.items() if v}
+    rows = []
+    for party in parties:
+        held, not_up = before.get(party, (0, 0))
+        seats = won[party] + not_up
+        rows.append(
+            PartySeats(
+                party=party,
+                seats=seats,
+                seats_before=held,
+                seats_won=won[party],
+                seats_not_up=not_up,
+                change=change[party],
+                seats_needed=max(0, needed_for_majority - seats),
+            )
+        )
+    rows.sort(key=lambda r: (-r.seats, -r.seats_before, str(r.party)))
+    return rows
 
 
 def call_control(
@@ -516,22 +530,25 @@ def seat_change_headline(ward: str, winner: str, kind: SeatChangeKind, previous:
 
 
 # --------------------------------------------------------------------------
-# Turnout and vote share
+# Turnout and vote share (the design's rule 6, stated here once)
+#
+# Turnout is ballot papers counted, rejected ones included, over the
+# electorate. In a multi-member ward each voter has as many votes as there are
+# seats, so a vote share is a candidate's share of all votes cast in the
+# ballot: a share of votes, not of voters. Every figure of the API, the
+# exports and the console is derived with these two functions
+# (``results.standings`` stores them on write, ``results.figures`` reads them).
 # --------------------------------------------------------------------------
 
 
 def turnout(ballot_papers_counted: int | None, electorate: int | None) -> float | None:
-    """Ballot papers counted (rejected included) over the electorate, 0..1."""
+    """Turnout (rule 6, above), 0..1; ``None`` without an electorate or a count."""
     if not electorate or ballot_papers_counted is None:
         return None
     return ballot_papers_counted / electorate
 
 
 def vote_shares(votes: Mapping[Hashable, int | None]) -> dict[Hashable, float | None]:
-    """Each candidate's share of all votes cast in the ballot, 0..1.
-
-    In a multi-member ward each voter has as many votes as there are seats, so
-    this is a share of votes, not of voters.
-    """
+    """Each candidate's share of all votes cast in the ballot (rule 6, above), 0..1."""
     total = sum(v for v in votes.values() if v is not None)
     return {k: (None if v is None or total == 0 else v / total) for k, v in votes.items()}

@@ -724,45 +724,7 @@ def publish_results(
         events = []
         now = timezone.now()
         for entry in entries:
-            ballot = in_election[entry.ballot]
-            before = ballot_snapshot(ballot, _candidacies_in(ballot)) if ballot.is_published else None
-            candidacies = _apply_result(
-                ballot,
-                votes=entry.votes,
-                winners=entry.winners,
-                lot_winners=entry.lot_winners,
-                electorate=entry.electorate,
-                ballot_papers_counted=entry.ballot_papers_counted,
-                rejected_ballots=entry.rejected_ballots,
-            )
-            if not entry.correct or entry.declared_at is not None:
-                ballot.declared_at = entry.declared_at or now
-            if entry.correct:
-                ballot.certification = Ballot.Certification.CORRECTED
-                ballot.source = entry.source or ballot.source
-                ballot.source_url = entry.source_url or ballot.source_url
-            else:
-                ballot.certification = entry.certification or Ballot.Certification.DECLARED
-                ballot.source, ballot.source_url = entry.source, entry.source_url
-            ballot.version += 1
-            ballot.save(update_fields=RESULT_FIELDS)
-            payload = {**ballot_snapshot(ballot, candidacies), **entry.extra}
-            if before is not None:  # what this version changed, as the history shows it
-                payload["changes"] = list(versions.version_changes(before, payload))
-            if entry.reason:
-                payload["reason"] = entry.reason.strip()
-            if entry.typed_by is not None:  # the two-person check: typed by one editor, confirmed by ``user``
-                payload["typed_by"] = entry.typed_by.get_username()
-            events.append(
-                new_event(
-                    Event.Kind.BALLOT_CORRECTED if entry.correct else Event.Kind.BALLOT_DECLARED,
-                    user=user,
-                    payload=payload,
-                    ballot=ballot,
-                    election=ballot.election,
-                    council=ballot.election.council,
-                )
-            )
+            events.append(_write_result(in_election[entry.ballot], entry, now=now, user=user))
         # Figures waiting for a second editor's check are settled once the ballot is declared.
         PendingCheck.objects.filter(ballot__in=list(ballots)).delete()
         control = _control_change_event(election_pk, signature_before, user, election=election)
@@ -814,6 +776,47 @@ def _check_batch(entries: Sequence[ResultEntry], ballots: Mapping[int, Ballot]) 
             )
         _check_provenance(entry)
     return elections
+
+
+def _write_result(ballot: Ballot, entry: ResultEntry, *, now: dt.datetime, user) -> Event:
+    """Validate and write one entry of ``publish_results`` (its ballot locked and loaded with its
+    election); returns its unsaved event, with what a correction changed."""
+    before = ballot_snapshot(ballot, _candidacies_in(ballot)) if ballot.is_published else None
+    candidacies = _apply_result(
+        ballot,
+        votes=entry.votes,
+        winners=entry.winners,
+        lot_winners=entry.lot_winners,
+        electorate=entry.electorate,
+        ballot_papers_counted=entry.ballot_papers_counted,
+        rejected_ballots=entry.rejected_ballots,
+    )
+    if not entry.correct or entry.declared_at is not None:
+        ballot.declared_at = entry.declared_at or now
+    if entry.correct:
+        ballot.certification = Ballot.Certification.CORRECTED
+        ballot.source = entry.source or ballot.source
+        ballot.source_url = entry.source_url or ballot.source_url
+    else:
+        ballot.certification = entry.certification or Ballot.Certification.DECLARED
+        ballot.source, ballot.source_url = entry.source, entry.source_url
+    ballot.version += 1
+    ballot.save(update_fields=RESULT_FIELDS)
+    payload = {**ballot_snapshot(ballot, candidacies), **entry.extra}
+    if before is not None:  # what this version changed, as the history shows it
+        payload["changes"] = list(versions.version_changes(before, payload))
+    if entry.reason:
+        payload["reason"] = entry.reason.strip()
+    if entry.typed_by is not None:  # the two-person check: typed by one editor, confirmed by ``user``
+        payload["typed_by"] = entry.typed_by.get_username()
+    return new_event(
+        Event.Kind.BALLOT_CORRECTED if entry.correct else Event.Kind.BALLOT_DECLARED,
+        user=user,
+        payload=payload,
+        ballot=ballot,
+        election=ballot.election,
+        council=ballot.election.council,
+    )
 
 
 def _candidacies_in(ballot: Ballot) -> list[Candidacy]:
@@ -1174,89 +1177,89 @@ def set_composition(
             )
         if not isinstance(seats_total, int) or seats_total < 1:
             raise refuse("seats_total", ErrorCode.NO_SEATS, "A council has at least one seat.")
-        seen = set()
-        held_by: dict[str, int] = {}
-        parties: dict[str, Party] = {}
-        for party, held, not_up in rows:
-            if party.pk in seen:
-                errors.add(
-                    "party", ErrorCode.PARTY_TWICE, f"{party.name} is listed twice.", party=party.ec_id
-                )
-            seen.add(party.pk)
-            if held < 0 or not_up < 0:
-                errors.add(
-                    "seats_before",
-                    ErrorCode.SEATS_NEGATIVE,
-                    f"{party.name}: seats cannot be negative.",
-                    party=party.ec_id,
-                )
-            elif not_up > held:
-                errors.add(
-                    "seats_not_up",
-                    ErrorCode.NOT_UP_ABOVE_HELD,
-                    f"{party.name}: {not_up} seats not up is more than the {held} it held.",
-                    party=party.ec_id,
-                    not_up=not_up,
-                    held=held,
-                )
-            lead = counting_party(party)
-            parties[lead.ec_id] = lead
-            held_by[lead.ec_id] = held_by.get(lead.ec_id, 0) + held
-        held_total = sum(h for _, h, _ in rows)
-        not_up_total = sum(n for _, _, n in rows)
-        if not_up_total > seats_total:
-            errors.add(
-                "seats_not_up",
-                ErrorCode.NOT_UP_ABOVE_SEATS,
-                f"{not_up_total} seats not up is more than the {seats_total} seats on the council.",
-                not_up=not_up_total,
-                seats_total=seats_total,
-            )
-        if seats_total_before is not None and held_total > seats_total_before:
-            errors.add(
-                "seats_total_before",
-                ErrorCode.HELD_ABOVE_SEATS,
-                f"Parties held {held_total} seats, more than the council's {seats_total_before}.",
-                held=held_total,
-                seats_total_before=seats_total_before,
-            )
-        if cycle is not None and cycle not in Election.Cycle.values:
-            errors.add(
-                "cycle",
-                ErrorCode.UNKNOWN_CYCLE,
-                f"Unknown cycle {cycle!r}: use one of {', '.join(Election.Cycle.values)}.",
-                cycle=cycle,
-            )
+        held_by, parties = _composition_rows(rows, errors)
+        held_total = _composition_totals(rows, seats_total, seats_total_before, cycle, errors)
         errors.check()
         signature_before = _signature(election.pk)
         size_before = seats_total_before or held_total
-        control_key = (
-            rules.controlling_party(held_by, size_before, {k for k, p in parties.items() if p.is_independent})
-            if size_before
-            else None
-        )
         election.seats_total = seats_total
         election.seats_total_before = seats_total_before
-        election.control_before = parties[control_key] if control_key else None
+        election.control_before = _control_before(held_by, parties, size_before)
         if cycle is not None:
             election.cycle = cycle
-        election.version += 1
-        election.save()
-        election.composition_before.all().delete()
-        composition = CompositionBefore.objects.bulk_create(
-            CompositionBefore(election=election, party=party, seats_held=held, seats_not_up=not_up)
-            for party, held, not_up in rows
-        )
-        changed = new_event(
-            Event.Kind.ELECTION_CHANGED,
-            user=user,
-            payload={"change": "composition", **election_snapshot(election, composition)},
-            election=election,
-            council=election.council,
-        )
-        control = _control_change_event(election.pk, signature_before, user)
-        record_events([changed, *([control] if control else [])], fresh=[election.pk])
+        _write_composition(election, rows, signature_before, user)
         return election
+
+
+def _composition_rows(
+    rows: Sequence[tuple[Party, int, int]], errors: Refusals
+) -> tuple[dict[str, int], dict[str, Party]]:
+    """Check each row of a composition before the poll (into ``errors``); returns the seats held by
+    counting party (a joint description counts for its lead party) and those parties."""
+    seen = set()
+    held_by: dict[str, int] = {}
+    parties: dict[str, Party] = {}
+    for party, held, not_up in rows:
+        if party.pk in seen:
+            errors.add("party", ErrorCode.PARTY_TWICE, f"{party.name} is listed twice.", party=party.ec_id)
+        seen.add(party.pk)
+        if held < 0 or not_up < 0:
+            errors.add(
+                "seats_before",
+                ErrorCode.SEATS_NEGATIVE,
+                f"{party.name}: seats cannot be negative.",
+                party=party.ec_id,
+            )
+        elif not_up > held:
+            errors.add(
+                "seats_not_up",
+                ErrorCode.NOT_UP_ABOVE_HELD,
+                f"{party.name}: {not_up} seats not up is more than the {held} it held.",
+                party=party.ec_id,
+                not_up=not_up,
+                held=held,
+            )
+        lead = counting_party(party)
+        parties[lead.ec_id] = lead
+        held_by[lead.ec_id] = held_by.get(lead.ec_id, 0) + held
+    return held_by, parties
+
+
+def _composition_totals(
+    rows: Sequence[tuple[Party, int, int]],
+    seats_total: int,
+    seats_total_before: int | None,
+    cycle: str | None,
+    errors: Refusals,
+) -> int:
+    """Check a composition's totals against the council's seats and its cycle (into ``errors``);
+    returns the seats held before the poll."""
+    held_total = sum(h for _, h, _ in rows)
+    not_up_total = sum(n for _, _, n in rows)
+    if not_up_total > seats_total:
+        errors.add(
+            "seats_not_up",
+            ErrorCode.NOT_UP_ABOVE_SEATS,
+            f"{not_up_total} seats not up is more than the {seats_total} seats on the council.",
+            not_up=not_up_total,
+            seats_total=seats_total,
+        )
+    if seats_total_before is not None and held_total > seats_total_before:
+        errors.add(
+            "seats_total_before",
+            ErrorCode.HELD_ABOVE_SEATS,
+            f"Parties held {held_total} seats, more than the council's {seats_total_before}.",
+            held=held_total,
+            seats_total_before=seats_total_before,
+        )
+    if cycle is not None and cycle not in Election.Cycle.values:
+        errors.add(
+            "cycle",
+            ErrorCode.UNKNOWN_CYCLE,
+            f"Unknown cycle {cycle!r}: use one of {', '.join(Election.Cycle.values)}.",
+            cycle=cycle,
+        )
+    return held_total
 
 
 def previous_winners_refusal(seats: int, winner_count: int) -> ValidationError | None:
@@ -1269,6 +1272,41 @@ def previous_winners_refusal(seats: int, winner_count: int) -> ValidationError |
         seats=seats,
         winner_count=winner_count,
     )
+
+
+def _control_before(
+    held_by: Mapping[str, int], parties: Mapping[str, Party], size_before: int
+) -> Party | None:
+    """Control on the eve of the poll: the party holding a majority of the council's size before it
+    (``held_by``: seats held by counting party; Independents never control)."""
+    if not size_before:
+        return None
+    independents = {k for k, p in parties.items() if p.is_independent}
+    control_key = rules.controlling_party(held_by, size_before, independents)
+    return parties[control_key] if control_key else None
+
+
+def _write_composition(
+    election: Election, rows: Sequence[tuple[Party, int, int]], signature_before, user
+) -> None:
+    """Save the election and replace its composition before the poll, with its event (and the
+    control call's, if it changed)."""
+    election.version += 1
+    election.save()
+    election.composition_before.all().delete()
+    composition = CompositionBefore.objects.bulk_create(
+        CompositionBefore(election=election, party=party, seats_held=held, seats_not_up=not_up)
+        for party, held, not_up in rows
+    )
+    changed = new_event(
+        Event.Kind.ELECTION_CHANGED,
+        user=user,
+        payload={"change": "composition", **election_snapshot(election, composition)},
+        election=election,
+        council=election.council,
+    )
+    control = _control_change_event(election.pk, signature_before, user)
+    record_events([changed, *([control] if control else [])], fresh=[election.pk])
 
 
 def set_previous_winners(ballot: Ballot | int, rows: Sequence[tuple[Party, int]], *, user=None) -> Ballot:
@@ -2149,7 +2187,6 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
         stored = Rehearsal.objects.filter(pk=1).first()
         rehearsing = stored is not None and stored.active and stored.poll_date == poll_date
         eve = stored.eve if rehearsing else {}
-        eve_status = eve.get("ballots", {})
         rehearsal_posts = (
             Post.objects.filter(
                 status=Post.Status.PUBLISHED,
@@ -2165,20 +2202,7 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
             .order_by("pk")
             .filter(pk__in=post_pks, status=Post.Status.PUBLISHED)
         )
-        Candidacy.objects.filter(ballot__in=list(ballots)).update(
-            votes=None, elected=None, elected_by_lot=False
-        )
-        PendingCheck.objects.filter(ballot__in=list(ballots)).delete()
-        for ballot in ballots.values():
-            ballot.status = eve_status.get(ballot.ballot_paper_id, Ballot.Status.AWAITING)
-            ballot.declared_at = None
-            ballot.electorate = ballot.ballot_papers_counted = ballot.rejected_ballots = None
-            ballot.certification = ballot.source = ballot.source_url = ""
-            ballot.version += 1
-        Ballot.objects.bulk_update(
-            list(ballots.values()),
-            RESULT_FIELDS,
-        )
+        _reset_ballots(ballots, eve.get("ballots", {}))
         for post in withdrawn:
             post.status = Post.Status.WITHDRAWN
             post.version += 1
@@ -2196,36 +2220,68 @@ def reset_to_eve(poll_date: dt.date, *, posts: Iterable[Post] = (), user=None, r
             row.zero_counts = dt.date.fromisoformat(eve["zero_counts"]) if eve.get("zero_counts") else None
             row.save()
         rehearsal_state.forget()
-        events = [
-            new_event(
-                Event.Kind.POST_WITHDRAWN,
-                user=user,
-                payload={"uid": str(p.uid), "reason": "reset to the eve of the poll", "version": p.version},
-                post=p,
-            )
-            for p in withdrawn
-        ]
-        events.append(
-            new_event(
-                Event.Kind.RESET,
-                user=user,
-                payload={
-                    "poll_date": poll_date.isoformat(),
-                    "ballots": len(ballots),
-                    # Each ballot now awaits its count, but for these (back to their status at the eve).
-                    "statuses": {
-                        b.ballot_paper_id: b.status
-                        for b in sorted(ballots.values(), key=lambda b: b.ballot_paper_id)
-                        if b.status != Ballot.Status.AWAITING
-                    },
-                    "posts_withdrawn": [str(p.uid) for p in withdrawn],
-                    "ended_rehearsal": rehearsing,
-                    "reason": reason.strip(),
-                    "reload": True,
-                },
-            )
-        )
-        for event in events:
-            # Part of the rehearsal it ends: flagged, like everything it undoes.
-            event.rehearsal = rehearsing
+        events = _reset_events(poll_date, ballots, withdrawn, rehearsing=rehearsing, reason=reason, user=user)
         return record_events(events, fresh=elections)[-1]
+
+
+def _reset_ballots(ballots: Mapping[int, Ballot], eve_status: Mapping[str, str]) -> None:
+    """Clear the locked ballots' results (and their figures waiting for a check); each goes back to
+    its status at the eve (``eve_status`` by ballot paper id; awaiting otherwise)."""
+    Candidacy.objects.filter(ballot__in=list(ballots)).update(votes=None, elected=None, elected_by_lot=False)
+    PendingCheck.objects.filter(ballot__in=list(ballots)).delete()
+    for ballot in ballots.values():
+        ballot.status = eve_status.get(ballot.ballot_paper_id, Ballot.Status.AWAITING)
+        ballot.declared_at = None
+        ballot.electorate = ballot.ballot_papers_counted = ballot.rejected_ballots = None
+        ballot.certification = ballot.source = ballot.source_url = ""
+        ballot.version += 1
+    Ballot.objects.bulk_update(
+        list(ballots.values()),
+        RESULT_FIELDS,
+    )
+
+
+def _reset_events(
+    poll_date: dt.date,
+    ballots: Mapping[int, Ballot],
+    withdrawn: list[Post],
+    *,
+    rehearsing: bool,
+    reason: str,
+    user,
+) -> list[Event]:
+    """A reset's unsaved events: each post withdrawn, then the ``reset`` (flagged as rehearsal when
+    it ends one)."""
+    events = [
+        new_event(
+            Event.Kind.POST_WITHDRAWN,
+            user=user,
+            payload={"uid": str(p.uid), "reason": "reset to the eve of the poll", "version": p.version},
+            post=p,
+        )
+        for p in withdrawn
+    ]
+    events.append(
+        new_event(
+            Event.Kind.RESET,
+            user=user,
+            payload={
+                "poll_date": poll_date.isoformat(),
+                "ballots": len(ballots),
+                # Each ballot now awaits its count, but for these (back to their status at the eve).
+                "statuses": {
+                    b.ballot_paper_id: b.status
+                    for b in sorted(ballots.values(), key=lambda b: b.ballot_paper_id)
+                    if b.status != Ballot.Status.AWAITING
+                },
+                "posts_withdrawn": [str(p.uid) for p in withdrawn],
+                "ended_rehearsal": rehearsing,
+                "reason": reason.strip(),
+                "reload": True,
+            },
+        )
+    )
+    for event in events:
+        # Part of the rehearsal it ends: flagged, like everything it undoes.
+        event.rehearsal = rehearsing
+    return events

@@ -184,69 +184,86 @@ def standing_figures(election: Election, standing: ElectionStanding | None | boo
         standing = election_standing(election)
     ballots = list(election.ballots.all())
     published = [b for b in ballots if b.is_published]
-    turnout_rows = [
-        (b.ballot_papers_counted, b.electorate)
-        for b in published
-        if b.ballot_papers_counted is not None and b.electorate
-    ]
-    totals: dict[str, int] = {}
-    ballot_figures: dict[str, dict] = {}
-    for ballot in published:
-        candidacies = list(ballot.candidacies.all())
-        for c in candidacies:
-            if c.votes is not None:
-                key = counting_party(c.party).ec_id
-                totals[key] = totals.get(key, 0) + c.votes
-        shares = rules.vote_shares({c.pk: c.votes for c in candidacies if c.votes is not None})
-        ballot_figures[str(ballot.pk)] = {
-            "shares": {str(pk): share for pk, share in shares.items()},
-            "changes": [
-                [
-                    change.party.ec_id,
-                    change.kind.value,
-                    change.previous.ec_id if change.previous else None,
-                    change.headline,
-                ]
-                for change in ballot_changes(ballot)
-            ],
-        }
-    shares = rules.vote_shares(totals)
     figures = {
         "ballots_total": len(ballots),
         "ballots_declared": len(published),
         "last_declared_at": max((b.declared_at for b in published), default=None),
-        "turnout": (
-            rules.turnout(sum(c for c, _ in turnout_rows), sum(e for _, e in turnout_rows))
-            if turnout_rows
-            else None
-        ),
-        "vote_share": [
-            {"party": k, "votes": v, "share": shares[k]}
-            for k, v in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
-        ],
-        "ballot_figures": ballot_figures,
+        "turnout": _turnout(published),
+        "vote_share": _vote_share(published),
+        "ballot_figures": {str(ballot.pk): _ballot_figures(ballot) for ballot in published},
     }
     if standing is None:  # a mayoralty: no composition, no control call
-        seats_up = sum(b.winner_count for b in ballots)
-        seats_declared = sum(b.winner_count for b in published)
-        return {
-            **figures,
-            "seats_total": seats_up,
-            "seats_up": seats_up,
-            "majority": None,
-            "seats_declared": seats_declared,
-            "seats_to_declare": seats_up - seats_declared,
-            "control_called": False,
-            "control_party": "",
-            "control_party_before": "",
-            "control_outcome": "",
-            "headline": "",
-            "composition": None,
-        }
+        return {**figures, **_mayoral_figures(ballots, published)}
+    return {**figures, **_council_figures(standing)}
+
+
+def _turnout(published: list[Ballot]) -> float | None:
+    """Turnout over the published ballots that give both their count and their electorate."""
+    rows = [
+        (b.ballot_papers_counted, b.electorate)
+        for b in published
+        if b.ballot_papers_counted is not None and b.electorate
+    ]
+    if not rows:
+        return None
+    return rules.turnout(sum(c for c, _ in rows), sum(e for _, e in rows))
+
+
+def _vote_share(published: list[Ballot]) -> list[dict]:
+    """Votes and share by counting party over the published ballots, most votes first."""
+    totals: dict[str, int] = {}
+    for ballot in published:
+        for c in ballot.candidacies.all():
+            if c.votes is not None:
+                key = counting_party(c.party).ec_id
+                totals[key] = totals.get(key, 0) + c.votes
+    shares = rules.vote_shares(totals)
+    return [
+        {"party": k, "votes": v, "share": shares[k]}
+        for k, v in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def _ballot_figures(ballot: Ballot) -> dict:
+    """A published ballot's stored figures: vote shares by candidacy id, seat changes."""
+    candidacies = list(ballot.candidacies.all())
+    shares = rules.vote_shares({c.pk: c.votes for c in candidacies if c.votes is not None})
+    return {
+        "shares": {str(pk): share for pk, share in shares.items()},
+        "changes": [
+            [
+                change.party.ec_id,
+                change.kind.value,
+                change.previous.ec_id if change.previous else None,
+                change.headline,
+            ]
+            for change in ballot_changes(ballot)
+        ],
+    }
+
+
+def _mayoral_figures(ballots: list[Ballot], published: list[Ballot]) -> dict:
+    seats_up = sum(b.winner_count for b in ballots)
+    seats_declared = sum(b.winner_count for b in published)
+    return {
+        "seats_total": seats_up,
+        "seats_up": seats_up,
+        "majority": None,
+        "seats_declared": seats_declared,
+        "seats_to_declare": seats_up - seats_declared,
+        "control_called": False,
+        "control_party": "",
+        "control_party_before": "",
+        "control_outcome": "",
+        "headline": "",
+        "composition": None,
+    }
+
+
+def _council_figures(standing: ElectionStanding) -> dict:
     composition = standing.composition
     call = composition.control
     return {
-        **figures,
         "seats_total": composition.seats_total,
         "seats_up": composition.seats_up,
         "majority": composition.majority,
@@ -293,6 +310,25 @@ def refresh_standings(election_pks) -> list[ElectionStandingRow]:
     if not pks:
         return []
     return [store_standing(e)[0] for e in Election.objects.with_results().filter(pk__in=pks).order_by("pk")]
+
+
+def standing_row(election: Election) -> ElectionStandingRow:
+    """The election's stored standing row (compute on write: the services keep it current).
+
+    Loaders select it with the election (``select_related("standing")``). An
+    election no service has written yet (rows made directly, e.g. by a
+    fixture) has none: its figures are then derived from its rows, once per
+    loaded instance (not stored).
+    """
+    cache = election._state.fields_cache
+    row = cache.get("standing")
+    if row is None:
+        if "standing" not in cache:
+            row = ElectionStandingRow.objects.filter(election_id=election.pk).first()
+        if row is None:
+            row = computed_standing(Election.objects.with_results().get(pk=election.pk))
+        cache["standing"] = row
+    return row
 
 
 def stored_signature(election_pk: int) -> tuple | None | bool:
@@ -363,12 +399,18 @@ def stored_standing(election: Election) -> ElectionStanding | None:
 
 def stored_changes(ballot: Ballot) -> list[BallotChange]:
     """A published ballot's seat changes as stored with its election's standing (no rule runs)."""
-    from . import parties as shared
-
     if not ballot.is_published:
         return []
     stored_standing(ballot.election)  # loads the row if it is not yet
     figures = ballot.election._state.fields_cache["standing"].ballot_figures.get(str(ballot.pk), {})
+    return decode_changes(figures.get("changes", []))
+
+
+def decode_changes(stored: list) -> list[BallotChange]:
+    """Seat changes as ``standing_figures`` stores them (``[party, kind, previous, headline]``), with
+    the parties resolved to the process's shared rows."""
+    from . import parties as shared
+
     return [
         BallotChange(
             party=shared.shared_by_ec_id(party),
@@ -376,5 +418,5 @@ def stored_changes(ballot: Ballot) -> list[BallotChange]:
             previous=shared.shared_by_ec_id(previous) if previous else None,
             headline=headline,
         )
-        for party, kind, previous, headline in figures.get("changes", [])
+        for party, kind, previous, headline in stored
     ]

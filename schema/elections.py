@@ -20,10 +20,10 @@ import strawberry_django
 from django.db.models import Prefetch
 from strawberry import auto
 
-from results import models, parties, rules
+from results import figures, models, parties, rules
 from results.parties import shared as party_of_pk
 from results.parties import shared_by_ec_id as party_by_ec_id
-from results.standings import computed_standing
+from results.standings import standing_row as standing_of
 from results.versions import version_changes
 
 from .enums import (
@@ -53,24 +53,6 @@ def prefetched(resolver):
     return resolver
 
 
-def standing_of(election: models.Election) -> models.ElectionStanding:
-    """The election's stored standing (compute on write: the services keep it current).
-
-    Loaders select it with the election. An election no service has written
-    yet (rows made directly, e.g. by a fixture) has none: its figures are then
-    derived from its rows, once per loaded instance.
-    """
-    cache = election._state.fields_cache
-    row = cache.get("standing")
-    if row is None:
-        if "standing" not in cache:
-            row = models.ElectionStanding.objects.filter(election_id=election.pk).first()
-        if row is None:
-            row = computed_standing(models.Election.objects.with_results().get(pk=election.pk))
-        cache["standing"] = row
-    return row
-
-
 def ballots_of(election: models.Election) -> list[models.Ballot]:
     """The election's loaded ballots (``load_elections`` attaches them; a ``Prefetch`` otherwise)."""
     ballots = getattr(election, "_ballots", None)
@@ -86,11 +68,6 @@ def candidacies_of(ballot: models.Ballot) -> list[models.Candidacy]:
         for c in candidacies:
             c._state.fields_cache["ballot"] = ballot  # shares the ballot's loaded rows
     return candidacies
-
-
-def ballot_figures(ballot: models.Ballot) -> dict:
-    """A published ballot's stored figures: vote shares by candidacy and seat changes."""
-    return standing_of(ballot.election).ballot_figures.get(str(ballot.pk), {"shares": {}, "changes": []})
 
 
 def elections_with_results():
@@ -353,9 +330,7 @@ class Candidacy:
         ballot = root.ballot
         if zero_counts_apply(ballot):
             return 0.0
-        if not ballot.is_published or root.votes is None:
-            return None
-        return ballot_figures(ballot)["shares"].get(str(root.pk))
+        return figures.vote_share(root)
 
     @strawberry.field(
         description="Elected; null until the ballot is declared (false while it shows zero counts)."
@@ -437,7 +412,7 @@ class Ballot:
     )
     @prefetched
     def turnout(self, root: strawberry.Parent[models.Ballot]) -> float | None:
-        return rules.turnout(root.ballot_papers_counted, root.electorate) if root.is_published else None
+        return figures.ballot_turnout(root)
 
     @strawberry_django.field(
         description="Votes each voter may cast: the number of seats. Vote shares are of all votes cast."
@@ -505,16 +480,14 @@ class Ballot:
     )
     @prefetched
     def changes(self, root: strawberry.Parent[models.Ballot]) -> list[SeatChange]:
-        if not root.is_published:
-            return []
         return [
             SeatChange(
-                party=party_by_ec_id(party),
-                kind=SeatChangeKind(kind),
-                previous_party=party_by_ec_id(previous) if previous else None,
-                headline=headline,
+                party=change.party,
+                kind=SeatChangeKind(change.kind.value),
+                previous_party=change.previous,
+                headline=change.headline,
             )
-            for party, kind, previous, headline in ballot_figures(root)["changes"]
+            for change in figures.seat_changes(root)
         ]
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 
 import strawberry
 import strawberry_django
 from django.db.models import Max
 
 from results import models
-from results.parties import shared_by_ec_id as party_by_ec_id
-from results.rules import ControlOutcome
+from results.figures import national_tally
 
 from .elections import Election, Party, elections_lean, load_elections, selects_below, standing_of
 
@@ -71,63 +69,28 @@ class NationalSummary:
 
 
 def summarise(poll_date: dt.date, elections: list[models.Election]) -> NationalSummary:
-    """The day's tallies, from each election's stored standing (a row per election: no ballot is read)."""
-    councils_held: dict[str, int] = defaultdict(int)
-    councils_change: dict[str, int] = defaultdict(int)
-    seats: dict[str, int] = defaultdict(int)
-    seats_change: dict[str, int] = defaultdict(int)
-    parties: dict[str, models.Party] = {}
-    noc = noc_change = called = 0
-    council_elections = [e for e in elections if not e.is_mayoral]
-    for election in council_elections:
-        standing = standing_of(election)
-        for row in standing.composition or ():
-            key = row["party"]
-            if key not in parties:
-                parties[key] = party_by_ec_id(key)
-            seats[key] += row["seats_won"]
-            seats_change[key] += row["change"]
-        if not standing.control_called:
-            continue
-        called += 1
-        after, before = standing.control_party or None, standing.control_party_before or None
-        if after is None:
-            noc += 1
-        else:
-            councils_held[after] += 1
-        if standing.control_outcome in (ControlOutcome.GAIN.value, ControlOutcome.LOSS_TO_NOC.value):
-            if after is None:
-                noc_change += 1
-            else:
-                councils_change[after] += 1
-            if before is None:
-                noc_change -= 1
-            else:
-                councils_change[before] -= 1
-                if before not in parties:
-                    parties[before] = party_by_ec_id(before)
-    rows = [
-        NationalParty(
-            party=parties[k],
-            councils=councils_held[k],
-            councils_change=councils_change[k],
-            seats=seats[k],
-            seats_change=seats_change[k],
-        )
-        for k in parties
-    ]
-    rows.sort(key=lambda r: (-r.councils, -r.seats, r.party.name))
-    standings = [standing_of(e) for e in elections]
+    """The day's tallies (``results.figures.national_tally``: from each election's stored standing,
+    a row per election, no ballot is read)."""
+    tally = national_tally(elections)
     return NationalSummary(
         poll_date=poll_date,
-        elections=council_elections,
+        elections=[e for e in elections if not e.is_mayoral],
         mayoralties=[e for e in elections if e.is_mayoral],
-        councils_total=len(council_elections),
-        councils_called=called,
-        parties=rows,
-        no_overall_control=NoOverallControl(councils=noc, councils_change=noc_change),
-        ballots_declared=sum(s.ballots_declared for s in standings),
-        ballots_total=sum(s.ballots_total for s in standings),
+        councils_total=tally.councils_total,
+        councils_called=tally.councils_called,
+        parties=[
+            NationalParty(
+                party=row.party,
+                councils=row.councils,
+                councils_change=row.councils_change,
+                seats=row.seats,
+                seats_change=row.seats_change,
+            )
+            for row in tally.parties
+        ],
+        no_overall_control=NoOverallControl(councils=tally.noc_councils, councils_change=tally.noc_change),
+        ballots_declared=tally.ballots_declared,
+        ballots_total=tally.ballots_total,
     )
 
 

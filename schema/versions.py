@@ -9,7 +9,8 @@ import strawberry
 from django.db.models import Subquery
 from django.db.models.functions import Coalesce
 
-from results import models, rules
+from results import models
+from results.figures import NO_VERSION_FIGURES, version_figures
 
 from .enums import BallotStatus, Certification, EventKind, ResultSource
 
@@ -80,10 +81,7 @@ def ballot_version(event: models.Event, *, figures: bool, changes: list[str] | N
     declaration was retracted) withholds its votes and counts, as every other surface does."""
     p = event.payload or {}
     rows = p.get("candidacies", []) if event.kind in FIGURE_KINDS else []
-    votes = {i: c.get("votes") for i, c in enumerate(rows)}
-    shares = (
-        rules.vote_shares(votes) if figures and rows and all(v is not None for v in votes.values()) else {}
-    )
+    derived = version_figures(p, rows) if figures else NO_VERSION_FIGURES
     return BallotVersion(
         version=p.get("version", 0),
         kind=EventKind(event.kind),
@@ -96,7 +94,7 @@ def ballot_version(event: models.Event, *, figures: bool, changes: list[str] | N
         electorate=p.get("electorate") if figures else None,
         ballot_papers_counted=p.get("ballot_papers_counted") if figures else None,
         rejected_ballots=p.get("rejected_ballots") if figures else None,
-        turnout=rules.turnout(p.get("ballot_papers_counted"), p.get("electorate")) if figures else None,
+        turnout=derived.turnout,
         certification=Certification(p["certification"]) if p.get("certification") else None,
         source=ResultSource(p["source"]) if p.get("source") else None,
         source_url=p.get("source_url") or None,
@@ -107,7 +105,7 @@ def ballot_version(event: models.Event, *, figures: bool, changes: list[str] | N
                 party_id=strawberry.ID(c["party_id"]),
                 description=c.get("description") or None,
                 votes=c.get("votes") if figures else None,
-                share=shares.get(i),
+                share=derived.share(i),
                 elected=bool(c.get("elected")),
                 elected_by_lot=bool(c.get("elected_by_lot")),
             )

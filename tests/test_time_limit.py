@@ -122,19 +122,19 @@ def test_a_query_held_past_the_time_limit_in_the_event_loop_is_stopped_there(set
     without TimeLimit this query held the loop for its whole 1.2 s and answered 200."""
     from django.test import Client
 
-    from schema import elections
+    from results import figures
 
     e = f.election("slowshire", seats_total=40, before={"PP52": (40, 0)})
     for i in range(40):
         b = f.ballot(e, f"Ward {i}", [("Ann Able", "PP53"), ("Bob Baker", "PP52")])
         services.declare_ballot(b, votes=f.votes(b, Able=10, Baker=5))
-    original = elections.ballot_figures
+    original = figures.seat_changes
 
     def slow_figures(ballot):
         time.sleep(0.03)  # 40 ballots: 1.2 s in the event loop
         return original(ballot)
 
-    monkeypatch.setattr(elections, "ballot_figures", slow_figures)
+    monkeypatch.setattr(figures, "seat_changes", slow_figures)
     settings.GRAPHQL_TIMEOUT = 0.2
     document = '{ election(id: "local.slowshire.2023-05-04") { ballots { id changes { kind } } } }'
     started = time.perf_counter()

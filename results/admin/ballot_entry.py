@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from .. import drafts, plausibility, presence, rules, services
 from ..errors import ErrorCode, refusals_of, text
+from ..figures import composition_moves
 from ..models import Ballot, Candidacy, Election, PendingCheck
 from ..preview import Preview, ballot_in, preview_result, preview_retraction
 from ..standings import ballot_changes
@@ -831,23 +832,10 @@ class BallotEntry:
 def preview_context(preview: Preview) -> dict:
     """What the preview panel shows, flattened for the template."""
     winners = [(c, preview.votes.get(c.pk), c.pk in preview.by_lot) for c in preview.elected]
-    composition = []
+    composition: tuple = ()
     before, after = preview.standing_before, preview.standing_after
     if before is not None and after is not None:
-        so_far = {party.ec_id: row.seats for party, row in before.party_rows()}
-        for party, row in after.party_rows():
-            now = so_far.get(party.ec_id, 0)
-            if row.seats or now or row.seats_before:
-                composition.append(
-                    {
-                        "party": party,
-                        "before_poll": row.seats_before,
-                        "now": now,
-                        "after": row.seats,
-                        "delta": row.seats - now,
-                        "change": row.change,
-                    }
-                )
+        composition = composition_moves(before, after)
     tie_votes = None
     if preview.tie is not None:
         tie_votes = preview.votes.get(preview.tie.tied[0].pk)

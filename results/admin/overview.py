@@ -13,7 +13,6 @@ again. Each poll also brings which wards other editors have open now
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -27,6 +26,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import parties, presence, rehearsal
+from ..figures import ElectionProgress, election_progress, night_progress
 from ..models import Ballot, Candidacy, Election, Event
 from ..standings import ElectionStanding, stored_standing
 
@@ -41,22 +41,19 @@ class ElectionRow:
 
     election: Election
     standing: ElectionStanding | None
-    ballots_total: int
-    ballots_declared: int
-    in_recount: tuple[Ballot, ...]
-    last_declared_at: dt.datetime | None
-    mayor: tuple[Candidacy, ...]
+    progress: ElectionProgress  # ballots declared and to declare, in recount, the mayor elected
     work_list_url: str
     ballots_url: str
     open_now: tuple[tuple[Ballot, tuple[str, ...]], ...] = ()  # wards other editors have open
 
-    @property
-    def to_declare(self) -> int:
-        return self.ballots_total - self.ballots_declared
-
-    @property
-    def complete(self) -> bool:
-        return self.ballots_total > 0 and self.to_declare == 0
+    # The progress's figures, as the page reads them.
+    ballots_total = property(lambda self: self.progress.ballots_total)
+    ballots_declared = property(lambda self: self.progress.ballots_declared)
+    in_recount = property(lambda self: self.progress.in_recount)
+    last_declared_at = property(lambda self: self.progress.last_declared_at)
+    mayor = property(lambda self: self.progress.mayor)
+    to_declare = property(lambda self: self.progress.to_declare)
+    complete = property(lambda self: self.progress.complete)
 
 
 def work_list_url(election: Election) -> str:
@@ -74,18 +71,10 @@ def declared_list_url(election: Election) -> str:
 def election_row(election: Election, open_by: dict[int, list[str]] | None = None) -> ElectionRow:
     ballots = list(election.ballots.all())
     open_by = open_by or {}
-    published = [b for b in ballots if b.is_published]
-    mayor: tuple[Candidacy, ...] = ()
-    if election.is_mayoral and published:
-        mayor = tuple(c for b in published for c in b.candidacies.all() if c.elected)
     return ElectionRow(
         election=election,
         standing=stored_standing(election),
-        ballots_total=len(ballots),
-        ballots_declared=len(published),
-        in_recount=tuple(b for b in ballots if b.status == Ballot.Status.RECOUNT),
-        last_declared_at=max((b.declared_at for b in published if b.declared_at), default=None),
-        mayor=mayor,
+        progress=election_progress(election, ballots),
         work_list_url=work_list_url(election),
         ballots_url=f"{reverse('admin:results_ballot_changelist')}?election__id__exact={election.pk}",
         open_now=tuple(
@@ -126,15 +115,15 @@ def overview_context(request) -> dict:
     open_by = open_by_others(request)
     # Councils still counting first: that is where the night's work is.
     rows = sorted((election_row(e, open_by) for e in elections), key=lambda r: r.complete)
-    councils = [r for r in rows if r.standing is not None]
+    night = night_progress((r.progress, r.standing) for r in rows)
     return {
         "cursor": cursor,
         "rows": rows,
-        "ballots_declared": sum(r.ballots_declared for r in rows),
-        "ballots_total": sum(r.ballots_total for r in rows),
-        "councils_called": sum(1 for r in councils if r.standing.composition.control.called),
-        "councils_total": len(councils),
-        "in_recount": sum(len(r.in_recount) for r in rows),
+        "ballots_declared": night.ballots_declared,
+        "ballots_total": night.ballots_total,
+        "councils_called": night.councils_called,
+        "councils_total": night.councils_total,
+        "in_recount": night.in_recount,
     }
 
 
