@@ -1,4 +1,4 @@
-"""Login lockouts: the failed admin logins being counted (``results.login_throttle``), and unlocking them.
+"""Login lockouts: the failed admin logins being counted (``console.login_throttle``), and unlocking them.
 
 Superusers see them (and may give others the permissions to view and delete
 them); unlocking deletes the count, so the next login is tried afresh.
@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from ..models import LoginThrottle
+from results.models import LoginThrottle
 
 
 class LockedFilter(admin.SimpleListFilter):

@@ -24,10 +24,11 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from .. import drafts, plausibility, presence, rules, services
-from ..models import Ballot, Candidacy, Election, PendingCheck
-from ..preview import Preview, ballot_in, preview_result, preview_retraction
-from ..standings import ballot_changes
+from results import drafts, plausibility, presence, rules, services
+from results.models import Ballot, Candidacy, Election, PendingCheck
+from results.preview import Preview, ballot_in, preview_result, preview_retraction
+from results.standings import ballot_changes
+
 from . import history
 from .overview import declared_list_url, work_list_url
 

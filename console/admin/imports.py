@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
-from .. import importers
+from results import importers
 
 IMPORT_PERMISSION = "results.import_data"
 

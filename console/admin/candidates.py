@@ -18,8 +18,9 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from .. import services
-from ..models import Candidacy, Party
+from results import services
+from results.models import Candidacy, Party
+
 from . import history
 from .ballot_entry import ballot_paper_order, figures_visible
 

@@ -11,8 +11,9 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .. import services
-from ..models import Candidacy, CompositionBefore, Council, Election, Event, Party, PreviousWinner, Ward
+from results import services
+from results.models import Candidacy, CompositionBefore, Council, Election, Event, Party, PreviousWinner, Ward
+
 from . import candidates
 from .overview import work_list_url
 

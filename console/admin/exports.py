@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from ..models import Election
-from ..views import URL_FORMATS
+from results.models import Election
+from results.views import URL_FORMATS
 
 LABELS = {
     "results.csv": "Results (Democracy Club's results CSV, one row per candidate; imports as candidates)",

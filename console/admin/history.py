@@ -19,10 +19,10 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from .. import rules
-from ..models import Ballot, Event, Party, Post
-from ..standings import counting_party
-from ..versions import COUNT_LABELS, _number, version_changes  # noqa: F401 (used by the console)
+from results import rules
+from results.models import Ballot, Event, Party, Post
+from results.standings import counting_party
+from results.versions import COUNT_LABELS, _number, version_changes  # noqa: F401 (used by the console)
 
 HISTORY_LIMIT = 50
 

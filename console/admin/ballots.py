@@ -17,7 +17,8 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.html import format_html
 
-from ..models import Ballot, Candidacy, Election, Event
+from results.models import Ballot, Candidacy, Election, Event
+
 from . import ballot_entry, candidates, history
 
 # What the desk does next with a ballot of each status, most urgent first.

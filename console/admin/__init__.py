@@ -10,7 +10,7 @@
 - ``logins``: login lockouts, seen and unlocked by staff.
 
 The site itself (login throttling, the overview and import pages) is
-``results.admin_site``, outside this package.
+``console.site``, outside this package.
 
 Results, control calls and posts change only through ``results.services``
 (and ``results.drafts`` for figures not yet public); nothing here writes them

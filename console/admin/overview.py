@@ -26,9 +26,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import parties, presence, rehearsal
-from ..models import Ballot, Candidacy, Election, Event
-from ..standings import ElectionStanding, stored_standing
+from results import parties, presence, rehearsal
+from results.models import Ballot, Candidacy, Election, Event
+from results.standings import ElectionStanding, stored_standing
 
 # The overview asks for news this often (one cheap query when there is none):
 # a declaration shows within this interval plus one render, without a reload.

@@ -32,12 +32,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from electionsite import net
-
-from .models import LoginThrottle
+from results.models import LoginThrottle
 
 DEVICE_COOKIE = "election_login_device"
 DEVICE_COOKIE_AGE = 365 * 24 * 3600
-_SALT = "results.login_throttle.device"
+_SALT = "results.login_throttle.device"  # as when the module lived in results: issued cookies stay valid
 
 Scope = LoginThrottle.Scope
 

@@ -1,6 +1,6 @@
 """Template context for the console: whether the deployment is rehearsing (a banner on every page)."""
 
-from . import rehearsal
+from results import rehearsal
 
 
 def rehearsal_state(request) -> dict:

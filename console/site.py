@@ -1,6 +1,6 @@
 """The admin site of election night: the overview and imports, and a login that pauses after failures.
 
-It lives outside the ``results.admin`` package on purpose: Django imports the
+It lives outside the ``console.admin`` package on purpose: Django imports the
 default site's class while the admin registers models, and importing it must
 not import the package that registers them.
 """
@@ -16,7 +16,7 @@ from . import login_throttle as throttle
 
 
 class ThrottledAuthenticationForm(AdminAuthenticationForm):
-    """The admin login form, refused for a while after repeated failures (``results.login_throttle``):
+    """The admin login form, refused for a while after repeated failures (``console.login_throttle``):
     for one username from one address, for one address, or for one browser that logged in before."""
 
     def clean(self):

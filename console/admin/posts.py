@@ -19,8 +19,9 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from .. import services
-from ..models import Post
+from results import services
+from results.models import Post
+
 from . import history
 
 # What editors type: the service's fields, less the publication time it sets.
