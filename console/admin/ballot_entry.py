@@ -30,6 +30,7 @@ from results.preview import Preview, ballot_in, preview_result, preview_retracti
 from results.standings import ballot_changes
 
 from . import history
+from .missing import does_not_exist
 from .overview import declared_list_url, work_list_url
 
 COUNT_FIELDS = ("ballot_papers_counted", "rejected_ballots", "electorate")
@@ -306,7 +307,7 @@ class BallotEntry:
         self.opts = model_admin.model._meta
         stored = model_admin.get_object(request, unquote(object_id))
         if stored is None:
-            self.missing = model_admin._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            self.missing = does_not_exist(model_admin, request, object_id)
             return
         self.missing = None
         if not model_admin.has_view_or_change_permission(request, stored):

@@ -14,6 +14,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Prefetch, Subquery, Value, When
 from django.db.models.functions import Cast
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -72,7 +73,7 @@ class CouncilFilter(admin.RelatedFieldListFilter):
 
 
 @admin.register(Ballot)
-class BallotAdmin(admin.ModelAdmin):
+class BallotAdmin(history.HistoryMixin, admin.ModelAdmin):
     list_display = [
         "contest",
         "council",
@@ -210,23 +211,31 @@ class BallotAdmin(admin.ModelAdmin):
         return False  # a ballot is part of the published record
 
     def get_urls(self):
-        from django.urls import path
-
+        # Ahead of the admin's own: the ballot's change URL opens the entry page (its name
+        # results_ballot_change, from the admin's pattern it takes the place of, still reverses to it).
         return [
+            path("<path:object_id>/change/", self._admin_view(self.entry_view), name="results_ballot_entry"),
             path(
                 "<path:object_id>/candidates/",
-                self.admin_site.admin_view(
-                    lambda request, object_id: candidates.candidates_view(self, request, object_id)
-                ),
+                self._admin_view(self.candidates_view),
                 name="results_ballot_candidates",
             ),
             *super().get_urls(),
         ]
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def _admin_view(self, view):
+        """A view of this admin behind the site's login and permission checks, as the admin wraps its own."""
+        wrapped = self.admin_site.admin_view(view)
+        wrapped.model_admin = self
+        return wrapped
+
+    def entry_view(self, request, object_id):
+        """The ballot page: type the votes, preview, declare or correct (``ballot_entry``)."""
         return ballot_entry.entry_view(self, request, object_id)
 
-    def history_view(self, request, object_id, extra_context=None):
-        return history.history_view(
-            self, request, object_id, lambda ballot: f"{ballot.label}, {ballot.election.council.name}"
-        )
+    def candidates_view(self, request, object_id):
+        """The ballot's candidates, before its declaration (``candidates``)."""
+        return candidates.candidates_view(self, request, object_id)
+
+    def history_title(self, ballot: Ballot) -> str:
+        return f"{ballot.label}, {ballot.election.council.name}"

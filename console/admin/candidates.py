@@ -23,6 +23,7 @@ from results.models import Candidacy, Party
 
 from . import history
 from .ballot_entry import ballot_paper_order, figures_visible
+from .missing import does_not_exist
 
 TEXT = {"class": "vTextField", "autocomplete": "off"}
 
@@ -70,7 +71,7 @@ def candidates_view(model_admin, request, object_id):
     """The candidates page of one ballot (``/admin/results/ballot/<id>/candidates/``)."""
     ballot = model_admin.get_object(request, unquote(object_id))
     if ballot is None:
-        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
+        return does_not_exist(model_admin, request, object_id)
     if not model_admin.has_view_or_change_permission(request, ballot):
         raise PermissionDenied
     can_change = model_admin.has_change_permission(request, ballot) and not ballot.is_published
@@ -198,7 +199,7 @@ def candidacy_change_view(model_admin, request, object_id):
     """A candidacy's own change page: its ballot's candidates page, where changes go through the services."""
     candidacy = model_admin.get_object(request, unquote(object_id))
     if candidacy is None:
-        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
+        return does_not_exist(model_admin, request, object_id)
     return HttpResponseRedirect(
         reverse("admin:results_ballot_candidates", args=[candidacy.ballot_id]) + f"#candidate-{candidacy.pk}"
     )

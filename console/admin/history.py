@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, replace
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import PAGE_VAR
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -23,6 +25,8 @@ from results import rules
 from results.models import Ballot, Event, Party, Post
 from results.standings import counting_party
 from results.versions import COUNT_LABELS, _number, version_changes  # noqa: F401 (used by the console)
+
+from .missing import does_not_exist
 
 HISTORY_LIMIT = 50
 
@@ -253,27 +257,71 @@ def history(obj: Ballot | Post, limit: int = HISTORY_LIMIT, *, figures: bool = T
     return entries[:limit]
 
 
-def history_view(model_admin, request, object_id, title):
-    """The admin's History page of a ballot or post: every change, published or not."""
-    obj = model_admin.get_object(request, unquote(object_id))
-    if obj is None:
-        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
-    if not model_admin.has_view_or_change_permission(request, obj):
-        raise PermissionDenied
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": f"History: {title(obj)}",
-        "opts": model_admin.opts,
-        "original": obj,
-        "history": history(obj, limit=500, figures=_figures_visible(model_admin, request, obj)),
-    }
-    return TemplateResponse(request, "admin/results/history.html", context)
+class HistoryPages:
+    """A ballot's or post's history as the paginator reads it: its length, and one page at a time.
+
+    The events and the admin's log are merged newest first, so the first ``n`` entries come from
+    the newest ``n`` of each: a page costs the queries of ``history`` plus two counts."""
+
+    def __init__(self, obj: Ballot | Post, *, figures: bool):
+        self.obj, self.figures = obj, figures
+
+    def count(self) -> int:
+        logs = 0
+        if self.figures:  # the admin's own log is left out for a reader who may not see the figures
+            logs = LogEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(self.obj), object_id=str(self.obj.pk)
+            ).count()
+        return self.obj.events.count() + logs
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[HistoryEntry]:
+        return history(self.obj, limit=window.stop, figures=self.figures)[window]
 
 
-def _figures_visible(model_admin, request, obj) -> bool:
-    if not isinstance(obj, Ballot):
-        return True
-    return model_admin.has_change_permission(request, obj) or obj.is_published
+class HistoryMixin:
+    """The History page of a model admin: every change of one object, published or not, a page at a time.
+
+    As django-simple-history's ``SimpleHistoryAdmin``: ``history_view`` replaces the admin's own,
+    ``history_list_per_page`` entries a page, the page chosen with ``?p=`` as on the change list.
+    A model admin using it says how the page names its object (``history_title``).
+    """
+
+    history_list_per_page = 100
+    history_template = "admin/results/history.html"
+
+    def history_title(self, obj) -> str:
+        return str(obj)
+
+    def history_figures_visible(self, request, obj) -> bool:
+        """Whether this reader may see the figures in the history (a ballot's before it is declared)."""
+        if not isinstance(obj, Ballot):
+            return True
+        return self.has_change_permission(request, obj) or obj.is_published
+
+    def history_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return does_not_exist(self, request, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        pages = HistoryPages(obj, figures=self.history_figures_visible(request, obj))
+        paginator = Paginator(pages, self.history_list_per_page)
+        page = paginator.get_page(request.GET.get(PAGE_VAR))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"History: {self.history_title(obj)}",
+            "opts": self.opts,
+            "original": obj,
+            "history": page.object_list,
+            "page_obj": page,
+            "page_range": paginator.get_elided_page_range(page.number),
+            "page_var": PAGE_VAR,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.history_template, context)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from results import services
 from results.models import Post
 
 from . import history
+from .missing import does_not_exist
 
 # What editors type: the service's fields, less the publication time it sets.
 EDITABLE = [name for name in services.POST_FIELDS if name != "published_at"]
@@ -58,7 +59,7 @@ class PostForm(forms.ModelForm):
 
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
+class PostAdmin(history.HistoryMixin, admin.ModelAdmin):
     form = PostForm
     list_display = [
         "headline",
@@ -170,13 +171,13 @@ class PostAdmin(admin.ModelAdmin):
     def response_change(self, request, obj):
         return self._saved(request, obj)
 
-    def history_view(self, request, object_id, extra_context=None):
-        return history.history_view(self, request, object_id, lambda post: post.headline)
+    def history_title(self, post: Post) -> str:
+        return post.headline
 
     def withdraw_view(self, request, object_id):
         post = self.get_object(request, unquote(object_id))
         if post is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return does_not_exist(self, request, object_id)
         if not self.has_change_permission(request, post):
             raise PermissionDenied
         change_url = reverse("admin:results_post_change", args=[post.pk])
