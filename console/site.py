@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.core.exceptions import ValidationError
-from django.urls import path
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from . import login_throttle as throttle
 
@@ -52,22 +54,67 @@ class ElectionAdminSite(admin.AdminSite):
     login_form = ThrottledAuthenticationForm
 
     def get_urls(self):
-        from .admin.exports import exports_view
-        from .admin.imports import import_view
-        from .admin.overview import overview_view, presence_view, updates_view
+        # Imported here, not above: the site's class is imported while the admin registers models.
+        from .admin import overview
 
         return [
-            path("election-night/", self.admin_view(overview_view), name="election_night"),
-            path("election-night/updates/", self.admin_view(updates_view), name="election_night_updates"),
-            path("presence/", self.admin_view(presence_view), name="presence"),
-            path("import/", self.admin_view(import_view), name="results_import"),
+            path("election-night/", self.admin_view(self.overview_view), name="election_night"),
             path(
-                "exports/",
-                self.admin_view(lambda request: exports_view(request, self)),
-                name="results_exports",
+                "election-night/updates/",
+                self.admin_view(overview.updates_view),
+                name="election_night_updates",
             ),
+            path("presence/", self.admin_view(overview.presence_view), name="presence"),
+            path("import/", self.admin_view(self.import_view), name="results_import"),
+            path("exports/", self.admin_view(self.exports_view), name="results_exports"),
             *super().get_urls(),
         ]
+
+    # The desk's own pages, rendered as the site renders its index: with this site's context.
+
+    def overview_view(self, request):
+        """Election night: every election's progress and control call, kept live (``admin.overview``)."""
+        from .admin import overview
+
+        overview.check_access(request)
+        context = {
+            **self.each_context(request),
+            "title": "Election night",
+            "is_nav_sidebar_enabled": False,
+            "poll_seconds": overview.POLL_SECONDS,
+            "updates_url": reverse("admin:election_night_updates", current_app=self.name),
+            **overview.overview_context(request),
+        }
+        return TemplateResponse(request, "admin/results/overview.html", context)
+
+    def import_view(self, request):
+        """A CSV file in one of the three formats, imported all or nothing (``admin.imports``)."""
+        from .admin import imports
+
+        if not request.user.has_perm(imports.IMPORT_PERMISSION):
+            raise PermissionDenied
+        form, errors, imported = imports.run_import(request)
+        if imported:
+            return HttpResponseRedirect(reverse("admin:results_import", current_app=self.name))
+        context = {
+            **self.each_context(request),
+            "title": "Import a CSV file",
+            "form": form,
+            "errors": errors,
+            "formats": imports.format_notes(),
+        }
+        return TemplateResponse(request, "admin/results/import.html", context)
+
+    def exports_view(self, request):
+        """Every poll date's open exports, to download: the public URLs partners use (``admin.exports``)."""
+        from .admin import exports
+
+        context = {
+            **self.each_context(request),
+            "title": "Download the results",
+            "dates": exports.export_dates(),
+        }
+        return TemplateResponse(request, "admin/results/exports.html", context)
 
     def login(self, request, extra_context=None):
         response = super().login(request, extra_context)

@@ -1,8 +1,7 @@
-"""The admin's Exports page: each poll date's open exports, to download (``results.exports``)."""
+"""What the admin's Exports page lists (the page is the site's): each poll date's open exports (``results.exports``)."""
 
 from __future__ import annotations
 
-from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from results.models import Election
@@ -17,21 +16,16 @@ LABELS = {
 }
 
 
-def exports_view(request, admin_site):
-    """Links to every export of every poll date: the same public URLs partners use."""
+def export_dates() -> list[dict]:
+    """Links to every export of every poll date, newest first: the same public URLs partners use."""
     dates = Election.objects.order_by("-poll_date").values_list("poll_date", flat=True).distinct()
-    context = {
-        **admin_site.each_context(request),
-        "title": "Download the results",
-        "dates": [
-            {
-                "date": date,
-                "files": [
-                    {"label": LABELS[name], "url": reverse("export", args=[date.isoformat(), name])}
-                    for name in URL_FORMATS
-                ],
-            }
-            for date in dates
-        ],
-    }
-    return TemplateResponse(request, "admin/results/exports.html", context)
+    return [
+        {
+            "date": date,
+            "files": [
+                {"label": LABELS[name], "url": reverse("export", args=[date.isoformat(), name])}
+                for name in URL_FORMATS
+            ],
+        }
+        for date in dates
+    ]

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
+from django.contrib import messages
 
 from results import importers
 
@@ -48,9 +45,9 @@ class ImportForm(forms.Form):
     file = forms.FileField(label="CSV file", help_text="UTF-8, with a header row.")
 
 
-def import_view(request):
-    if not request.user.has_perm(IMPORT_PERMISSION):
-        raise PermissionDenied
+def run_import(request) -> tuple[ImportForm, list[importers.RowError], bool]:
+    """The form of the Import page (the page is the site's), and a posted file imported, all or nothing:
+    the form, the rows refused, and whether it was imported (its message is then queued)."""
     errors: list[importers.RowError] = []
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -69,15 +66,13 @@ def import_view(request):
                 )
         else:
             messages.success(request, f"{label} imported from {upload.name}: {report.summary()}")
-            return redirect("admin:results_import")
-    context = {
-        **admin.site.each_context(request),
-        "title": "Import a CSV file",
-        "form": form,
-        "errors": errors,
-        "formats": [
-            {"key": key, "label": label, "required": required, "optional": optional, "note": note}
-            for key, (label, _, required, optional, note) in FORMATS.items()
-        ],
-    }
-    return TemplateResponse(request, "admin/results/import.html", context)
+            return form, errors, True
+    return form, errors, False
+
+
+def format_notes() -> list[dict]:
+    """The three formats and their columns, as the Import page explains them."""
+    return [
+        {"key": key, "label": label, "required": required, "optional": optional, "note": note}
+        for key, (label, _, required, optional, note) in FORMATS.items()
+    ]

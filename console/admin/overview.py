@@ -4,6 +4,9 @@ It loads every election with its stored standing (computed on write by the
 services: no rule runs here), ballots and candidacies, so the page runs the
 same number of queries however many councils, ballots and candidates there are.
 
+The page itself is the site's (``console.site``); this module gives its
+rows and the JSON endpoints its script polls.
+
 It stays live without reloading: the page polls ``updates`` with the cursor
 of the last event it shows (the event log's id, as partners' polling feed
 does); only when an event has been recorded since is the table rendered
@@ -17,12 +20,10 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Max, Prefetch
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -94,7 +95,8 @@ def election_row(election: Election, open_by: dict[int, list[str]] | None = None
     )
 
 
-def _check_access(request) -> None:
+def check_access(request) -> None:
+    """Who may see the overview: readers of elections or ballots."""
     if not (request.user.has_perm("results.view_election") or request.user.has_perm("results.view_ballot")):
         raise PermissionDenied
 
@@ -138,19 +140,6 @@ def overview_context(request) -> dict:
     }
 
 
-def overview_view(request):
-    _check_access(request)
-    context = {
-        **admin.site.each_context(request),
-        "title": "Election night",
-        "is_nav_sidebar_enabled": False,
-        "poll_seconds": POLL_SECONDS,
-        "updates_url": reverse("admin:election_night_updates"),
-        **overview_context(request),
-    }
-    return TemplateResponse(request, "admin/results/overview.html", context)
-
-
 @require_GET
 def updates_view(request):
     """What changed on the overview since ``after`` (an event id): the table again if anything did.
@@ -160,7 +149,7 @@ def updates_view(request):
     it started or ended, for its banner). With no new event it costs one query
     (plus the cache reads of who has which ward open and of the rehearsal).
     """
-    _check_access(request)
+    check_access(request)
     after = request.GET.get("after", "")
     if not after.isdigit():
         return HttpResponseBadRequest("after: the id of the last event the page shows, e.g. ?after=0")
