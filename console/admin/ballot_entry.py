@@ -381,21 +381,7 @@ class BallotEntry:
         ballot = self.ballot
         preview: Preview | None = context.get("preview")
         tied = self.tied(form)
-        elected_now = {c.pk for c in self.candidacies if c.elected}
-        rows = []
-        for c in self.candidacies:
-            rows.append(
-                {
-                    "candidacy": c,
-                    "votes": form[f"votes_{c.pk}"] if form.contested else None,
-                    "lot": form[f"lot_{c.pk}"]
-                    if form.contested and (c.pk in tied or form.has_error(f"lot_{c.pk}"))
-                    else None,
-                    "elected_now": c.pk in elected_now and ballot.is_published,
-                    "elected": preview is not None and c in preview.elected,
-                    "by_lot": preview is not None and c.pk in preview.by_lot,
-                }
-            )
+        rows = self.rows(form, tied, preview)
         blocking = {name for name in form.errors if name != "figures_checked"}
         confirmable = (
             preview is not None
@@ -407,18 +393,7 @@ class BallotEntry:
         status_actions = []
         if not ballot.is_published:
             status_actions = [(s.value, s.label) for s in SETTABLE_STATUSES if s != ballot.status]
-        autofocus = None
-        with_errors = [name for name in form.errors if name in form.fields and name != "figures_checked"]
-        if confirmable and context.get("warnings"):
-            autofocus = "figures_checked"  # a deliberate second action before Confirm
-        elif confirmable or context.get("kind") == "retract":
-            autofocus = "confirm"
-        elif with_errors:
-            autofocus = with_errors[0]
-        elif tied and preview is not None and not preview.complete:
-            autofocus = next(f"lot_{c.pk}" for c in self.candidacies if c.pk in tied)
-        elif form.contested:
-            autofocus = f"votes_{self.candidacies[0].pk}"
+        autofocus = self.autofocus(form, tied, preview, confirmable, context)
         if autofocus and autofocus in form.fields:
             form.fields[autofocus].widget.attrs["autofocus"] = True
         if not self.can_change:
@@ -462,6 +437,42 @@ class BallotEntry:
         if ballot.is_published and preview is None:
             full_context["changes_now"] = ballot_changes(ballot)
         return TemplateResponse(self.request, self.template, full_context, status=status)
+
+    def rows(self, form: BallotEntryForm, tied: set[int], preview: Preview | None) -> list[dict]:
+        """One row per candidate: the vote and lot boxes, and who is (or would be) elected."""
+        elected_now = {c.pk for c in self.candidacies if c.elected}
+        rows = []
+        for c in self.candidacies:
+            rows.append(
+                {
+                    "candidacy": c,
+                    "votes": form[f"votes_{c.pk}"] if form.contested else None,
+                    "lot": form[f"lot_{c.pk}"]
+                    if form.contested and (c.pk in tied or form.has_error(f"lot_{c.pk}"))
+                    else None,
+                    "elected_now": c.pk in elected_now and self.ballot.is_published,
+                    "elected": preview is not None and c in preview.elected,
+                    "by_lot": preview is not None and c.pk in preview.by_lot,
+                }
+            )
+        return rows
+
+    def autofocus(
+        self, form: BallotEntryForm, tied: set[int], preview: Preview | None, confirmable: bool, context: dict
+    ) -> str | None:
+        """Where the cursor starts: the editor's next step (the checked box before Confirm when warned)."""
+        with_errors = [name for name in form.errors if name in form.fields and name != "figures_checked"]
+        if confirmable and context.get("warnings"):
+            return "figures_checked"  # a deliberate second action before Confirm
+        if confirmable or context.get("kind") == "retract":
+            return "confirm"
+        if with_errors:
+            return with_errors[0]
+        if tied and preview is not None and not preview.complete:
+            return next(f"lot_{c.pk}" for c in self.candidacies if c.pk in tied)
+        if form.contested:
+            return f"votes_{self.candidacies[0].pk}"
+        return None
 
     def tied(self, form: BallotEntryForm) -> set[int]:
         """Candidates level at the cut-off, from the figures on the form (typed or stored)."""
@@ -649,17 +660,8 @@ class BallotEntry:
         correction = self.correction(form, preview) if kind == "correct" else None
         changed = confirm and form.cleaned_data.get("previewed") != form.digest()
         if not confirm or changed or not preview.complete:
-            data = form.data.copy()
-            data["previewed"] = form.digest()
-            data.pop("figures_checked", None)  # ticked for what was previewed, never carried over
-            shown = self.form(data, require_votes=True)
-            shown.is_valid()
-            shown.check_lot(self.ballot.winner_count)
-            notice = (
-                "The figures changed since the preview: check this preview, then confirm." if changed else ""
-            )
-            return self.render(
-                shown, preview=preview, kind=kind, notice=notice, warnings=warnings, correction=correction
+            return self.show_preview(
+                form, preview, kind, changed=changed, warnings=warnings, correction=correction
             )
         if warnings and not form.cleaned_data.get("figures_checked"):
             form.add_error(
@@ -670,6 +672,21 @@ class BallotEntry:
             return self.render(form, preview=preview, kind=kind, warnings=warnings, correction=correction)
         if kind == "declare" and self.two_person:
             return self.two_person_confirm(form, preview)
+        return self.confirm(form, preview, kind)
+
+    def show_preview(self, form: BallotEntryForm, preview: Preview, kind: str, *, changed: bool, **context):
+        """What the declaration (or correction) would publish, and a fresh fingerprint to confirm it."""
+        data = form.data.copy()
+        data["previewed"] = form.digest()
+        data.pop("figures_checked", None)  # ticked for what was previewed, never carried over
+        shown = self.form(data, require_votes=True)
+        shown.is_valid()
+        shown.check_lot(self.ballot.winner_count)
+        notice = "The figures changed since the preview: check this preview, then confirm." if changed else ""
+        return self.render(shown, preview=preview, kind=kind, notice=notice, **context)
+
+    def confirm(self, form: BallotEntryForm, preview: Preview, kind: str):
+        """Publish what was previewed (declare or correct), then go to the next ballot of the work list."""
         call = services.correct_ballot if kind == "correct" else services.declare_ballot
         extra = {"reason": form.cleaned_data.get("reason", "")} if kind == "correct" else {}
         extra["source"] = form.cleaned_data.get("source", "")

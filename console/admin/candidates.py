@@ -67,6 +67,10 @@ class WithdrawForm(VersionedForm):
     )
 
 
+# What each posted action is: its form and the prefix of its fields.
+ACTIONS = {"add": (AddForm, "add"), "change": (ChangeForm, None), "withdraw": (WithdrawForm, None)}
+
+
 def candidates_view(model_admin, request, object_id):
     """The candidates page of one ballot (``/admin/results/ballot/<id>/candidates/``)."""
     ballot = model_admin.get_object(request, unquote(object_id))
@@ -86,55 +90,14 @@ def candidates_view(model_admin, request, object_id):
         if not can_change:
             raise PermissionDenied
         action = request.POST.get("_action", "")
-        form_class, prefix = {
-            "add": (AddForm, "add"),
-            "change": (ChangeForm, None),
-            "withdraw": (WithdrawForm, None),
-        }.get(action, (None, None))
+        form_class, prefix = ACTIONS.get(action, (None, None))
         if form_class is None:
             return HttpResponseRedirect(url)
         form = form_class(request.POST, prefix=prefix)
         if form.is_valid():
-            data = form.cleaned_data
             try:
-                if action == "add":
-                    done = services.add_candidacy(
-                        ballot,
-                        person_name=data["person_name"],
-                        party=data["party"],
-                        description=data["description"],
-                        user=request.user,
-                        expected_version=data["version"],
-                    )
-                    message = f"Added {done.person_name} ({done.party.short_name}) to {ballot.label}."
-                elif action == "change":
-                    done = services.change_candidacy(
-                        data["candidacy"],
-                        person_name=data["person_name"],
-                        party=data["party"],
-                        description=data["description"],
-                        user=request.user,
-                        expected_version=data["version"],
-                    )
-                    message = f"Saved {done.person_name}'s details."
-                else:
-                    name = next(
-                        (c.person_name for c in candidacies if c.pk == data["candidacy"]), "The candidate"
-                    )
-                    services.withdraw_candidacy(
-                        data["candidacy"],
-                        reason=data["reason"],
-                        user=request.user,
-                        expected_version=data["version"],
-                    )
-                    message = (
-                        f"Withdrew {name} from {ballot.label}: the poll is countermanded and the ballot "
-                        "postponed. Set it back to counting when the new poll is held."
-                    )
-            except services.StaleEdit:
-                conflict = history.conflict(ballot, ballot.label, None, noun="candidates")
-                status = 409
-            except Candidacy.DoesNotExist:
+                message = apply_action(action, form.cleaned_data, ballot, candidacies, request.user)
+            except (services.StaleEdit, Candidacy.DoesNotExist):
                 conflict = history.conflict(ballot, ballot.label, None, noun="candidates")
                 status = 409
             except ValidationError as exc:
@@ -147,30 +110,9 @@ def candidates_view(model_admin, request, object_id):
         elif "candidacy" in form.data and str(form.data["candidacy"]).isdigit():
             bound[(action, int(form.data["candidacy"]))] = form
     ballot.refresh_from_db()
+    rows = candidate_rows(ballot, candidacies, bound)
     # One list of parties for every row's drop-down, not one query per row.
     party_choices = [("", "---------"), *((p.pk, str(p)) for p in Party.objects.order_by("name"))]
-    rows = []
-    for c in candidacies:
-        rows.append(
-            {
-                "candidacy": c,
-                "change": bound.get(("change", c.pk))
-                or ChangeForm(
-                    initial={
-                        "version": ballot.version,
-                        "candidacy": c.pk,
-                        "person_name": c.person_name,
-                        "party": c.party_id,
-                        "description": c.description,
-                    },
-                    auto_id=f"id_change_{c.pk}_%s",
-                ),
-                "withdraw": bound.get(("withdraw", c.pk))
-                or WithdrawForm(
-                    initial={"version": ballot.version, "candidacy": c.pk}, auto_id=f"id_withdraw_{c.pk}_%s"
-                ),
-            }
-        )
     for form in [add_form, *(row["change"] for row in rows)]:
         form.fields["party"].choices = party_choices
     context = {
@@ -193,6 +135,65 @@ def candidates_view(model_admin, request, object_id):
         ),
     }
     return TemplateResponse(request, "admin/results/ballot/candidates.html", context, status=status)
+
+
+def apply_action(action: str, data: dict, ballot, candidacies: list[Candidacy], user) -> str:
+    """Add, change or withdraw a candidate through the services; the message that says it was done."""
+    if action == "add":
+        done = services.add_candidacy(
+            ballot,
+            person_name=data["person_name"],
+            party=data["party"],
+            description=data["description"],
+            user=user,
+            expected_version=data["version"],
+        )
+        return f"Added {done.person_name} ({done.party.short_name}) to {ballot.label}."
+    if action == "change":
+        done = services.change_candidacy(
+            data["candidacy"],
+            person_name=data["person_name"],
+            party=data["party"],
+            description=data["description"],
+            user=user,
+            expected_version=data["version"],
+        )
+        return f"Saved {done.person_name}'s details."
+    name = next((c.person_name for c in candidacies if c.pk == data["candidacy"]), "The candidate")
+    services.withdraw_candidacy(
+        data["candidacy"], reason=data["reason"], user=user, expected_version=data["version"]
+    )
+    return (
+        f"Withdrew {name} from {ballot.label}: the poll is countermanded and the ballot "
+        "postponed. Set it back to counting when the new poll is held."
+    )
+
+
+def candidate_rows(ballot, candidacies: list[Candidacy], bound: dict) -> list[dict]:
+    """Each candidate with its change and withdraw forms: the ones just posted (with their errors), or fresh."""
+    rows = []
+    for c in candidacies:
+        rows.append(
+            {
+                "candidacy": c,
+                "change": bound.get(("change", c.pk))
+                or ChangeForm(
+                    initial={
+                        "version": ballot.version,
+                        "candidacy": c.pk,
+                        "person_name": c.person_name,
+                        "party": c.party_id,
+                        "description": c.description,
+                    },
+                    auto_id=f"id_change_{c.pk}_%s",
+                ),
+                "withdraw": bound.get(("withdraw", c.pk))
+                or WithdrawForm(
+                    initial={"version": ballot.version, "candidacy": c.pk}, auto_id=f"id_withdraw_{c.pk}_%s"
+                ),
+            }
+        )
+    return rows
 
 
 def candidacy_change_view(model_admin, request, object_id):
