@@ -211,23 +211,16 @@ class BallotAdmin(history.HistoryMixin, admin.ModelAdmin):
         return False  # a ballot is part of the published record
 
     def get_urls(self):
-        # Ahead of the admin's own: the ballot's change URL opens the entry page (its name
-        # results_ballot_change, from the admin's pattern it takes the place of, still reverses to it).
+        # Ahead of the admin's own patterns, so the ballot's change URL opens its entry page; the
+        # admin's pattern it shadows still reverses (admin:results_ballot_change) to the same URL.
+        view = self.admin_site.admin_view
         return [
-            path("<path:object_id>/change/", self._admin_view(self.entry_view), name="results_ballot_entry"),
+            path("<path:object_id>/change/", view(self.entry_view), name="results_ballot_entry"),
             path(
-                "<path:object_id>/candidates/",
-                self._admin_view(self.candidates_view),
-                name="results_ballot_candidates",
+                "<path:object_id>/candidates/", view(self.candidates_view), name="results_ballot_candidates"
             ),
             *super().get_urls(),
         ]
-
-    def _admin_view(self, view):
-        """A view of this admin behind the site's login and permission checks, as the admin wraps its own."""
-        wrapped = self.admin_site.admin_view(view)
-        wrapped.model_admin = self
-        return wrapped
 
     def entry_view(self, request, object_id):
         """The ballot page: type the votes, preview, declare or correct (``ballot_entry``)."""
