@@ -1,4 +1,4 @@
-"""The admin site of election night: the overview and imports, and a login that pauses after failures.
+"""The admin site of election night: the overview, imports and exports, and a login that pauses after failures.
 
 It lives outside the ``console.admin`` package on purpose: Django imports the
 default site's class while the admin registers models, and importing it must
