@@ -14,8 +14,8 @@
 
 The site itself (login throttling; the overview, import and exports pages,
 as its own views) is ``console.site``, outside this package. Everything is
-added through the admin's hooks (``get_urls``, ``each_context``), never by
-replacing its views or calling its private methods.
+added through the admin's hooks (``get_urls``, ``each_context``, ``history_view``),
+never by replacing its change page or calling its private methods.
 
 Results, control calls and posts change only through ``results.services``
 (and ``results.drafts`` for figures not yet public); nothing here writes them
