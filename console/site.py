@@ -11,8 +11,12 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
+from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.views.decorators.cache import never_cache
+
+from results import rehearsal
 
 from . import login_throttle as throttle
 
@@ -44,6 +48,15 @@ class ThrottledAuthenticationForm(AdminAuthenticationForm):
         return cleaned
 
 
+@never_cache
+def rehearsal_banner_view(request):
+    """The console's rehearsal banner as it is now, in its slot (``admin/rehearsal_banner.html``):
+    open console pages poll it and swap it in when its ``data-state`` changed (a rehearsal started,
+    paused, resumed or was reset; zero counts switched), without a reload that would lose what
+    the data desk is typing. Reads the cached state: no query while it is cached."""
+    return render(request, "admin/rehearsal_banner.html", {"rehearsal": rehearsal.current()})
+
+
 class ElectionAdminSite(admin.AdminSite):
     site_header = "Election night: data desk"
     site_title = "Election night"
@@ -65,6 +78,7 @@ class ElectionAdminSite(admin.AdminSite):
                 name="election_night_updates",
             ),
             path("presence/", self.admin_view(overview.presence_view), name="presence"),
+            path("rehearsal-banner/", self.admin_view(rehearsal_banner_view), name="rehearsal_banner"),
             path("import/", self.admin_view(self.import_view), name="results_import"),
             path("exports/", self.admin_view(self.exports_view), name="results_exports"),
             *super().get_urls(),
