@@ -54,8 +54,8 @@ if DEBUG:
     ALLOWED_HOSTS.append("testserver")
 
 INSTALLED_APPS = [
-    # Django's admin with the data desk's site as its default (results/admin_site.py).
-    "results.apps.ElectionAdminConfig",
+    # Django's admin with the data desk's site as its default (console/site.py).
+    "console.apps.ElectionAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "channels",
     "strawberry_django",
     "results",
+    # The data desk's console: the model admins, the site's pages, templates and static files.
+    "console",
     # The reference live results pages, on the public API only (/ and /live/...).
     "live",
     "partners",
@@ -94,7 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "results.context_processors.rehearsal_state",
+                "console.context_processors.rehearsal_state",
             ],
         },
     },
@@ -197,7 +199,7 @@ GRAPHQL_TIMEOUT = float(os.environ.get("GRAPHQL_TIMEOUT", "10"))
 # its connection is closed with 4008 ("too slow: resume from your last cursor").
 WS_STALL_TIMEOUT = float(os.environ.get("WS_STALL_TIMEOUT", "30"))
 
-# Admin login throttling (results/login_throttle.py): this many failures within the window
+# Admin login throttling (console/login_throttle.py): this many failures within the window
 # per username and address (and per browser that logged in before), and per address.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "30"))

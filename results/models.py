@@ -563,7 +563,7 @@ class Event(models.Model):
 
 
 class LoginThrottle(models.Model):
-    """Failed admin logins counted for one scope (see ``results.login_throttle``).
+    """Failed admin logins counted for one scope (see ``console.login_throttle``).
 
     A username from one address, one address whatever the username, or one
     browser that has logged in as that username before. Staff with the

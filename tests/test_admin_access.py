@@ -4,7 +4,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from results import login_throttle, services
+from console import login_throttle
+from results import services
 from results.models import Candidacy, Event, Post
 
 from . import factories as f

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from console.admin import history
+from console.admin.ballot_entry import BallotEntry, BallotEntryForm, ballot_paper_order
 from results import services
-from results.admin import history
-from results.admin.ballot_entry import BallotEntry, BallotEntryForm, ballot_paper_order
 from results.errors import ErrorCode, refusal
 from results.models import Ballot, Candidacy, Event
 

@@ -1,5 +1,5 @@
 """Open console pages learn of a rehearsal without a reload: every console page polls the banner's own
-URL and swaps the banner in when it changed (results/static/results/admin/rehearsal.js; the swap in a
+URL and swaps the banner in when it changed (console/static/console/rehearsal.js; the swap in a
 browser is tested in test_admin_browser.py)."""
 
 import html as html_lib
@@ -28,10 +28,7 @@ def test_every_console_page_polls_the_banner_which_follows_the_rehearsal_until_t
     desk = client_for(staff("desk"))
 
     page = desk.get(entry_url(ballot)).content.decode()
-    assert (
-        f'src="/static/results/admin/rehearsal.js" data-url="{BANNER_URL}" data-poll-seconds="3" defer'
-        in page
-    )
+    assert f'src="/static/console/rehearsal.js" data-url="{BANNER_URL}" data-poll-seconds="3" defer' in page
     assert slot(page) == ("", "")
     answer = desk.get(BANNER_URL)
     assert answer.status_code == 200 and answer["Content-Type"].startswith("text/html")
