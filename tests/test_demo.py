@@ -641,7 +641,7 @@ def test_generator_is_deterministic_whatever_the_global_random_state():
 
 @pytest.mark.pure
 def test_the_committed_files_are_exactly_what_the_generator_writes():
-    """demo/data/ is the generator's output, byte for byte: edit demo/seed.py, then `manage.py generate_demo`."""
+    """demo/data/ is the generator's output, byte for byte: edit demo/seed.toml, then `manage.py generate_demo`."""
     written = files.files_text(generator.build_demo())
     assert sorted(written) == sorted(files.NAMES)
     assert sorted(p.name for p in files.DATA_DIR.iterdir()) == sorted(files.NAMES)

@@ -8,7 +8,7 @@ from demo import files, generator
 class Command(BaseCommand):
     help = (
         "Regenerate the demo's committed files (demo/data/: the importers' CSVs, the night's timeline, the "
-        "demo's reference rows) from demo/seed.py. Deterministic: the same files on every run. --check "
+        "demo's reference rows) from demo/seed.toml. Deterministic: the same files on every run. --check "
         "writes nothing and fails if a committed file differs from what the generator writes."
     )
 
