@@ -16,8 +16,8 @@ import re
 from django.conf import settings
 from django.core.cache import cache
 
-from results.cursor import latest as latest_event_id
-from schema import schema
+from results import cursor as event_cursor
+from schema import response_cache, schema
 
 DOC = settings.BASE_DIR / "docs" / "queries.md"
 CACHE_SECONDS = 600  # an entry is exact until the next event; this only bounds the memory it holds
@@ -42,7 +42,7 @@ def run(name: str, **variables) -> dict:
     return result.data  # scalars already serialised: the same values a browser receives
 
 
-def run_cached(name: str, **variables) -> dict:
+def run_cached(name: str, *, seen: int | None = None, **variables) -> dict:
     """``run``, answered from the cache until the next event is published.
 
     Public data changes only with an event, so an answer stored under the
@@ -51,9 +51,15 @@ def run_cached(name: str, **variables) -> dict:
     Redis) instead of a whole page's. The cursor is read
     first, so an answer is never older than the id it is stored under; the
     live pages resume from the answer's own ``lastEventId`` anyway.
+    ``seen``: an event the reader has already seen (the page reloads because
+    of it): the answer is not older than it, even while the shared cursor lags.
+    Keys are in the API answers' namespace (``schema.response_cache``): one per
+    database, so deployments or test runs sharing a Redis never read each
+    other's pages, and ``response_cache.clear()`` drops them with the answers.
     """
-    cursor = latest_event_id()
-    key = "live:" + hashlib.sha256(json.dumps([name, variables, cursor], sort_keys=True).encode()).hexdigest()
+    cursor = event_cursor.latest() if seen is None else event_cursor.at_least(seen)
+    digest = hashlib.sha256(json.dumps([name, variables, cursor], sort_keys=True).encode()).hexdigest()
+    key = f"{response_cache.namespace()}:live:{digest}"
     data = cache.get(key)
     if data is None:
         data = run(name, **variables)

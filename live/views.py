@@ -6,7 +6,10 @@ and the cursor it was read at go to the browser (``live/live.js``), which
 subscribes to the events after that cursor and updates the page in place.
 While the deployment rehearses, each page says so in a banner above
 everything else (from the documented queries' ``rehearsal`` field) and in its
-title; the script reloads the page when a rehearsal starts or is reset.
+title; the script reloads the page when a rehearsal starts or is reset,
+naming the event it saw (``?at=``): the page is then rendered at that event
+or later, never from a cache (the server's, the browser's or a CDN's) of
+the page before it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,12 @@ def _live_config(page: str, data: dict, **extra) -> dict:
     }
 
 
+def _seen(request) -> int | None:
+    """The event the reloading script saw (``?at=``), if the request names one."""
+    at = request.GET.get("at", "")
+    return int(at) if at.isdigit() and len(at) < 19 else None
+
+
 # A page a few seconds old is still right once live: its script replays every event
 # after the cursor the page was rendered at. So caches and CDNs may keep it briefly,
 # as they may keep the API's GET answers.
@@ -50,7 +59,7 @@ def night(request, poll_date: dt.date | None = None):
         poll_date = Election.objects.aggregate(last=Max("poll_date"))["last"]
         if poll_date is None:
             return render(request, "live/empty.html")
-    data = queries.run_cached("night-page", date=poll_date.isoformat())
+    data = queries.run_cached("night-page", seen=_seen(request), date=poll_date.isoformat())
     summary = data["nationalSummary"]
     if not summary["elections"] and not summary["mayoralties"]:
         raise Http404("No elections on that day.")
@@ -75,7 +84,7 @@ def night(request, poll_date: dt.date | None = None):
 @PUBLIC
 def council(request, poll_date: dt.date, slug: str):
     """A council's page: the call, magic number, composition chart and every ward."""
-    data = queries.run_cached("council-page", id=f"local.{slug}.{poll_date.isoformat()}")
+    data = queries.run_cached("council-page", seen=_seen(request), id=f"local.{slug}.{poll_date.isoformat()}")
     election = data["election"]
     if election is None:
         raise Http404("No such council election.")
@@ -94,7 +103,7 @@ def council(request, poll_date: dt.date, slug: str):
 @PUBLIC
 def mayor(request, poll_date: dt.date, slug: str):
     """A mayoralty's page: every candidate's votes and share, the winner, turnout."""
-    data = queries.run_cached("ballot-page", id=f"mayor.{slug}.{poll_date.isoformat()}")
+    data = queries.run_cached("ballot-page", seen=_seen(request), id=f"mayor.{slug}.{poll_date.isoformat()}")
     ballot = data["ballot"]
     if ballot is None:
         raise Http404("No such mayoral election.")

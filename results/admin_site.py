@@ -10,9 +10,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+from django.shortcuts import render
 from django.urls import path
+from django.views.decorators.cache import never_cache
 
 from . import login_throttle as throttle
+from . import rehearsal
 
 
 class ThrottledAuthenticationForm(AdminAuthenticationForm):
@@ -42,6 +45,15 @@ class ThrottledAuthenticationForm(AdminAuthenticationForm):
         return cleaned
 
 
+@never_cache
+def rehearsal_banner_view(request):
+    """The console's rehearsal banner as it is now, in its slot (``admin/rehearsal_banner.html``):
+    open console pages poll it and swap it in when its ``data-state`` changed (a rehearsal started,
+    paused, resumed or was reset; zero counts switched), without a reload that would lose what
+    the data desk is typing. Reads the cached state: no query while it is cached."""
+    return render(request, "admin/rehearsal_banner.html", {"rehearsal": rehearsal.current()})
+
+
 class ElectionAdminSite(admin.AdminSite):
     site_header = "Election night: data desk"
     site_title = "Election night"
@@ -60,6 +72,7 @@ class ElectionAdminSite(admin.AdminSite):
             path("election-night/", self.admin_view(overview_view), name="election_night"),
             path("election-night/updates/", self.admin_view(updates_view), name="election_night_updates"),
             path("presence/", self.admin_view(presence_view), name="presence"),
+            path("rehearsal-banner/", self.admin_view(rehearsal_banner_view), name="rehearsal_banner"),
             path("import/", self.admin_view(import_view), name="results_import"),
             path(
                 "exports/",

@@ -154,6 +154,23 @@ def latest() -> int:
         return table()
 
 
+def at_least(event_id: int) -> int:
+    """``latest()``, for a reader who has already seen event ``event_id`` (a page reloading
+    because of it): if the shared value lags behind it (its notice not yet raised, or lost),
+    the table is read and the shared value raised to it, so that reader is never answered
+    from before the event it saw. An id beyond the table's gets the table's."""
+    value = latest()
+    if value >= event_id or not _shared():
+        return value  # without the shared value, latest() read the table itself
+    seen = table()
+    try:
+        # The safety net's script, raising only ("-1" is never a count of commits).
+        return int(_redis().eval(_CHECK, 2, key(), _commits_key(), seen, "-1"))
+    except Exception:
+        logger.warning("raising the shared cursor to %s failed", seen, exc_info=True)
+        return max(value, seen)
+
+
 # ---------------------------------------------------------------- async (the GraphQL view)
 
 

@@ -25,7 +25,6 @@ from contextvars import ContextVar
 
 import strawberry
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
@@ -44,7 +43,7 @@ def load_state() -> rehearsal.State:
         asyncio.get_running_loop()
     except RuntimeError:
         return rehearsal.current()
-    state = cache.get(rehearsal.CACHE_KEY)
+    state = rehearsal.cached()
     if state is None:
         state = _reader.submit(rehearsal.current).result()
     return state
@@ -110,7 +109,7 @@ class AsyncRehearsalExtension(RehearsalExtension):
         if self._is_subscription():
             yield
             return
-        state = cache.get(rehearsal.CACHE_KEY)
+        state = rehearsal.cached()
         if state is None:
             state = await sync_to_async(rehearsal.current)()
         self._state = state

@@ -385,7 +385,8 @@ def enabled() -> bool:
 
 def clear() -> None:
     """Forget every stored answer and persisted document (this process's and, with Redis, the
-    shared ones of this database): for tests and for an operator who wants a clean slate."""
+    shared ones of this database, the live pages' among them): for tests and for an operator
+    who wants a clean slate."""
     local.clear()
     if settings.REDIS_URL:
         import redis
@@ -393,7 +394,9 @@ def clear() -> None:
         cursor.forget()
         client = redis.Redis.from_url(settings.REDIS_URL)
         try:
-            keys = list(client.scan_iter(f"{namespace()}:*", count=1000))
+            # Leading "*": the live pages' entries are stored through Django's cache, which
+            # puts its own prefix before the key (live/queries.py).
+            keys = list(client.scan_iter(f"*{namespace()}:*", count=1000))
             if keys:
                 client.delete(*keys)
         finally:

@@ -158,10 +158,8 @@ def _not_rehearsing():
     """Each test starts with the rehearsal state cached as "not rehearsing" (its database has no
     rehearsal row), so reading it costs no query in the counts tests pin, and a state cached by an
     earlier test's rolled-back transaction cannot leak."""
-    from django.core.cache import cache
-
     from results import rehearsal
 
-    cache.set(rehearsal.CACHE_KEY, rehearsal.NOT_REHEARSING, 300)
+    rehearsal.remember(rehearsal.NOT_REHEARSING, 300)
     yield
-    cache.delete(rehearsal.CACHE_KEY)
+    rehearsal.clear()

@@ -641,3 +641,40 @@ def test_two_person_mode_refuses_self_confirmation(rushcliffe, desk, bob, open_p
     )
     event = Event.objects.get(ballot=bingham, kind="ballot_declared")
     assert (event.actor, event.payload["typed_by"]) == (bob, "desk")
+
+
+@pytest.fixture
+def eve():
+    """A council on the eve of its poll (nothing declared: a rehearsal may start)."""
+    e = f.election("gedling", seats_total=2, before={"PP52": (2, 0)}, name="Gedling")
+    return [
+        f.ballot(e, name, [("Ann Able", "PP53"), ("Bob Baker", "PP52")]) for name in ("Arnold", "Carlton")
+    ]
+
+
+def test_an_open_console_page_shows_a_rehearsal_and_its_reset_without_a_reload(eve, desk, open_page):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    page = open_page()
+    log_in(page, "desk")
+    page.goto(f"/admin/results/ballot/{eve[0].pk}/change/")
+    page.keyboard.type("150")  # half-typed, unsaved: a reload would lose it
+    page.evaluate("window.notReloaded = true")
+    assert page.locator(".rehearsal-banner").count() == 0
+    # The services run beside Playwright's event loop, as another process's would.
+    with ThreadPoolExecutor(1) as other:
+        try:
+            other.submit(services.start_rehearsal, f.POLL_DATE, label="Dress rehearsal").result()
+            banner = page.locator(".rehearsal-banner")
+            banner.wait_for(timeout=8_000)  # polled every 3 s
+            assert "REHEARSAL: everything published since" in banner.inner_text()
+            assert "(Dress rehearsal)" in banner.inner_text()
+            shot(page, "21-rehearsal-banner-on-an-open-page")
+            other.submit(services.reset_to_eve, f.POLL_DATE).result()
+            page.wait_for_function("document.querySelector('.rehearsal-banner') === null", timeout=8_000)
+        finally:
+            other.submit(connections.close_all).result()
+    assert page.evaluate("window.notReloaded") is True
+    assert page.evaluate("document.activeElement.value") == "150"

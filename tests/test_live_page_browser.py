@@ -303,12 +303,6 @@ def reloaded(page) -> None:
 FRESH = "() => window.beforeReload === undefined && window.liveResults && window.liveResults.connected"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Known defect, issue 14 stays open: an open page reloads when a rehearsal starts but shows no banner "
-    "(#rehearsal not visible). Not yet diagnosed: this test first ran after the merge with issue 13's response "
-    "and page caches (suspect). Fix, then remove this mark.",
-)
 def test_a_rehearsal_reloads_the_open_pages_with_its_banner_until_the_reset(browser, demo_server, desk):
     night = open_live(browser, demo_server, "/")
     council = open_live(browser, demo_server, RUSHCLIFFE)
@@ -380,6 +374,22 @@ def serious_violations(page) -> list[str]:
     ]
 
 
+def swatches_apart_from_their_names(page) -> list[str]:
+    """The names in the scoreboard and composition tables whose colour swatch is not beside their first line."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('table.score tbody th, table.composition tbody th')].flatMap(th => {
+            const swatch = th.querySelector('.swatch');
+            const text = [...th.childNodes].find(n => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+            if (!swatch || !text) return [];
+            const range = document.createRange();
+            range.selectNodeContents(text);
+            const first = range.getClientRects()[0], box = swatch.getBoundingClientRect();
+            const middle = (box.top + box.bottom) / 2;
+            return middle > first.top && middle < first.bottom && box.right <= first.left + 1 ? [] : [th.textContent];
+        })"""
+    )
+
+
 def test_pages_first_paint_accessibility_and_screenshots(browser, demo_server):
     timings = []
     for width in (1280, 360):
@@ -395,6 +405,8 @@ def test_pages_first_paint_accessibility_and_screenshots(browser, demo_server):
                 name,
                 width,
             )
+            # Each party's colour sits on the first line of its name, never on a line of its own.
+            assert swatches_apart_from_their_names(page) == [], (name, width)
             assert page.errors == []
             page.context.close()
     (SCREENSHOTS / "live-first-paint.txt").write_text("\n".join(timings) + "\n")

@@ -29,7 +29,7 @@ def empty_cache():
     """Pages are cached under the latest event id, which a rolled-back test may reuse."""
     cache.clear()
     # Cleared with it: the rehearsal state conftest caches (a cold read would add a query to the pins).
-    cache.set(rehearsal.CACHE_KEY, rehearsal.NOT_REHEARSING, 300)
+    rehearsal.remember(rehearsal.NOT_REHEARSING, 300)
     yield
     cache.clear()
 

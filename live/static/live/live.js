@@ -14,7 +14,9 @@
 //  5. Rehearsals: every event says `rehearsal: true` while the newsroom rehearses. A
 //     REHEARSAL_STARTED, RESET or ZERO_COUNTS event changes what the whole page shows
 //     (RESET: every result of the day is gone), so we reload; the server renders the
-//     page afresh, with or without its rehearsal banner.
+//     page afresh, with or without its rehearsal banner. The reload names the event
+//     (`?at=<id>`): a new URL, so no cache (the browser's, a CDN's) answers with the page
+//     from before it, and the server renders the page at that event or later.
 import { createClient } from "./vendor/graphql-ws/client.js";
 import * as render from "./render.js";
 
@@ -53,7 +55,7 @@ function subscribe() {
       if (errors) return console.error(errors);
       const event = data.events;
       if (state.cursor !== null && Number(event.id) <= Number(state.cursor)) return; // never twice
-      if (RELOAD_ON.has(event.kind)) return location.reload();
+      if (RELOAD_ON.has(event.kind)) return reloadAt(event.id);
       if (event.rehearsal && !document.getElementById("rehearsal")) showRehearsal();
       apply(event);
       state.cursor = event.id;
@@ -72,6 +74,20 @@ function subscribe() {
 }
 
 const RELOAD_ON = new Set(["REHEARSAL_STARTED", "RESET", "ZERO_COUNTS"]);
+
+/** Load the page again as it is at event `id` or later. */
+function reloadAt(id) {
+  const url = new URL(location.href);
+  url.searchParams.set("at", id);
+  location.replace(url);
+}
+
+// The `at` of a reload has done its work: the address bar shows the page's own URL again.
+if (new URL(location.href).searchParams.has("at")) {
+  const url = new URL(location.href);
+  url.searchParams.delete("at");
+  history.replaceState(history.state, "", url);
+}
 
 /** A rehearsal event reached a page rendered before it began (the reload is on its way). */
 function showRehearsal() {
