@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "live",
     "partners",
     "push",
+    # The demo (load_demo, demo_admin, generate_demo): its data in files, loaded through results.
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +200,12 @@ GRAPHQL_TIMEOUT = float(os.environ.get("GRAPHQL_TIMEOUT", "10"))
 # Seconds a WebSocket client may leave more than schema.ws.OUTBOX_HIGH bytes unread before
 # its connection is closed with 4008 ("too slow: resume from your last cursor").
 WS_STALL_TIMEOUT = float(os.environ.get("WS_STALL_TIMEOUT", "30"))
+
+# The night `replay_night` plays when given no timeline file: the demo's, and the function (a dotted
+# path) that first loads the demo's eve of the poll into a database without it. Settings rather than
+# imports: results never imports the demo app. Set DEMO_TIMELINE to None to require a file.
+DEMO_TIMELINE = BASE_DIR / "demo" / "data" / "night-2023-05-04.jsonl"
+DEMO_EVE_LOADER = "demo.loader.load_eve_if_missing"
 
 # Admin login throttling (console/login_throttle.py): this many failures within the window
 # per username and address (and per browser that logged in before), and per address.

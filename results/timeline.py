@@ -60,7 +60,6 @@ POST_TEXT_FIELDS = (
     "image_caption",
     "image_credit",
 )
-DEMO_TIMELINE = Path(__file__).resolve().parent / "timelines" / "demo-2023-05-04.jsonl"
 
 
 class TimelineError(ValueError):

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from results import demo
+from demo import files, generator, loader, seed
 from results.models import (
     Ballot,
     Candidacy,
@@ -634,15 +634,26 @@ def test_the_event_log_replays_the_night_in_order(loaded):
 @pytest.mark.pure
 def test_generator_is_deterministic_whatever_the_global_random_state():
     random.seed(1)
-    first = demo.build_demo()
+    first = generator.build_demo()
     random.seed(2)
-    assert demo.build_demo() == first
+    assert generator.build_demo() == first
+
+
+@pytest.mark.pure
+def test_the_committed_files_are_exactly_what_the_generator_writes():
+    """demo/data/ is the generator's output, byte for byte: edit demo/seed.toml, then `manage.py generate_demo`."""
+    written = files.files_text(generator.build_demo())
+    assert sorted(written) == sorted(files.NAMES)
+    assert sorted(p.name for p in files.DATA_DIR.iterdir()) == sorted(files.NAMES)
+    for name, text in written.items():
+        assert (files.DATA_DIR / name).read_bytes() == text.encode("utf-8"), name
+    assert files.stale(generator.build_demo()) == []
 
 
 @pytest.mark.pure
 def test_seats_are_scaled_by_the_largest_remainder():
-    assert demo.scale_seats({"Lab": 28, "LD": 17, "Ind": 3}, 40) == {"Lab": 23, "LD": 14, "Ind": 3}
-    assert demo.scale_seats({"Con": 1, "Lab": 2}, 3) == {"Con": 1, "Lab": 2}
+    assert generator.scale_seats({"Lab": 28, "LD": 17, "Ind": 3}, 40) == {"Lab": 23, "LD": 14, "Ind": 3}
+    assert generator.scale_seats({"Con": 1, "Lab": 2}, 3) == {"Con": 1, "Lab": 2}
 
 
 def test_load_demo_prints_a_summary(loaded):
@@ -726,13 +737,13 @@ def test_reset_returns_to_the_eve_through_the_services_then_plays_the_night_agai
 
 
 def test_reset_demo_leaves_every_ballot_awaiting_with_no_result_and_no_post(loaded):
-    demo.reset_demo()
+    loader.reset_demo()
     assert Counter(Ballot.objects.values_list("status", flat=True)) == {"awaiting": 437}
     assert not Candidacy.objects.filter(votes__isnull=False).exists()
     assert not Candidacy.objects.filter(elected__isnull=False).exists()
     assert not Ballot.objects.filter(declared_at__isnull=False).exists()
     assert not Post.objects.filter(status="published").exists()
-    assert all(not standing(c.slug).composition.control.called for c in demo.COUNCILS)
+    assert all(not standing(c.slug).composition.control.called for c in seed.COUNCILS)
     assert Event.objects.order_by("-id").first().kind == "reset"
 
 

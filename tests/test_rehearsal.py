@@ -7,12 +7,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from results import demo, record, services, timeline
+from demo import files, generator
+from results import record, services, timeline
 from results.models import Ballot, Event, Post, Rehearsal
 from schema import schema
 
@@ -255,7 +257,7 @@ def test_zero_counts_show_undeclared_ballots_at_zero_and_declared_ones_as_declar
 
 @pytest.mark.pure
 def test_the_committed_demo_timeline_is_what_the_generator_writes():
-    assert timeline.DEMO_TIMELINE.read_text() == demo.timeline_text()
+    assert settings.DEMO_TIMELINE.read_text() == files.timeline_text(generator.build_demo())
 
 
 @pytest.mark.pure

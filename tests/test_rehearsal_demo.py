@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 from django.core.management import call_command
 
-from results import demo, services
+from demo import seed
+from results import services
 from results.models import Event
 from schema import schema
 
@@ -37,7 +38,7 @@ def loaded(django_db_setup, django_db_blocker):
 
 
 def every_answer() -> dict:
-    docs = full_queries(POLL, SAMPLE_BALLOTS, [c.slug for c in demo.COUNCILS])
+    docs = full_queries(POLL, SAMPLE_BALLOTS, [c.slug for c in seed.COUNCILS])
     docs.update(
         {
             f"docs:{name}": text

@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from results import demo, timeline
+from results import timeline
 
 
 class Command(BaseCommand):
     help = (
-        "Write a timeline for replay_night. --demo: the demo's night (results/timelines/demo-2023-05-04.jsonl "
-        "is its output). --poll-date D [--seed N]: a plausible night for the ballots of D already imported "
+        "Write a timeline for replay_night. --demo: the demo's night (settings.DEMO_TIMELINE, "
+        "demo/data/night-2023-05-04.jsonl, which `manage.py generate_demo` writes). --poll-date D [--seed N]: a plausible night for the ballots of D already imported "
         "(counts per council overnight or next day, recounts, a postponed ward, a tie decided by lot, two "
         "corrections, live posts); with --recorded, the night the event log recorded for D (a past night, or "
         "a rehearsal's with --with-rehearsals). Writes to --output, or standard output."
@@ -35,7 +36,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, demo_night=False, poll_date=None, seed=1, output=None, **options):
         if options.get("demo"):
-            text = demo.timeline_text()
+            if settings.DEMO_TIMELINE is None:
+                raise CommandError("settings.DEMO_TIMELINE is not set: there is no demo night.")
+            text = settings.DEMO_TIMELINE.read_text(encoding="utf-8")
         elif poll_date:
             try:
                 day = dt.date.fromisoformat(poll_date)

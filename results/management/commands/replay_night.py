@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.module_loading import import_string
 
-from results import demo, rehearsal, services
+from results import rehearsal, services
 from results import timeline as timeline_module
 
 
@@ -65,13 +67,17 @@ class Command(BaseCommand):
         **opts,
     ):
         speed_factor = parse_speed(speed)
-        path = timeline or timeline_module.DEMO_TIMELINE
+        path = timeline or settings.DEMO_TIMELINE
+        if path is None:
+            raise CommandError(
+                "Name a timeline file (settings.DEMO_TIMELINE, the default night, is not set)."
+            )
         try:
             night = timeline_module.read(path)
         except (OSError, timeline_module.TimelineError) as exc:
             raise CommandError(f"{path}: {exc}") from exc
-        if timeline is None and not demo.is_loaded():
-            demo.load_eve()
+        # The demo's night needs the demo's eve of the poll: loaded by the demo app (results does not import it).
+        if timeline is None and settings.DEMO_EVE_LOADER and import_string(settings.DEMO_EVE_LOADER)():
             self.stdout.write("Loaded the demo's eve of the poll (councils, candidates, compositions).")
         try:
             timeline_module.resolve(night)

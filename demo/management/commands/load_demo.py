@@ -1,8 +1,8 @@
-"""Load the demo: the East Midlands local elections of 4 May 2023 (see ``results.demo``)."""
+"""Load the demo: the East Midlands local elections of 4 May 2023 (see ``demo.loader``)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from results import demo
+from demo import loader
 
 
 class Command(BaseCommand):
@@ -21,23 +21,23 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reset: bool = False, **options):
-        plan = demo.build_demo()
-        if demo.is_loaded(plan) and not demo.is_complete(plan):
+        ids = loader.read_ids()
+        if loader.is_loaded(ids) and not loader.is_complete(ids):
             raise CommandError(
                 "Part of the demo is missing (an election, ballot or post was deleted outside the services): "
                 "it cannot be reset through them. Load it into an empty database."
             )
-        if reset and demo.is_loaded(plan):
-            event = demo.reset_demo(plan)
+        if reset and loader.is_loaded(ids):
+            event = loader.reset_demo(ids)
             self.stdout.write(
                 f"Reset the demo to the eve of the poll (event {event.pk}); playing its night again."
             )
-            demo.play_night(plan)
-        elif demo.is_loaded(plan):
+            loader.play_night()
+        elif loader.is_loaded(ids):
             self.stdout.write("The demo is already loaded: nothing changed (use --reset to load it again).")
-            self.stdout.write(str(demo.demo_summary(plan)))
+            self.stdout.write(str(loader.demo_summary(ids)))
             return
         else:
-            demo.load_demo(plan)
+            loader.load_demo()
         self.stdout.write(self.style.SUCCESS("Loaded the demo: East Midlands local elections, 4 May 2023."))
-        self.stdout.write(str(demo.demo_summary(plan)))
+        self.stdout.write(str(loader.demo_summary(ids)))
