@@ -49,7 +49,7 @@ from .models import Ballot, Council, Post
 FORMAT_VERSION = 1
 LONDON = ZoneInfo("Europe/London")
 ACTIONS = ("status", "declare", "correct", "retract", "post", "withdraw_post")
-STATUSES = ("awaiting", "counting", "recount", "postponed")
+STATUSES = tuple(s.value for s in Ballot.SETTABLE_STATUSES)  # what services.set_ballot_status accepts
 POST_TEXT_FIELDS = (
     "headline",
     "body",
