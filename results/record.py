@@ -19,6 +19,7 @@ from typing import Any
 from django.db.models import Prefetch
 
 from .models import Ballot, Candidacy, Council, Election, Event, Party, Ward
+from .services import candidacy_snapshot
 
 State = dict[str, dict]
 
@@ -227,21 +228,7 @@ def public_state() -> State:
             "status": b.status,
             "declared_at": _moment(b.declared_at) if published else None,
             "counts": (b.electorate, b.ballot_papers_counted, b.rejected_ballots) if published else None,
-            "candidacies": _candidates(
-                (
-                    {
-                        "person_name": c.person_name,
-                        "person_id": c.person_id,
-                        "party_id": c.party.ec_id,
-                        "description": c.description,
-                        "votes": c.votes,
-                        "elected": c.elected,
-                        "elected_by_lot": c.elected_by_lot,
-                    }
-                    for c in b.candidacies.all()
-                ),
-                published,
-            ),
+            "candidacies": _candidates((candidacy_snapshot(c) for c in b.candidacies.all()), published),
             "previous_winners": sorted((p.party.ec_id, p.seats) for p in b.previous_winners.all()),
             "provenance": (b.certification, b.source, b.source_url) if published else None,
         }

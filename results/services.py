@@ -278,6 +278,26 @@ def check_version(obj, expected_version: int | None) -> None:
 # --------------------------------------------------------------------------
 
 
+def nomination_snapshot(candidacy: Candidacy) -> dict:
+    """A candidacy as its ballot's nominations stand (a ``nominations`` event's payload lists them)."""
+    return {
+        "person_name": candidacy.person_name,
+        "person_id": candidacy.person_id,
+        "party_id": candidacy.party.ec_id,
+        "description": candidacy.description,
+    }
+
+
+def candidacy_snapshot(candidacy: Candidacy) -> dict:
+    """A candidacy with its result, as a published version of its ballot stores it (``ballot_snapshot``)."""
+    return {
+        **nomination_snapshot(candidacy),
+        "votes": candidacy.votes,
+        "elected": candidacy.elected,
+        "elected_by_lot": candidacy.elected_by_lot,
+    }
+
+
 def ballot_snapshot(ballot: Ballot, candidacies: Sequence[Candidacy]) -> dict:
     """What a declaration published, as stored in its event (the history of versions)."""
     return {
@@ -293,16 +313,7 @@ def ballot_snapshot(ballot: Ballot, candidacies: Sequence[Candidacy]) -> dict:
         "source_url": ballot.source_url,
         "version": ballot.version,
         "candidacies": [
-            {
-                "person_name": c.person_name,
-                "person_id": c.person_id,
-                "party_id": c.party.ec_id,
-                "description": c.description,
-                "votes": c.votes,
-                "elected": c.elected,
-                "elected_by_lot": c.elected_by_lot,
-            }
-            for c in sorted(candidacies, key=lambda c: (-(c.votes or 0), c.person_name))
+            candidacy_snapshot(c) for c in sorted(candidacies, key=lambda c: (-(c.votes or 0), c.person_name))
         ],
     }
 
@@ -1633,6 +1644,16 @@ class Nominee:
     person_id: str = ""
     description: str = ""
 
+    def candidacy(self, ballot: Ballot) -> Candidacy:
+        """Its candidacy on ``ballot``, unsaved."""
+        return Candidacy(
+            ballot=ballot,
+            person_name=self.person_name,
+            person_id=self.person_id,
+            party=self.party,
+            description=self.description,
+        )
+
 
 def _nominee_errors(nominees: Sequence[Nominee]) -> Refusals:
     errors = Refusals()
@@ -1680,16 +1701,7 @@ def create_ballot(
         ballot.full_clean(exclude=["election", "ward"], validate_unique=False, validate_constraints=False)
         ballot.version = 1
         ballot.save()
-        candidacies = Candidacy.objects.bulk_create(
-            Candidacy(
-                ballot=ballot,
-                person_name=n.person_name,
-                person_id=n.person_id,
-                party=n.party,
-                description=n.description,
-            )
-            for n in nominees
-        )
+        candidacies = Candidacy.objects.bulk_create(n.candidacy(ballot) for n in nominees)
         _nominations_event(ballot, {"change": "ballot_created"}, user, candidacies)
         return ballot
 
@@ -1733,16 +1745,7 @@ def import_nominations(
                 changed.append(c)
         if changed:
             Candidacy.objects.bulk_update(changed, ["person_name", "person_id", "party", "description"])
-        created = Candidacy.objects.bulk_create(
-            Candidacy(
-                ballot=ballot,
-                person_name=n.person_name,
-                person_id=n.person_id,
-                party=n.party,
-                description=n.description,
-            )
-            for n in new
-        )
+        created = Candidacy.objects.bulk_create(n.candidacy(ballot) for n in new)
         seats_before = ballot.winner_count
         if not changed and not created and seats == seats_before:
             return ballot, []
@@ -1785,15 +1788,7 @@ def _nominations_event(
             "ward": ballot.ward.slug if ballot.ward_id else None,
             "version": ballot.version,
             **change,
-            "candidacies": [
-                {
-                    "person_name": c.person_name,
-                    "person_id": c.person_id,
-                    "party_id": c.party.ec_id,
-                    "description": c.description,
-                }
-                for c in candidacies
-            ],
+            "candidacies": [nomination_snapshot(c) for c in candidacies],
         },
         ballot=ballot,
         election=ballot.election,
