@@ -7,8 +7,8 @@ receipt (p50, p95, p99, max) and the number of events lost or duplicated.
 
     .venv/bin/python bench/subscribers.py [--subscribers 1000] [--ballots 100] [--interval 0.1]
 
-Needs PostgreSQL (it creates and drops the database `bench_subscribers`) and
-Redis (database 9, flushed). The clients run in separate processes
+Needs PostgreSQL (it creates and drops the database ``$BENCH_DB``, default ``bench_subscribers``) and
+Redis (``$BENCH_REDIS``, default database 9, flushed). The clients run in separate processes
 (``--client-processes``, default 2) so their own work does not queue behind
 the declarations. Latency is measured from the event row's ``created_at``
 (written inside the declaring transaction, a moment before it commits), so
@@ -27,13 +27,14 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+import servers
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "bench_subscribers"
+DB_NAME = os.environ.get("BENCH_DB", "bench_subscribers")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
 
@@ -58,9 +59,7 @@ def run(cmd, **kw):
 
 def prepare_database(ballots: int) -> None:
     """A fresh database with one council of `ballots` single-member wards, four candidates each."""
-    run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"], stdout=subprocess.DEVNULL)
-    run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {DB_NAME}"], stdout=subprocess.DEVNULL)
-    run([sys.executable, "manage.py", "migrate", "-v0"], env=django_env())
+    servers.fresh_database(PG, DB_NAME, django_env())
     script = f"""
 from results.models import Ballot, Candidacy, Council, Election, Party, Ward
 from results import services
@@ -79,51 +78,18 @@ for i in range({ballots}):
     run([sys.executable, "manage.py", "shell", "-c", script], env=django_env())
 
 
-def django_env(**extra) -> dict:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"{PG}/{DB_NAME}",
-        "REDIS_URL": REDIS,
-        "DJANGO_SETTINGS_MODULE": "electionsite.settings",
-        "DEBUG": os.environ.get("DEBUG", "true"),
-        "PYTHONPATH": str(ROOT),
+def django_env() -> dict:
+    return servers.django_env(
+        f"{PG}/{DB_NAME}",
+        REDIS,
+        DEBUG=os.environ.get("DEBUG", "true"),
         # Keep database connections open between reads, as a production server would.
-        "CONN_MAX_AGE": "60",
+        CONN_MAX_AGE="60",
         # Every bench subscriber connects from 127.0.0.1, anonymously: lift the per-address
         # cap on concurrent subscriptions and the per-minute quota (PUBLIC_API=open).
-        "ANONYMOUS_MAX_SUBSCRIPTIONS": "100000",
-        "ANONYMOUS_PER_MINUTE": "1000000",
-        **extra,
-    }
-
-
-def start_server(port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "electionsite.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--ws-per-message-deflate",  # off, as bin/serve and bin/demo
-            "false",
-        ],
-        cwd=ROOT,
-        env=django_env(),
+        ANONYMOUS_MAX_SUBSCRIPTIONS="100000",
+        ANONYMOUS_PER_MINUTE="1000000",
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/graphql?query=%7B__typename%7D", timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server on {port} did not start")
 
 
 # ---------------------------------------------------------------- clients
@@ -225,7 +191,7 @@ def main() -> None:
     print(f"preparing {args.ballots} ballots ...", flush=True)
     prepare_database(args.ballots)
     run(["redis-cli", "-u", REDIS, "flushdb"], stdout=subprocess.DEVNULL)
-    servers = [start_server(p) for p in ports]
+    running = [servers.Server(django_env(), port=p).start() for p in ports]
     urls = [f"ws://127.0.0.1:{p}/graphql" for p in ports]
     clients = []
     try:
@@ -261,12 +227,8 @@ def main() -> None:
         for proc, _ in clients:
             proc.join(30)
     finally:
-        for server in servers:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        for server in running:
+            server.stop()
 
     import django
 

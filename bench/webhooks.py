@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+import servers
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -47,26 +49,16 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, cwd=ROOT, **kw)
 
 
-def django_env(**extra) -> dict:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"{PG}/{DB_NAME}",
-        "REDIS_URL": REDIS,
-        "DJANGO_SETTINGS_MODULE": "electionsite.settings",
-        "DEBUG": "true",
-        "PYTHONPATH": str(ROOT),
-        "CONN_MAX_AGE": "60",
-        "WEBHOOK_ALLOW_HTTP_HOSTS": "127.0.0.1",
-        **extra,
-    }
+def django_env() -> dict:
+    return servers.django_env(
+        f"{PG}/{DB_NAME}", REDIS, DEBUG="true", CONN_MAX_AGE="60", WEBHOOK_ALLOW_HTTP_HOSTS="127.0.0.1"
+    )
 
 
 def prepare_database(declarations: int, endpoints: int, ports: list[int]) -> dict[str, str]:
     """A fresh database: councils of WARDS wards, ``declarations`` in all, and the endpoints; returns
     path -> secret."""
-    run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"], stdout=subprocess.DEVNULL)
-    run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {DB_NAME}"], stdout=subprocess.DEVNULL)
-    run([sys.executable, "manage.py", "migrate", "-v0"], env=django_env())
+    servers.fresh_database(PG, DB_NAME, django_env())
     script = f"""
 import json
 import datetime as dt
@@ -154,14 +146,6 @@ def receiver_process(port: int, secrets: dict[str, str], conn) -> None:
     asyncio.run(main())
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ---------------------------------------------------------------- declaring
 
 
@@ -201,7 +185,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
 
-    ports = [free_port() for _ in range(args.receivers)]
+    ports = [servers.free_port() for _ in range(args.receivers)]
     secrets = prepare_database(args.declarations, args.endpoints, ports)
     receivers = []
     for port in ports:

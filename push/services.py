@@ -146,7 +146,13 @@ def pause(endpoint: WebhookEndpoint, reason: str = "Paused by staff.") -> Webhoo
 @transaction.atomic
 def resume(endpoint: WebhookEndpoint) -> WebhookEndpoint:
     """Deliver again, from the event after the last one delivered: nothing is skipped."""
+    return _make_active(endpoint)
+
+
+def _make_active(endpoint: WebhookEndpoint, **also) -> WebhookEndpoint:
+    """Deliver again: active, its failures forgotten, the next attempt now (``also``: other fields to set)."""
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        **also,
         state=WebhookEndpoint.State.ACTIVE,
         paused_reason="",
         failing_since=None,
@@ -166,18 +172,7 @@ def resend_from(endpoint: WebhookEndpoint, cursor) -> WebhookEndpoint:
     process had in flight cannot move the cursor back past this.
     """
     value = validate_cursor(cursor)
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        delivered_cursor=value,
-        generation=F("generation") + 1,
-        state=WebhookEndpoint.State.ACTIVE,
-        paused_reason="",
-        failing_since=None,
-        failures=0,
-        next_attempt_at=None,
-        updated_at=timezone.now(),
-    )
-    endpoint.refresh_from_db()
-    return endpoint
+    return _make_active(endpoint, delivered_cursor=value, generation=F("generation") + 1)
 
 
 @transaction.atomic

@@ -45,23 +45,9 @@ def save_count_in_progress(
         # The services' own lock and version check: writers of one ballot queue up.
         ballot = services.lock_ballot(ballot)
         services.check_version(ballot, expected_version)
-        if ballot.is_published:
-            raise refuse(
-                "status",
-                ErrorCode.ALREADY_DECLARED,
-                f"{ballot.label} is declared: correct the declaration instead.",
-            )
+        _not_declared(ballot)
         candidacies = list(ballot.candidacies.order_by("pk"))
-        names = {c.pk: c.person_name for c in candidacies}
-        errors = services.count_errors(
-            ballot,
-            names,
-            votes,
-            electorate=electorate,
-            ballot_papers_counted=ballot_papers_counted,
-            rejected_ballots=rejected_ballots,
-        )
-        errors.check()
+        _check_counts(ballot, candidacies, votes, electorate, ballot_papers_counted, rejected_ballots)
 
         for c in candidacies:
             c.votes = votes.get(c.pk)
@@ -122,7 +108,9 @@ def submit_for_check(
         ballot = services.lock_ballot(ballot)
         services.check_version(ballot, expected_version)
         _can_declare(ballot)
-        _check_counts(ballot, votes, electorate, ballot_papers_counted, rejected_ballots)
+        _check_counts(
+            ballot, ballot.candidacies.all(), votes, electorate, ballot_papers_counted, rejected_ballots
+        )
         counts = {
             "electorate": electorate,
             "ballot_papers_counted": ballot_papers_counted,
@@ -190,7 +178,9 @@ def confirm_check(
             differ += [label for name, label in COUNT_NAMES.items() if mine[name] != theirs[name]]
             if mine["lot_winners"] != theirs["lot_winners"]:
                 differ.append("the drawing of lots")
-            _check_counts(ballot, votes, electorate, ballot_papers_counted, rejected_ballots)
+            _check_counts(
+                ballot, ballot.candidacies.all(), votes, electorate, ballot_papers_counted, rejected_ballots
+            )
             pending.typed_by = user
             pending.figures = mine
             pending.save()
@@ -211,22 +201,34 @@ def confirm_check(
         return CheckOutcome(event=event)
 
 
-def _can_declare(ballot: Ballot) -> None:
+def _not_declared(ballot: Ballot) -> None:
+    """Refuse figures for a declared ballot: a correction changes it."""
     if ballot.is_published:
         raise refuse(
             "status",
             ErrorCode.ALREADY_DECLARED,
             f"{ballot.label} is declared: correct the declaration instead.",
         )
+
+
+def _can_declare(ballot: Ballot) -> None:
+    _not_declared(ballot)
     if ballot.status == Ballot.Status.POSTPONED:
         raise refuse("status", ErrorCode.POSTPONED, f"{ballot.label} is postponed: it cannot be declared.")
 
 
-def _check_counts(ballot, votes, electorate, ballot_papers_counted, rejected_ballots) -> None:
-    names = {c.pk: c.person_name for c in ballot.candidacies.all()}
+def _check_counts(
+    ballot: Ballot,
+    candidacies: Iterable[Candidacy],
+    votes,
+    electorate: int | None,
+    ballot_papers_counted: int | None,
+    rejected_ballots: int | None,
+) -> None:
+    """Refuse figures the count cannot have (``services.count_errors``), by field."""
     errors = services.count_errors(
         ballot,
-        names,
+        {c.pk: c.person_name for c in candidacies},
         votes,
         electorate=electorate,
         ballot_papers_counted=ballot_papers_counted,

@@ -124,7 +124,11 @@ class Refusals:
         self.by_field: dict[str, list[ValidationError]] = {}
 
     def add(self, field: str, code: ErrorCode, message: str, **params) -> None:
-        self.by_field.setdefault(field, []).append(refusal(code, message, **params))
+        self.include(field, refusal(code, message, **params))
+
+    def include(self, field: str, error: ValidationError) -> None:
+        """Add a refusal made elsewhere (``refusal``) on ``field``."""
+        self.by_field.setdefault(field, []).append(error)
 
     def __contains__(self, field: str) -> bool:
         return field in self.by_field

@@ -279,92 +279,7 @@ def day_document(
 ) -> dict:
     """The whole day as one JSON-ready document, in the API's field names."""
     parties: dict[str, Party] = {}
-    out = []
-    for election in elections:
-        standing = stored_standing(election)
-        ballots = []
-        for ballot in _ballots(election):
-            published = ballot.is_published
-            for c in ballot.candidacies.all():
-                parties[c.party.ec_id] = c.party
-            ballots.append(
-                {
-                    "id": ballot.ballot_paper_id,
-                    "ward": {"slug": ballot.ward.slug, "name": ballot.ward.name, "seats": ballot.ward.seats}
-                    if ballot.ward_id
-                    else None,
-                    "seats": ballot.winner_count,
-                    "status": ballot.status,
-                    "declaredAt": ballot.declared_at.isoformat() if published else None,
-                    "electorate": ballot.electorate if published else None,
-                    "ballotPapersCounted": ballot.ballot_papers_counted if published else None,
-                    "rejectedBallots": ballot.rejected_ballots if published else None,
-                    "certification": (ballot.certification or None) if published else None,
-                    "source": (ballot.source or None) if published else None,
-                    "sourceUrl": (ballot.source_url or None) if published else None,
-                    "version": ballot.version,
-                    "candidacies": [
-                        {
-                            "name": c.person_name,
-                            "personId": c.person_id or None,
-                            "partyId": c.party.ec_id,
-                            "description": c.description or None,
-                            "votes": c.votes if published else None,
-                            "elected": bool(c.elected) if published else None,
-                            "electedByLot": bool(c.elected_by_lot) if published else False,
-                        }
-                        for c in _candidacies(ballot)
-                    ],
-                    "previousWinners": [
-                        {"partyId": p.party.ec_id, "seats": p.seats}
-                        for p in sorted(ballot.previous_winners.all(), key=lambda p: p.party.ec_id)
-                    ],
-                    "changes": [
-                        {
-                            "partyId": ch.party.ec_id,
-                            "kind": ch.kind.value,
-                            "previousPartyId": _party(ch.previous),
-                            "headline": ch.headline,
-                        }
-                        for ch in (stored_changes(ballot) if published else [])
-                    ],
-                }
-            )
-        entry = {
-            "id": election.election_id,
-            "kind": election.kind,
-            "council": {"slug": election.council.slug, "name": election.council.name},
-            "cycle": election.cycle,
-            "ballots": ballots,
-        }
-        if standing is not None:
-            control = standing.composition.control
-            entry.update(
-                seatsTotal=standing.composition.seats_total,
-                majority=standing.composition.majority,
-                seatsDeclared=standing.composition.seats_declared,
-                controlBefore=_party(standing.control_before),
-                control={
-                    "called": control.called,
-                    "partyId": _party(standing.control_party) if control.called else None,
-                    "outcome": control.outcome.value if control.outcome else None,
-                    "headline": standing.headline,
-                },
-                composition=[
-                    {
-                        "partyId": party.ec_id,
-                        "seats": row.seats,
-                        "seatsBefore": row.seats_before,
-                        "change": row.change,
-                        "seatsWon": row.seats_won,
-                        "seatsNotUp": row.seats_not_up,
-                    }
-                    for party, row in standing.party_rows()
-                ],
-            )
-            for party, _ in standing.party_rows():
-                parties[party.ec_id] = party
-        out.append(entry)
+    out = [_election_document(election, parties) for election in elections]
     for party in list(parties.values()):
         lead = counting_party(party)
         parties[lead.ec_id] = lead
@@ -384,6 +299,98 @@ def day_document(
             for p in sorted(parties.values(), key=lambda p: p.ec_id)
         ],
         "elections": out,
+    }
+
+
+def _election_document(election: Election, parties: dict[str, Party]) -> dict:
+    """One election of ``day_document``, its ballots and, for a council, its standing; the parties it
+    names are added to ``parties``."""
+    standing = stored_standing(election)
+    ballots = []
+    for ballot in _ballots(election):
+        for c in ballot.candidacies.all():
+            parties[c.party.ec_id] = c.party
+        ballots.append(_ballot_document(ballot))
+    entry = {
+        "id": election.election_id,
+        "kind": election.kind,
+        "council": {"slug": election.council.slug, "name": election.council.name},
+        "cycle": election.cycle,
+        "ballots": ballots,
+    }
+    if standing is not None:
+        control = standing.composition.control
+        entry.update(
+            seatsTotal=standing.composition.seats_total,
+            majority=standing.composition.majority,
+            seatsDeclared=standing.composition.seats_declared,
+            controlBefore=_party(standing.control_before),
+            control={
+                "called": control.called,
+                "partyId": _party(standing.control_party) if control.called else None,
+                "outcome": control.outcome.value if control.outcome else None,
+                "headline": standing.headline,
+            },
+            composition=[
+                {
+                    "partyId": party.ec_id,
+                    "seats": row.seats,
+                    "seatsBefore": row.seats_before,
+                    "change": row.change,
+                    "seatsWon": row.seats_won,
+                    "seatsNotUp": row.seats_not_up,
+                }
+                for party, row in standing.party_rows()
+            ],
+        )
+        for party, _ in standing.party_rows():
+            parties[party.ec_id] = party
+    return entry
+
+
+def _ballot_document(ballot: Ballot) -> dict:
+    """One ballot of ``day_document``: its figures only once published."""
+    published = ballot.is_published
+    return {
+        "id": ballot.ballot_paper_id,
+        "ward": {"slug": ballot.ward.slug, "name": ballot.ward.name, "seats": ballot.ward.seats}
+        if ballot.ward_id
+        else None,
+        "seats": ballot.winner_count,
+        "status": ballot.status,
+        "declaredAt": ballot.declared_at.isoformat() if published else None,
+        "electorate": ballot.electorate if published else None,
+        "ballotPapersCounted": ballot.ballot_papers_counted if published else None,
+        "rejectedBallots": ballot.rejected_ballots if published else None,
+        "certification": (ballot.certification or None) if published else None,
+        "source": (ballot.source or None) if published else None,
+        "sourceUrl": (ballot.source_url or None) if published else None,
+        "version": ballot.version,
+        "candidacies": [
+            {
+                "name": c.person_name,
+                "personId": c.person_id or None,
+                "partyId": c.party.ec_id,
+                "description": c.description or None,
+                "votes": c.votes if published else None,
+                "elected": bool(c.elected) if published else None,
+                "electedByLot": bool(c.elected_by_lot) if published else False,
+            }
+            for c in _candidacies(ballot)
+        ],
+        "previousWinners": [
+            {"partyId": p.party.ec_id, "seats": p.seats}
+            for p in sorted(ballot.previous_winners.all(), key=lambda p: p.party.ec_id)
+        ],
+        "changes": [
+            {
+                "partyId": ch.party.ec_id,
+                "kind": ch.kind.value,
+                "previousPartyId": _party(ch.previous),
+                "headline": ch.headline,
+            }
+            for ch in (stored_changes(ballot) if published else [])
+        ],
     }
 
 

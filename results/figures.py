@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from . import rules
 from .models import Ballot, Candidacy, Election, Party
 from .parties import shared_by_ec_id
-from .standings import BallotChange, ElectionStanding, decode_changes, standing_row
+from .standings import (
+    BallotChange,
+    ElectionStanding,
+    counting_party,
+    decode_changes,
+    seat_changes_of,
+    standing_row,
+)
 
 # ---------------------------------------------------------------- one ballot
 
@@ -80,6 +87,18 @@ def version_figures(snapshot: dict, candidacies: Sequence[dict]) -> VersionFigur
         turnout=rules.turnout(snapshot.get("ballot_papers_counted"), snapshot.get("electorate")),
         shares=tuple(shares.get(i) for i in range(len(candidacies))) if shares else (),
     )
+
+
+def version_seat_changes(
+    label: str, candidacies: Sequence[dict], parties: Mapping[str, Party], previous: list[Party] | None
+) -> list[BallotChange]:
+    """The seat changes one published version of the ballot called ``label`` made: its snapshot's
+    ``candidacies`` (as ``services.ballot_snapshot`` writes them), the ``parties`` they name by id
+    (with their lead parties), against its ``previous`` winners' parties
+    (``standings.previous_parties``). Winners whose party is not in ``parties`` are left out."""
+    winners = [c for c in candidacies if c.get("elected") and c.get("party_id") in parties]
+    winners.sort(key=lambda c: rules.result_order(c.get("votes"), c.get("elected_by_lot"), c["person_name"]))
+    return seat_changes_of(label, [counting_party(parties[c["party_id"]]) for c in winners], previous)
 
 
 # ---------------------------------------------------------------- a polling day, nationally

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 Key = Hashable
@@ -150,80 +150,117 @@ def check_figures(
     saved = saved or {}
     names = names or {}
     typed = {k: v for k, v in votes.items() if isinstance(v, int) and v >= 0}
-    total = sum(typed.values())
-    findings: list[Finding] = []
 
     def name(key: Key) -> str:
         return str(names.get(key, key))
 
-    def found(check: Check, severity: Severity, key: Key | None, message: str, **params) -> None:
-        findings.append(Finding(check, severity, key, message, params))
-
-    impossible, improbable = Severity.IMPOSSIBLE, Severity.IMPROBABLE
     valid = None
     if ballot_papers_counted is not None:
         valid = max(ballot_papers_counted - (rejected_ballots or 0), 0)
+    counts = {"electorate": electorate, "ballot_papers_counted": ballot_papers_counted}
+    return (
+        *_impossible_votes(typed, name, electorate=electorate, valid=valid),
+        *_impossible_total(sum(typed.values()), seats=seats, electorate=electorate, valid=valid),
+        *_dominant(typed, name, seats=seats, complete=len(typed) == len(votes), limits=limits),
+        *_repeated_digits(typed, saved, name, limits),
+        *_turnout(electorate, ballot_papers_counted, limits),
+        *_changes(typed, saved, counts, name, limits),
+    )
 
-    # ---------------------------------------------------------------- impossible
+
+# ---------------------------------------------------------------- impossible
+
+
+def _impossible_votes(
+    typed: Mapping[Key, int], name: Callable[[Key], str], *, electorate: int | None, valid: int | None
+) -> list[Finding]:
+    """A candidate with more votes than electors, or than valid ballot papers."""
+    findings = []
     for key, v in typed.items():
         if electorate is not None and v > electorate:
-            found(
-                Check.VOTES_ABOVE_ELECTORATE,
-                impossible,
-                key,
-                f"{name(key)}: {_n(v)} votes is more than the electorate of {_n(electorate)}.",
-                candidacy=key,
-                name=name(key),
-                votes=v,
-                electorate=electorate,
+            findings.append(
+                Finding(
+                    Check.VOTES_ABOVE_ELECTORATE,
+                    Severity.IMPOSSIBLE,
+                    key,
+                    f"{name(key)}: {_n(v)} votes is more than the electorate of {_n(electorate)}.",
+                    {"candidacy": key, "name": name(key), "votes": v, "electorate": electorate},
+                )
             )
         elif valid is not None and v > valid:
-            found(
-                Check.VOTES_ABOVE_PAPERS,
-                impossible,
-                key,
-                f"{name(key)}: {_n(v)} votes is more than the {_n(valid)} valid ballot papers counted.",
-                candidacy=key,
-                name=name(key),
-                votes=v,
-                valid=valid,
+            findings.append(
+                Finding(
+                    Check.VOTES_ABOVE_PAPERS,
+                    Severity.IMPOSSIBLE,
+                    key,
+                    f"{name(key)}: {_n(v)} votes is more than the {_n(valid)} valid ballot papers counted.",
+                    {"candidacy": key, "name": name(key), "votes": v, "valid": valid},
+                )
             )
-    if electorate is not None and total > electorate * seats:
-        found(
-            Check.TOTAL_ABOVE_ELECTORATE,
-            impossible,
-            None,
-            f"{_n(total)} votes in all is more than the electorate of {_n(electorate)} "
-            f"times {seats} seat{'s' if seats != 1 else ''}.",
-            total=total,
-            electorate=electorate,
-            seats=seats,
-        )
-    elif valid is not None and total > valid * seats:
-        found(
-            Check.TOTAL_ABOVE_PAPERS,
-            impossible,
-            None,
-            f"{_n(total)} votes in all is more than the {_n(valid)} valid ballot papers counted "
-            f"times {seats} seat{'s' if seats != 1 else ''}.",
-            total=total,
-            valid=valid,
-            seats=seats,
-        )
+    return findings
 
-    # ---------------------------------------------------------------- improbable
+
+def _impossible_total(total: int, *, seats: int, electorate: int | None, valid: int | None) -> list[Finding]:
+    """More votes in all than electors, or than valid ballot papers, times the seats."""
+    if electorate is not None and total > electorate * seats:
+        return [
+            Finding(
+                Check.TOTAL_ABOVE_ELECTORATE,
+                Severity.IMPOSSIBLE,
+                None,
+                f"{_n(total)} votes in all is more than the electorate of {_n(electorate)} "
+                f"times {seats} seat{'s' if seats != 1 else ''}.",
+                {"total": total, "electorate": electorate, "seats": seats},
+            )
+        ]
+    if valid is not None and total > valid * seats:
+        return [
+            Finding(
+                Check.TOTAL_ABOVE_PAPERS,
+                Severity.IMPOSSIBLE,
+                None,
+                f"{_n(total)} votes in all is more than the {_n(valid)} valid ballot papers counted "
+                f"times {seats} seat{'s' if seats != 1 else ''}.",
+                {"total": total, "valid": valid, "seats": seats},
+            )
+        ]
+    return []
+
+
+# ---------------------------------------------------------------- improbable
+
+
+def _dominant(
+    typed: Mapping[Key, int], name: Callable[[Key], str], *, seats: int, complete: bool, limits: Thresholds
+) -> list[Finding]:
+    """The leader more than ``limits.dominance`` times the next candidate, once every figure is typed
+    (``complete``) and there are more candidates than seats."""
     ranked = sorted(typed.items(), key=lambda kv: -kv[1])
-    if len(ranked) > seats and len(ranked) == len(votes):
-        # The last winner against the first loser: a slip inflates one figure.
-        (lead_key, lead), (_, next_votes) = ranked[0], ranked[1]
-        if next_votes > 0 and lead > limits.dominance * next_votes:
-            found(
+    if not (len(ranked) > seats and complete):
+        return []
+    # The last winner against the first loser: a slip inflates one figure.
+    (lead_key, lead), (_, next_votes) = ranked[0], ranked[1]
+    if next_votes > 0 and lead > limits.dominance * next_votes:
+        return [
+            Finding(
                 Check.DOMINANT,
-                improbable,
+                Severity.IMPROBABLE,
                 lead_key,
                 f"{name(lead_key)} has {_n(lead)} votes, more than {limits.dominance:g} times the "
                 f"next candidate's {_n(next_votes)}.",
             )
+        ]
+    return []
+
+
+def _repeated_digits(
+    typed: Mapping[Key, int],
+    saved: Mapping[Key, int | None],
+    name: Callable[[Key], str],
+    limits: Thresholds,
+) -> list[Finding]:
+    """A figure whose digits repeat another candidate's, or the figure saved before (``_repeats``)."""
+    findings = []
     for key, v in typed.items():
         others = [(k, o) for k, o in typed.items() if k != key]
         before = saved.get(key)
@@ -232,44 +269,70 @@ def check_figures(
         for other_key, other in others:
             if _repeats(v, other, limits.repeat_digits):
                 where = "the figure saved before" if other_key == "saved" else f"{name(other_key)}'s"
-                found(
-                    Check.REPEATED_DIGITS,
-                    improbable,
-                    key,
-                    f"{name(key)}: {_n(v)} repeats the digits of {where} {_n(other)}: "
-                    "was the box cleared before typing?",
+                findings.append(
+                    Finding(
+                        Check.REPEATED_DIGITS,
+                        Severity.IMPROBABLE,
+                        key,
+                        f"{name(key)}: {_n(v)} repeats the digits of {where} {_n(other)}: "
+                        "was the box cleared before typing?",
+                    )
                 )
                 break
-    if electorate and ballot_papers_counted is not None:
-        share = ballot_papers_counted / electorate
-        if share < limits.turnout_low or share > limits.turnout_high:
-            found(
-                Check.TURNOUT,
-                improbable,
-                "ballot_papers_counted",
-                f"Turnout would be {share:.1%} ({_n(ballot_papers_counted)} of {_n(electorate)} electors), "
-                f"outside {limits.turnout_low:.0%}–{limits.turnout_high:.0%}.",
-            )
+    return findings
+
+
+def _turnout(electorate: int | None, ballot_papers_counted: int | None, limits: Thresholds) -> list[Finding]:
+    """A turnout outside ``limits.turnout_low``..``limits.turnout_high``."""
+    if not electorate or ballot_papers_counted is None:
+        return []
+    share = ballot_papers_counted / electorate
+    if limits.turnout_low <= share <= limits.turnout_high:
+        return []
+    return [
+        Finding(
+            Check.TURNOUT,
+            Severity.IMPROBABLE,
+            "ballot_papers_counted",
+            f"Turnout would be {share:.1%} ({_n(ballot_papers_counted)} of {_n(electorate)} electors), "
+            f"outside {limits.turnout_low:.0%}–{limits.turnout_high:.0%}.",
+        )
+    ]
+
+
+def _changes(
+    typed: Mapping[Key, int],
+    saved: Mapping[Key, int | None],
+    counts: Mapping[str, int | None],
+    name: Callable[[Key], str],
+    limits: Thresholds,
+) -> list[Finding]:
+    """A candidate's votes, then a count, changed by more than ``limits.change`` against the figure
+    saved before."""
+    findings = []
     for key, v in typed.items():
         before = saved.get(key)
         if isinstance(before, int) and _changed(before, v, limits.change):
-            found(
-                Check.CHANGE,
-                improbable,
-                key,
-                f"{name(key)}: {_n(before)} → {_n(v)} is {_factor(before, v)} the figure saved before.",
+            findings.append(
+                Finding(
+                    Check.CHANGE,
+                    Severity.IMPROBABLE,
+                    key,
+                    f"{name(key)}: {_n(before)} → {_n(v)} is {_factor(before, v)} the figure saved before.",
+                )
             )
-    counts = {"electorate": electorate, "ballot_papers_counted": ballot_papers_counted}
     for field, label in (("electorate", "Electorate"), ("ballot_papers_counted", "Ballot papers counted")):
         now, before = counts[field], saved.get(field)
         if isinstance(now, int) and isinstance(before, int) and _changed(before, now, limits.change):
-            found(
-                Check.CHANGE,
-                improbable,
-                field,
-                f"{label}: {_n(before)} → {_n(now)} is {_factor(before, now)} the figure saved before.",
+            findings.append(
+                Finding(
+                    Check.CHANGE,
+                    Severity.IMPROBABLE,
+                    field,
+                    f"{label}: {_n(before)} → {_n(now)} is {_factor(before, now)} the figure saved before.",
+                )
             )
-    return tuple(findings)
+    return findings
 
 
 def impossible(findings: tuple[Finding, ...]) -> tuple[Finding, ...]:

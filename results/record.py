@@ -13,12 +13,13 @@ event). A partner can run the same replay over the feed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db.models import Prefetch
 
 from .models import Ballot, Candidacy, Council, Election, Event, Party, Ward
+from .services import candidacy_snapshot
 
 State = dict[str, dict]
 
@@ -84,95 +85,121 @@ def _ballot(state: State, payload: dict) -> dict:
 
 def apply(state: State, kind: str, payload: dict[str, Any]) -> None:
     """Fold one event into ``state`` (see ``replay``)."""
-    if kind == Event.Kind.REFERENCE_CHANGED:
-        what = payload["object"]
-        if what == "party":
-            state["parties"][payload["party_id"]] = {k: payload[k] for k in PARTY_KEYS}
-        elif what == "council":
-            state["councils"][payload["council"]] = {k: payload[k] for k in COUNCIL_KEYS}
-        elif what == "ward":
-            state["wards"][f"{payload['council']}/{payload['ward']}"] = {
-                "name": payload["name"],
-                "seats": payload["seats"],
-            }
-    elif kind == Event.Kind.ELECTION_CHANGED:
-        state["elections"][payload["election_id"]] = {
-            **{k: payload[k] for k in ELECTION_KEYS},
-            "composition_before": sorted(
-                (c["party_id"], c["seats_held"], c["seats_not_up"]) for c in payload["composition_before"]
-            ),
-        }
-    elif kind == Event.Kind.NOMINATIONS_CHANGED:
-        ballot = _ballot(state, payload)
-        ballot["status"] = payload["status"]
-        if "seats" in payload:
-            ballot["seats"] = payload["seats"]
-        if "ward" in payload:
-            ballot["ward"] = payload["ward"]
-        # Only a baseline (migration 0007) holds a published ballot's nominations, with its result.
-        published = payload["status"] in PUBLISHED
-        ballot["candidacies"] = _candidates(payload["candidacies"], published=published)
-        if published:
-            ballot["provenance"] = ("", "", "")  # nothing of it was recorded before migration 0007
-            ballot["declared_at"] = _moment(payload["declared_at"])
-            ballot["counts"] = (
-                payload.get("electorate"),
-                payload.get("ballot_papers_counted"),
-                payload.get("rejected_ballots"),
-            )
-    elif kind == Event.Kind.PREVIOUS_WINNERS:
-        _ballot(state, payload)["previous_winners"] = sorted(
-            (p["party_id"], p["seats"]) for p in payload["previous_winners"]
-        )
-    elif kind in (Event.Kind.BALLOT_DECLARED, Event.Kind.BALLOT_CORRECTED, Event.Kind.BALLOT_CERTIFIED):
-        ballot = _ballot(state, payload)
-        ballot["status"] = payload["status"]
-        ballot["declared_at"] = _moment(payload["declared_at"])
-        ballot["counts"] = (
-            payload.get("electorate"),
-            payload.get("ballot_papers_counted"),
-            payload.get("rejected_ballots"),
-        )
-        ballot["candidacies"] = _candidates(payload["candidacies"], published=True)
-        ballot["provenance"] = (
-            payload.get("certification", ""),
-            payload.get("source", ""),
-            payload.get("source_url", ""),
-        )
-        if "previous_winners" in payload:
-            ballot["previous_winners"] = sorted(
-                (p["party_id"], p["seats"]) for p in payload["previous_winners"]
-            )
-    elif kind == Event.Kind.BALLOT_RETRACTED:
-        ballot = _ballot(state, payload)
-        ballot.update(status=payload["status"], declared_at=None, counts=None, provenance=None)
-        ballot["candidacies"] = _candidates(
-            [
-                {**dict(zip(("person_name", "person_id", "party_id", "description"), c[:4], strict=True))}
-                for c in ballot["candidacies"]
-            ],
-            published=False,
-        )
-    elif kind == Event.Kind.BALLOT_STATUS:
-        _ballot(state, payload)["status"] = payload["status"]
-    elif kind == Event.Kind.RESET:
-        # Every ballot of the poll back to its eve: no result, awaiting unless the payload says otherwise.
-        statuses = payload.get("statuses", {})
-        for ballot_id, ballot in state["ballots"].items():
-            election = state["elections"].get(ballot["election_id"]) or {}
-            if election.get("poll_date") != payload["poll_date"]:
-                continue
-            ballot.update(
-                status=statuses.get(ballot_id, "awaiting"), declared_at=None, counts=None, provenance=None
-            )
-            ballot["candidacies"] = _candidates(
-                [
-                    dict(zip(("person_name", "person_id", "party_id", "description"), c[:4], strict=True))
-                    for c in ballot["candidacies"]
-                ],
-                published=False,
-            )
+    fold = _FOLDS.get(kind)
+    if fold is not None:
+        fold(state, payload)
     # Control calls are derived from the ballots; posts are not part of this structure.
+
+
+def _reference(state: State, payload: dict) -> None:
+    what = payload["object"]
+    if what == "party":
+        state["parties"][payload["party_id"]] = {k: payload[k] for k in PARTY_KEYS}
+    elif what == "council":
+        state["councils"][payload["council"]] = {k: payload[k] for k in COUNCIL_KEYS}
+    elif what == "ward":
+        state["wards"][f"{payload['council']}/{payload['ward']}"] = {
+            "name": payload["name"],
+            "seats": payload["seats"],
+        }
+
+
+def _election(state: State, payload: dict) -> None:
+    state["elections"][payload["election_id"]] = {
+        **{k: payload[k] for k in ELECTION_KEYS},
+        "composition_before": sorted(
+            (c["party_id"], c["seats_held"], c["seats_not_up"]) for c in payload["composition_before"]
+        ),
+    }
+
+
+def _counts(payload: dict) -> tuple:
+    return (payload.get("electorate"), payload.get("ballot_papers_counted"), payload.get("rejected_ballots"))
+
+
+def _previous_winners(payload: dict) -> list[tuple]:
+    return sorted((p["party_id"], p["seats"]) for p in payload["previous_winners"])
+
+
+def _nominations(state: State, payload: dict) -> None:
+    ballot = _ballot(state, payload)
+    ballot["status"] = payload["status"]
+    if "seats" in payload:
+        ballot["seats"] = payload["seats"]
+    if "ward" in payload:
+        ballot["ward"] = payload["ward"]
+    # Only a baseline (migration 0007) holds a published ballot's nominations, with its result.
+    published = payload["status"] in PUBLISHED
+    ballot["candidacies"] = _candidates(payload["candidacies"], published=published)
+    if published:
+        ballot["provenance"] = ("", "", "")  # nothing of it was recorded before migration 0007
+        ballot["declared_at"] = _moment(payload["declared_at"])
+        ballot["counts"] = _counts(payload)
+
+
+def _previous(state: State, payload: dict) -> None:
+    _ballot(state, payload)["previous_winners"] = _previous_winners(payload)
+
+
+def _result(state: State, payload: dict) -> None:
+    """A declaration, a correction or a certification: the published version."""
+    ballot = _ballot(state, payload)
+    ballot["status"] = payload["status"]
+    ballot["declared_at"] = _moment(payload["declared_at"])
+    ballot["counts"] = _counts(payload)
+    ballot["candidacies"] = _candidates(payload["candidacies"], published=True)
+    ballot["provenance"] = (
+        payload.get("certification", ""),
+        payload.get("source", ""),
+        payload.get("source_url", ""),
+    )
+    if "previous_winners" in payload:
+        ballot["previous_winners"] = _previous_winners(payload)
+
+
+def _unpublish(ballot: dict, status: str) -> None:
+    """A ballot's result withdrawn (a retraction, a reset): its nominations stay."""
+    ballot.update(status=status, declared_at=None, counts=None, provenance=None)
+    ballot["candidacies"] = _candidates(
+        [
+            dict(zip(("person_name", "person_id", "party_id", "description"), c[:4], strict=True))
+            for c in ballot["candidacies"]
+        ],
+        published=False,
+    )
+
+
+def _retraction(state: State, payload: dict) -> None:
+    _unpublish(_ballot(state, payload), payload["status"])
+
+
+def _status(state: State, payload: dict) -> None:
+    _ballot(state, payload)["status"] = payload["status"]
+
+
+def _reset(state: State, payload: dict) -> None:
+    # Every ballot of the poll back to its eve: no result, awaiting unless the payload says otherwise.
+    statuses = payload.get("statuses", {})
+    for ballot_id, ballot in state["ballots"].items():
+        election = state["elections"].get(ballot["election_id"]) or {}
+        if election.get("poll_date") != payload["poll_date"]:
+            continue
+        _unpublish(ballot, statuses.get(ballot_id, "awaiting"))
+
+
+# How each kind of event changes the state (by its value: the kinds are strings).
+_FOLDS: dict[str, Callable[[State, dict], None]] = {
+    Event.Kind.REFERENCE_CHANGED: _reference,
+    Event.Kind.ELECTION_CHANGED: _election,
+    Event.Kind.NOMINATIONS_CHANGED: _nominations,
+    Event.Kind.PREVIOUS_WINNERS: _previous,
+    Event.Kind.BALLOT_DECLARED: _result,
+    Event.Kind.BALLOT_CORRECTED: _result,
+    Event.Kind.BALLOT_CERTIFIED: _result,
+    Event.Kind.BALLOT_RETRACTED: _retraction,
+    Event.Kind.BALLOT_STATUS: _status,
+    Event.Kind.RESET: _reset,
+}
 
 
 def replay(events: Iterable[tuple[str, dict]]) -> State:
@@ -227,21 +254,7 @@ def public_state() -> State:
             "status": b.status,
             "declared_at": _moment(b.declared_at) if published else None,
             "counts": (b.electorate, b.ballot_papers_counted, b.rejected_ballots) if published else None,
-            "candidacies": _candidates(
-                (
-                    {
-                        "person_name": c.person_name,
-                        "person_id": c.person_id,
-                        "party_id": c.party.ec_id,
-                        "description": c.description,
-                        "votes": c.votes,
-                        "elected": c.elected,
-                        "elected_by_lot": c.elected_by_lot,
-                    }
-                    for c in b.candidacies.all()
-                ),
-                published,
-            ),
+            "candidacies": _candidates((candidacy_snapshot(c) for c in b.candidacies.all()), published),
             "previous_winners": sorted((p.party.ec_id, p.seats) for p in b.previous_winners.all()),
             "provenance": (b.certification, b.source, b.source_url) if published else None,
         }

@@ -278,6 +278,26 @@ def check_version(obj, expected_version: int | None) -> None:
 # --------------------------------------------------------------------------
 
 
+def nomination_snapshot(candidacy: Candidacy) -> dict:
+    """A candidacy as its ballot's nominations stand (a ``nominations`` event's payload lists them)."""
+    return {
+        "person_name": candidacy.person_name,
+        "person_id": candidacy.person_id,
+        "party_id": candidacy.party.ec_id,
+        "description": candidacy.description,
+    }
+
+
+def candidacy_snapshot(candidacy: Candidacy) -> dict:
+    """A candidacy with its result, as a published version of its ballot stores it (``ballot_snapshot``)."""
+    return {
+        **nomination_snapshot(candidacy),
+        "votes": candidacy.votes,
+        "elected": candidacy.elected,
+        "elected_by_lot": candidacy.elected_by_lot,
+    }
+
+
 def ballot_snapshot(ballot: Ballot, candidacies: Sequence[Candidacy]) -> dict:
     """What a declaration published, as stored in its event (the history of versions)."""
     return {
@@ -293,16 +313,7 @@ def ballot_snapshot(ballot: Ballot, candidacies: Sequence[Candidacy]) -> dict:
         "source_url": ballot.source_url,
         "version": ballot.version,
         "candidacies": [
-            {
-                "person_name": c.person_name,
-                "person_id": c.person_id,
-                "party_id": c.party.ec_id,
-                "description": c.description,
-                "votes": c.votes,
-                "elected": c.elected,
-                "elected_by_lot": c.elected_by_lot,
-            }
-            for c in sorted(candidacies, key=lambda c: (-(c.votes or 0), c.person_name))
+            candidacy_snapshot(c) for c in sorted(candidacies, key=lambda c: (-(c.votes or 0), c.person_name))
         ],
     }
 
@@ -1177,11 +1188,15 @@ def set_composition(
             )
         if not isinstance(seats_total, int) or seats_total < 1:
             raise refuse("seats_total", ErrorCode.NO_SEATS, "A council has at least one seat.")
-        held_by, parties = _composition_rows(rows, errors)
-        held_total = _composition_totals(rows, seats_total, seats_total_before, cycle, errors)
+        checked = [CompositionRow(party.ec_id, party.name, held, not_up) for party, held, not_up in rows]
+        for refused in composition_refusals(
+            checked, seats_total=seats_total, seats_total_before=seats_total_before, cycle=cycle
+        ):
+            errors.include(refused.field, refused.error)
         errors.check()
+        held_by, parties = _held_by(rows)
         signature_before = _signature(election.pk)
-        size_before = seats_total_before or held_total
+        size_before = seats_total_before or sum(held for _, held, _ in rows)
         election.seats_total = seats_total
         election.seats_total_before = seats_total_before
         election.control_before = _control_before(held_by, parties, size_before)
@@ -1191,53 +1206,64 @@ def set_composition(
         return election
 
 
-def _composition_rows(
-    rows: Sequence[tuple[Party, int, int]], errors: Refusals
-) -> tuple[dict[str, int], dict[str, Party]]:
-    """Check each row of a composition before the poll (into ``errors``); returns the seats held by
-    counting party (a joint description counts for its lead party) and those parties."""
+@dataclass(frozen=True)
+class CompositionRow:
+    """One party's row of a composition before the poll, as ``composition_refusals`` checks it."""
+
+    party: str  # its EC id
+    name: str
+    held: int  # seats held on the eve of the poll
+    not_up: int  # of which not up this time
+
+
+@dataclass(frozen=True)
+class CompositionRefusal:
+    """One refusal of a composition: the index of the row it concerns (``None``: the totals), its field."""
+
+    row: int | None
+    field: str
+    error: ValidationError
+
+
+def composition_refusals(
+    rows: Sequence[CompositionRow], *, seats_total: int, seats_total_before: int | None, cycle: str | None
+) -> list[CompositionRefusal]:
+    """What is wrong with a composition before the poll (by ``set_composition`` and the importer):
+    each row (a party once, seats not negative, no more not up than held), then the totals against
+    the council's seats, and the cycle."""
+    refusals = []
+
+    def refuse_(row: int | None, field: str, code: ErrorCode, message: str, **params) -> None:
+        refusals.append(CompositionRefusal(row, field, refusal(code, message, **params)))
+
     seen = set()
-    held_by: dict[str, int] = {}
-    parties: dict[str, Party] = {}
-    for party, held, not_up in rows:
-        if party.pk in seen:
-            errors.add("party", ErrorCode.PARTY_TWICE, f"{party.name} is listed twice.", party=party.ec_id)
-        seen.add(party.pk)
-        if held < 0 or not_up < 0:
-            errors.add(
+    for i, row in enumerate(rows):
+        if row.party in seen:
+            refuse_(i, "party", ErrorCode.PARTY_TWICE, f"{row.name} is listed twice.", party=row.party)
+        seen.add(row.party)
+        if row.held < 0 or row.not_up < 0:
+            refuse_(
+                i,
                 "seats_before",
                 ErrorCode.SEATS_NEGATIVE,
-                f"{party.name}: seats cannot be negative.",
-                party=party.ec_id,
+                f"{row.name}: seats cannot be negative.",
+                party=row.party,
             )
-        elif not_up > held:
-            errors.add(
+        elif row.not_up > row.held:
+            refuse_(
+                i,
                 "seats_not_up",
                 ErrorCode.NOT_UP_ABOVE_HELD,
-                f"{party.name}: {not_up} seats not up is more than the {held} it held.",
-                party=party.ec_id,
-                not_up=not_up,
-                held=held,
+                f"{row.name}: {row.not_up} seats not up is more than the {row.held} it held.",
+                party=row.party,
+                not_up=row.not_up,
+                held=row.held,
             )
-        lead = counting_party(party)
-        parties[lead.ec_id] = lead
-        held_by[lead.ec_id] = held_by.get(lead.ec_id, 0) + held
-    return held_by, parties
-
-
-def _composition_totals(
-    rows: Sequence[tuple[Party, int, int]],
-    seats_total: int,
-    seats_total_before: int | None,
-    cycle: str | None,
-    errors: Refusals,
-) -> int:
-    """Check a composition's totals against the council's seats and its cycle (into ``errors``);
-    returns the seats held before the poll."""
-    held_total = sum(h for _, h, _ in rows)
-    not_up_total = sum(n for _, _, n in rows)
+    held_total = sum(r.held for r in rows)
+    not_up_total = sum(r.not_up for r in rows)
     if not_up_total > seats_total:
-        errors.add(
+        refuse_(
+            None,
             "seats_not_up",
             ErrorCode.NOT_UP_ABOVE_SEATS,
             f"{not_up_total} seats not up is more than the {seats_total} seats on the council.",
@@ -1245,7 +1271,8 @@ def _composition_totals(
             seats_total=seats_total,
         )
     if seats_total_before is not None and held_total > seats_total_before:
-        errors.add(
+        refuse_(
+            None,
             "seats_total_before",
             ErrorCode.HELD_ABOVE_SEATS,
             f"Parties held {held_total} seats, more than the council's {seats_total_before}.",
@@ -1253,13 +1280,26 @@ def _composition_totals(
             seats_total_before=seats_total_before,
         )
     if cycle is not None and cycle not in Election.Cycle.values:
-        errors.add(
+        refuse_(
+            None,
             "cycle",
             ErrorCode.UNKNOWN_CYCLE,
             f"Unknown cycle {cycle!r}: use one of {', '.join(Election.Cycle.values)}.",
             cycle=cycle,
         )
-    return held_total
+    return refusals
+
+
+def _held_by(rows: Sequence[tuple[Party, int, int]]) -> tuple[dict[str, int], dict[str, Party]]:
+    """The seats held before the poll by counting party (a joint description counts for its lead
+    party), and those parties."""
+    held_by: dict[str, int] = {}
+    parties: dict[str, Party] = {}
+    for party, held, _ in rows:
+        lead = counting_party(party)
+        parties[lead.ec_id] = lead
+        held_by[lead.ec_id] = held_by.get(lead.ec_id, 0) + held
+    return held_by, parties
 
 
 def previous_winners_refusal(seats: int, winner_count: int) -> ValidationError | None:
@@ -1604,6 +1644,16 @@ class Nominee:
     person_id: str = ""
     description: str = ""
 
+    def candidacy(self, ballot: Ballot) -> Candidacy:
+        """Its candidacy on ``ballot``, unsaved."""
+        return Candidacy(
+            ballot=ballot,
+            person_name=self.person_name,
+            person_id=self.person_id,
+            party=self.party,
+            description=self.description,
+        )
+
 
 def _nominee_errors(nominees: Sequence[Nominee]) -> Refusals:
     errors = Refusals()
@@ -1651,16 +1701,7 @@ def create_ballot(
         ballot.full_clean(exclude=["election", "ward"], validate_unique=False, validate_constraints=False)
         ballot.version = 1
         ballot.save()
-        candidacies = Candidacy.objects.bulk_create(
-            Candidacy(
-                ballot=ballot,
-                person_name=n.person_name,
-                person_id=n.person_id,
-                party=n.party,
-                description=n.description,
-            )
-            for n in nominees
-        )
+        candidacies = Candidacy.objects.bulk_create(n.candidacy(ballot) for n in nominees)
         _nominations_event(ballot, {"change": "ballot_created"}, user, candidacies)
         return ballot
 
@@ -1704,16 +1745,7 @@ def import_nominations(
                 changed.append(c)
         if changed:
             Candidacy.objects.bulk_update(changed, ["person_name", "person_id", "party", "description"])
-        created = Candidacy.objects.bulk_create(
-            Candidacy(
-                ballot=ballot,
-                person_name=n.person_name,
-                person_id=n.person_id,
-                party=n.party,
-                description=n.description,
-            )
-            for n in new
-        )
+        created = Candidacy.objects.bulk_create(n.candidacy(ballot) for n in new)
         seats_before = ballot.winner_count
         if not changed and not created and seats == seats_before:
             return ballot, []
@@ -1756,15 +1788,7 @@ def _nominations_event(
             "ward": ballot.ward.slug if ballot.ward_id else None,
             "version": ballot.version,
             **change,
-            "candidacies": [
-                {
-                    "person_name": c.person_name,
-                    "person_id": c.person_id,
-                    "party_id": c.party.ec_id,
-                    "description": c.description,
-                }
-                for c in candidacies
-            ],
+            "candidacies": [nomination_snapshot(c) for c in candidacies],
         },
         ballot=ballot,
         election=ballot.election,

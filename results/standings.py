@@ -13,10 +13,11 @@ figures that are not stored yet.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import rules
-from .models import Ballot, Election, Party
+from .models import Ballot, Election, Party, PreviousWinner
 from .models import ElectionStanding as ElectionStandingRow
 
 
@@ -36,7 +37,13 @@ def ballot_winner_parties(ballot: Ballot) -> list[Party]:
 
 def ballot_previous_parties(ballot: Ballot) -> list[Party] | None:
     """Parties of the ballot's previous winners, one per seat; ``None`` when unknown."""
-    rows = list(ballot.previous_winners.all())
+    return previous_parties(ballot.previous_winners.all())
+
+
+def previous_parties(rows: Iterable[PreviousWinner]) -> list[Party] | None:
+    """Counting parties of a ballot's previous winners (rows with their party and lead party), one per
+    seat; ``None`` when there are none (unknown)."""
+    rows = list(rows)
     if not rows:
         return None
     return [counting_party(r.party) for r in rows for _ in range(r.seats)]
@@ -54,8 +61,12 @@ class BallotChange:
 
 def ballot_changes(ballot: Ballot) -> list[BallotChange]:
     """Seat changes a published ballot made against its previous winners."""
-    winners = ballot_winner_parties(ballot)
-    previous = ballot_previous_parties(ballot)
+    return seat_changes_of(ballot.label, ballot_winner_parties(ballot), ballot_previous_parties(ballot))
+
+
+def seat_changes_of(label: str, winners: list[Party], previous: list[Party] | None) -> list[BallotChange]:
+    """Seat changes of the ballot called ``label``: its winners' counting parties (strongest first)
+    against its previous winners' (one per seat; ``None`` when unknown)."""
     if not winners or previous is None:
         return []
     by_id = {p.ec_id: p for p in winners + previous}
@@ -70,7 +81,7 @@ def ballot_changes(ballot: Ballot) -> list[BallotChange]:
                 kind=change.kind,
                 previous=prev,
                 headline=rules.seat_change_headline(
-                    ballot.label, party.short_name, change.kind, prev.short_name if prev else None
+                    label, party.short_name, change.kind, prev.short_name if prev else None
                 ),
             )
         )

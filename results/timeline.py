@@ -44,12 +44,12 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 
 from . import services
-from .models import Ballot, Council, Post
+from .models import Ballot, Council, Election, Post
 
 FORMAT_VERSION = 1
 LONDON = ZoneInfo("Europe/London")
 ACTIONS = ("status", "declare", "correct", "retract", "post", "withdraw_post")
-STATUSES = ("awaiting", "counting", "recount", "postponed")
+STATUSES = tuple(s.value for s in Ballot.SETTABLE_STATUSES)  # what services.set_ballot_status accepts
 POST_TEXT_FIELDS = (
     "headline",
     "body",
@@ -452,8 +452,6 @@ def generate(poll_date: dt.date, *, seed: int = 1) -> str:
     """
     import random
 
-    from .models import Election
-
     rng = random.Random(f"{seed}:{poll_date.isoformat()}")
     elections = list(
         Election.objects.filter(poll_date=poll_date)
@@ -476,97 +474,120 @@ def generate(poll_date: dt.date, *, seed: int = 1) -> str:
     ]
     contested = []
     for election in elections:
-        ballots = [b for b in election.ballots.all() if b.candidacies.all()]
-        if not ballots:
-            continue
-        if election.kind == Election.Kind.MAYOR:
-            start = night + dt.timedelta(hours=rng.uniform(13.0, 15.0))
-        elif rng.random() < 0.6:
-            start = night + dt.timedelta(hours=rng.uniform(1.0, 1.75))
-        else:
-            start = night + dt.timedelta(hours=rng.uniform(11.5, 12.5))
-        start = start.replace(second=0, microsecond=0)
-        span = dt.timedelta(minutes=rng.randint(90, 300))
-        last = start
-        for ballot in sorted(ballots, key=lambda b: b.ballot_paper_id):
-            at_counting = start + dt.timedelta(minutes=rng.randint(0, 20))
-            actions.append(_status(at_counting, ballot, "counting"))
-            declared = at_counting + dt.timedelta(minutes=30) + span * rng.random()
-            declared = declared.replace(second=0, microsecond=0)
-            names = sorted(c.person_name for c in ballot.candidacies.all())
-            if len(names) <= ballot.winner_count:
-                actions.append(
-                    {"at": declared.isoformat(), "do": "declare", "ballot": ballot.ballot_paper_id}
-                )
-            else:
-                contested.append((ballot, names, declared))
-            last = max(last, declared)
-        headline = f"{election.council.name}: every result is in"
-        if election.kind == Election.Kind.MAYOR:
-            headline = f"Mayor of {election.council.name} declared"
-        actions.append(
-            _post_action(
-                poll_date,
-                election.election_id,
-                last + dt.timedelta(minutes=5),
-                headline,
-                f"The count in {election.council.name} has finished.",
-                councils=[election.council.slug],
-                key_point=True,
-            )
-        )
+        contested += _count(rng, election, night, actions)
     rng.shuffle(contested)
     postponed = contested[0][0].ballot_paper_id if len(contested) > 3 else None
     tie = contested[1][0].ballot_paper_id if len(contested) > 3 else None
     corrected = {b.ballot_paper_id for b, _, _ in contested[2:4]}
     for ballot, names, declared in contested:
-        ballot_id = ballot.ballot_paper_id
-        if ballot_id == postponed:
+        if ballot.ballot_paper_id == postponed:
             actions.append(_status(declared - dt.timedelta(minutes=20), ballot, "postponed"))
-            continue
-        electorate = ballot.winner_count * rng.randint(2400, 4400)
-        counted = int(electorate * rng.uniform(0.22, 0.42))
-        rejected = int(counted * rng.uniform(0.002, 0.008))
-        votes = _votes(rng, names, ballot.winner_count, counted - rejected)
-        line = {
-            "at": declared.isoformat(),
-            "do": "declare",
-            "ballot": ballot_id,
-            "votes": votes,
-            "electorate": electorate,
-            "counted": counted,
-            "rejected": rejected,
-        }
-        ranked = sorted(votes, key=lambda n: -votes[n])
-        if ballot_id == tie:
-            last_in, first_out = ranked[ballot.winner_count - 1], ranked[ballot.winner_count]
-            votes[last_in] = votes[first_out]  # lowered: the total stays within the papers
-            line["lot"] = [rng.choice([last_in, first_out])]
-        elif rng.random() < 0.05:
-            actions.append(_status(declared - dt.timedelta(minutes=25), ballot, "recount"))
-        actions.append(line)
-        if ballot_id in corrected:
-            loser = ranked[-1]
-            right = votes[loser]
-            typed = dict(votes)
-            # A digit mistyped, within what the papers allow (or below, when there is no room above).
-            room = (counted - rejected) * ballot.winner_count - sum(votes.values())
-            slip = right + min(100, room) if room > 0 else max(0, right - 10)
-            while slip in votes.values() and slip != right:
-                slip += 1 if slip < right else -1
-            typed[loser] = slip
-            line["votes"] = typed
-            actions.append(
-                {
-                    **line,
-                    "at": (declared + dt.timedelta(minutes=rng.randint(20, 50))).isoformat(),
-                    "do": "correct",
-                    "votes": votes,
-                    "reason": f"{loser}'s votes were typed as {typed[loser]}: the count sheet says {right}.",
-                }
+        else:
+            actions += _result(
+                rng,
+                ballot,
+                names,
+                declared,
+                tie=ballot.ballot_paper_id == tie,
+                corrected=ballot.ballot_paper_id in corrected,
             )
     actions.sort(key=lambda a: dt.datetime.fromisoformat(a["at"]))
     return dumps(poll_date, f"Generated night for {poll_date:%d %B %Y} (seed {seed})", actions)
+
+
+def _count(rng, election: Election, night: dt.datetime, actions: list[dict]) -> list[tuple]:
+    """An election's count: when it starts, each ballot to counting, an uncontested one declared, the
+    post once the last is in (into ``actions``); returns its contested ballots, each with its
+    candidates' names and when it declares."""
+    ballots = [b for b in election.ballots.all() if b.candidacies.all()]
+    if not ballots:
+        return []
+    if election.kind == Election.Kind.MAYOR:
+        start = night + dt.timedelta(hours=rng.uniform(13.0, 15.0))
+    elif rng.random() < 0.6:
+        start = night + dt.timedelta(hours=rng.uniform(1.0, 1.75))
+    else:
+        start = night + dt.timedelta(hours=rng.uniform(11.5, 12.5))
+    start = start.replace(second=0, microsecond=0)
+    span = dt.timedelta(minutes=rng.randint(90, 300))
+    last = start
+    contested = []
+    for ballot in sorted(ballots, key=lambda b: b.ballot_paper_id):
+        at_counting = start + dt.timedelta(minutes=rng.randint(0, 20))
+        actions.append(_status(at_counting, ballot, "counting"))
+        declared = at_counting + dt.timedelta(minutes=30) + span * rng.random()
+        declared = declared.replace(second=0, microsecond=0)
+        names = sorted(c.person_name for c in ballot.candidacies.all())
+        if len(names) <= ballot.winner_count:
+            actions.append({"at": declared.isoformat(), "do": "declare", "ballot": ballot.ballot_paper_id})
+        else:
+            contested.append((ballot, names, declared))
+        last = max(last, declared)
+    headline = f"{election.council.name}: every result is in"
+    if election.kind == Election.Kind.MAYOR:
+        headline = f"Mayor of {election.council.name} declared"
+    actions.append(
+        _post_action(
+            election.poll_date,
+            election.election_id,
+            last + dt.timedelta(minutes=5),
+            headline,
+            f"The count in {election.council.name} has finished.",
+            councils=[election.council.slug],
+            key_point=True,
+        )
+    )
+    return contested
+
+
+def _result(
+    rng, ballot: Ballot, names: list[str], declared: dt.datetime, *, tie: bool, corrected: bool
+) -> list[dict]:
+    """A contested ballot's declaration (with a recount before it now and then; a ``tie`` decided by
+    lot), and its correction half an hour later if it is ``corrected``."""
+    actions = []
+    electorate = ballot.winner_count * rng.randint(2400, 4400)
+    counted = int(electorate * rng.uniform(0.22, 0.42))
+    rejected = int(counted * rng.uniform(0.002, 0.008))
+    votes = _votes(rng, names, ballot.winner_count, counted - rejected)
+    line = {
+        "at": declared.isoformat(),
+        "do": "declare",
+        "ballot": ballot.ballot_paper_id,
+        "votes": votes,
+        "electorate": electorate,
+        "counted": counted,
+        "rejected": rejected,
+    }
+    ranked = sorted(votes, key=lambda n: -votes[n])
+    if tie:
+        last_in, first_out = ranked[ballot.winner_count - 1], ranked[ballot.winner_count]
+        votes[last_in] = votes[first_out]  # lowered: the total stays within the papers
+        line["lot"] = [rng.choice([last_in, first_out])]
+    elif rng.random() < 0.05:
+        actions.append(_status(declared - dt.timedelta(minutes=25), ballot, "recount"))
+    actions.append(line)
+    if corrected:
+        loser = ranked[-1]
+        right = votes[loser]
+        typed = dict(votes)
+        # A digit mistyped, within what the papers allow (or below, when there is no room above).
+        room = (counted - rejected) * ballot.winner_count - sum(votes.values())
+        slip = right + min(100, room) if room > 0 else max(0, right - 10)
+        while slip in votes.values() and slip != right:
+            slip += 1 if slip < right else -1
+        typed[loser] = slip
+        line["votes"] = typed
+        actions.append(
+            {
+                **line,
+                "at": (declared + dt.timedelta(minutes=rng.randint(20, 50))).isoformat(),
+                "do": "correct",
+                "votes": votes,
+                "reason": f"{loser}'s votes were typed as {typed[loser]}: the count sheet says {right}.",
+            }
+        )
+    return actions
 
 
 def _status(at: dt.datetime, ballot: Ballot, status: str) -> dict:

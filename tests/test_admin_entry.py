@@ -613,12 +613,14 @@ def test_the_history_panel_shows_who_saved_declared_and_corrected(council3, desk
 def test_an_improbable_figure_is_published_only_once_figures_checked_is_ticked(council3, desk):
     _, (north, *_) = council3
     client = client_for(desk)
-    data = form_data(north, Able="800800", Baker="1010")  # 800 typed over 800
+    # 800 typed twice in a box with nothing saved before: 800,800 repeats no other figure's digits
+    # (Bob Baker's 1,010 is neither its start nor its end), so only its dominance is improbable. With
+    # 800 saved before, it also repeats that figure (test_admin_browser, test_plausibility).
+    data = form_data(north, Able="800800", Baker="1010")
     shown = client.post(entry_url(north), {**data, "_preview": "1"})
     assert [w.message for w in shown.context["warnings"]] == [
         "Ann Able has 800,800 votes, more than 10 times the next candidate's 1,010.",
-        "Ann Able: 800,800 repeats the digits of Bob Baker's 1,010: was the box cleared before typing?",
-    ] or True
+    ]
     assert shown.context["autofocus"] == "figures_checked"  # not Confirm: Enter, Enter cannot publish
     refused = client.post(entry_url(north), {**data, "previewed": previewed(shown), "_confirm": "1"})
     assert refused.status_code == 200

@@ -360,6 +360,29 @@ def test_composition_with_more_not_up_than_seats_fails():
     assert Election.objects.count() == 0
 
 
+def test_composition_refusals_carry_the_services_codes_on_their_lines():
+    # The rule of services.set_composition (composition_refusals), reported by line in the file's words.
+    csv = (
+        "election_id,seats_total,party_id,seats_before,seats_not_up,seats_total_before,cycle\n"
+        f"{E},5,PP52,3,4,4,fifths\n"
+        f"{E},5,PP53,2,2,4,fifths\n"
+        f"{E},5,PP53,1,0,4,fifths\n"
+    )
+    with pytest.raises(ImportFailed) as failed:
+        import_composition(csv)
+    assert [(e.line, e.code, e.message) for e in failed.value.errors] == [
+        (2, ErrorCode.NOT_UP_ABOVE_HELD, "seats_not_up 4 is more than seats_before 3"),
+        (2, ErrorCode.NOT_UP_ABOVE_SEATS, f"{E}: 6 seats not up is more than the 5 seats on the council."),
+        (
+            2,
+            ErrorCode.HELD_ABOVE_SEATS,
+            f"{E}: parties held 6 seats, more than the council's 4 (seats_total_before)",
+        ),
+        (2, ErrorCode.UNKNOWN_CYCLE, "cycle 'fifths' is not one of all_out, halves, thirds"),
+        (4, ErrorCode.PARTY_TWICE, f"PP53 appears twice for {E}"),
+    ]
+
+
 # ---------------------------------------------------------------- previous winners
 
 

@@ -13,12 +13,7 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,6 +26,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from websockets.asyncio.client import connect
 
+from bench import servers
+from bench.servers import free_port  # noqa: F401 (the server tests import it from here)
 from results import services
 from results.models import Event
 
@@ -67,91 +64,26 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def database_url() -> str:
     db = connection.settings_dict
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-class Server:
-    """One uvicorn process serving electionsite.asgi against the test database and Redis."""
+class Server(servers.Server):
+    """One uvicorn process serving electionsite.asgi against the test database and Redis, what it says
+    kept in a file (``output()``)."""
 
     def __init__(self, port: int | None = None, **env):
-        self.port = port or free_port()
-        self.env = env
-        self.process: subprocess.Popen | None = None
-        # A file, not a pipe: a full pipe would stall the server. Closed when the object goes.
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/graphql"
-
-    def start(self) -> "Server":
-        env = {
+        # The tests' settings module (DJANGO_SETTINGS_MODULE, from this process) with the test database.
+        test_env = {
             **os.environ,
             "DATABASE_URL": database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "DEBUG": "true",
             "PYTHONPATH": str(ROOT),
-            **self.env,
+            **env,
         }
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "electionsite.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-                "--ws-per-message-deflate",  # off, as bin/serve and bin/demo
-                "false",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,  # a file: a pipe nobody reads would stall the server once full
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.output()}")
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.port}/graphql?query=%7B__typename%7D", timeout=1
-                ):
-                    return self
-            except urllib.error.HTTPError:
-                return self  # it answers (e.g. 401 when keys are required)
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start in 30 s")
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().__init__(test_env, port=port, capture=True)
 
 
 class GraphQLWS:

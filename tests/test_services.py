@@ -429,6 +429,38 @@ def test_composition_with_more_seats_not_up_than_held_is_refused():
     assert "seats_not_up" in exc.value.message_dict
 
 
+def test_composition_refusals_name_their_fields_and_codes():
+    # By field, as raised: the rule the importer reports by line (services.composition_refusals).
+    e = f.election(seats_total=5)
+    with pytest.raises(ValidationError) as refused:
+        services.set_composition(
+            e,
+            seats_total=5,
+            seats_total_before=4,
+            cycle="fifths",
+            rows=[(f.party("PP52"), 3, 4), (f.party("PP53"), 2, 2), (f.party("PP53"), 1, 0)],
+        )
+    assert [(field, e.code, text(e)) for field, e in refusals_of(refused.value)] == [
+        (
+            "seats_not_up",
+            ErrorCode.NOT_UP_ABOVE_HELD,
+            "Conservative and Unionist Party: 4 seats not up is more than the 3 it held.",
+        ),
+        (
+            "seats_not_up",
+            ErrorCode.NOT_UP_ABOVE_SEATS,
+            "6 seats not up is more than the 5 seats on the council.",
+        ),
+        ("party", ErrorCode.PARTY_TWICE, "Labour Party is listed twice."),
+        (
+            "seats_total_before",
+            ErrorCode.HELD_ABOVE_SEATS,
+            "Parties held 6 seats, more than the council's 4.",
+        ),
+        ("cycle", ErrorCode.UNKNOWN_CYCLE, "Unknown cycle 'fifths': use one of all_out, halves, thirds."),
+    ]
+
+
 def test_more_previous_winners_than_seats_are_refused(council3):
     _, (north, *_) = council3
     with pytest.raises(ValidationError, match="2 previous winners for a ballot of 1 seats"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 from django import forms
 from django.conf import settings
@@ -498,6 +499,19 @@ class BallotEntry:
         conflict = history.conflict(self.ballot, self.ballot.label, rows)
         return self.render(self.form(), status=409, conflict=conflict)
 
+    def refused(self, form: BallotEntryForm, write: Callable[[], object]) -> TemplateResponse | None:
+        """Run ``write`` (a call of the services or drafts); ``None`` once it is done. A save refused
+        because someone saved first shows the conflict; any other refusal, the form with its errors
+        placed by their codes."""
+        try:
+            write()
+        except services.StaleEdit:
+            return self.conflict(form)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+            return self.render(form)
+        return None
+
     # ---------------------------------------------------------------- requests
 
     def respond(self):
@@ -533,13 +547,8 @@ class BallotEntry:
             return self.render(form)
         if self.stale(form):
             return self.conflict(form)
-        try:
-            self._save_figures(form)
-        except services.StaleEdit:
-            return self.conflict(form)
-        except ValidationError as exc:
-            form.add_service_error(exc)
-            return self.render(form)
+        if refused := self.refused(form, lambda: self._save_figures(form)):
+            return refused
         messages.success(
             self.request,
             f"Saved the figures for {self.ballot.label}. They are not public until the ballot is declared.",
@@ -579,7 +588,8 @@ class BallotEntry:
         typed_changed = form.votes() != {c.pk: c.votes for c in self.candidacies if form.contested} or any(
             form.counts()[k] != getattr(self.ballot, k) for k in COUNT_FIELDS
         )
-        try:
+
+        def write():
             with transaction.atomic():
                 version = form.cleaned_data["version"]
                 if typed_changed:
@@ -587,11 +597,9 @@ class BallotEntry:
                 services.set_ballot_status(
                     self.ballot, status, user=self.request.user, expected_version=version
                 )
-        except services.StaleEdit:
-            return self.conflict(form)
-        except ValidationError as exc:
-            form.add_service_error(exc)
-            return self.render(form)
+
+        if refused := self.refused(form, write):
+            return refused
         messages.success(self.request, f"{self.ballot.label}: {Ballot.Status(status).label.lower()}.")
         return self.redirect()
 
@@ -600,19 +608,18 @@ class BallotEntry:
         form = self.bound(require_votes=False)
         if not form.is_valid():
             return self.render(form)
-        try:
-            services.certify_ballot(
+        refused = self.refused(
+            form,
+            lambda: services.certify_ballot(
                 self.ballot,
                 source=form.cleaned_data.get("source", ""),
                 source_url=form.cleaned_data.get("source_url", ""),
                 user=self.request.user,
                 expected_version=form.cleaned_data["version"],
-            )
-        except services.StaleEdit:
-            return self.conflict(form)
-        except ValidationError as exc:
-            form.add_service_error(exc)
-            return self.render(form)
+            ),
+        )
+        if refused:
+            return refused
         messages.success(self.request, f"{self.ballot.label}: certified.")
         return self.redirect()
 
@@ -687,8 +694,9 @@ class BallotEntry:
         extra["source_url"] = form.cleaned_data.get("source_url", "")
         if kind == "declare":
             extra["certification"] = form.cleaned_data.get("certification", "")
-        try:
-            call(
+        refused = self.refused(
+            form,
+            lambda: call(
                 self.ballot,
                 votes=form.votes() if form.contested else None,
                 lot_winners=form.lot_winners(),
@@ -697,18 +705,12 @@ class BallotEntry:
                 expected_version=form.cleaned_data["version"],
                 loaded=self.election,  # the one load of the election: the service checks it is current
                 **extra,
-            )
-        except services.StaleEdit:
-            return self.conflict(form)
-        except ValidationError as exc:
-            form.add_service_error(exc)
-            return self.render(form)
-        headline = "; ".join(c.headline for c in preview.changes)
+            ),
+        )
+        if refused:
+            return refused
         done = "Corrected" if kind == "correct" else "Declared"
-        message = f"{done} {self.ballot.label}" + (f": {headline}" if headline else "") + "."
-        if preview.control_changes and preview.standing_after.headline:
-            message += f" Control: {preview.standing_after.headline}."
-        messages.success(self.request, message)
+        messages.success(self.request, published_message(f"{done} {self.ballot.label}", preview))
         if kind == "correct":
             return self.redirect()
         following = next_in_work_list(self.ballot)
@@ -768,17 +770,17 @@ class BallotEntry:
             "user": self.request.user,
             "expected_version": form.cleaned_data["version"],
         }
-        try:
+        outcome = None  # what confirm_check did; none for figures sent for a check
+
+        def write():
+            nonlocal outcome
             if self.pending is None:
                 drafts.submit_for_check(self.ballot, **figures)
-                outcome = None
             else:
                 outcome = drafts.confirm_check(self.ballot, **figures)
-        except services.StaleEdit:
-            return self.conflict(form)
-        except ValidationError as exc:
-            form.add_service_error(exc)
-            return self.render(form)
+
+        if refused := self.refused(form, write):
+            return refused
         if outcome is None:
             self.model_admin.log_change(
                 self.request, self.ballot, "Sent the figures for a second editor's check (not public)."
@@ -802,15 +804,9 @@ class BallotEntry:
             )
             return self.redirect()
         else:
-            headline = "; ".join(c.headline for c in preview.changes)
-            message = (
-                f"Declared {self.ballot.label} (typed by {self.pending.typed_by.get_username()}, checked by you)"
-                + (f": {headline}" if headline else "")
-                + "."
-            )
-            if preview.control_changes and preview.standing_after.headline:
-                message += f" Control: {preview.standing_after.headline}."
-            messages.success(self.request, message)
+            typed_by = self.pending.typed_by.get_username()
+            done = f"Declared {self.ballot.label} (typed by {typed_by}, checked by you)"
+            messages.success(self.request, published_message(done, preview))
         following = next_in_work_list(self.ballot)
         if following is None:
             return self.redirect(reverse("admin:election_night"))
@@ -830,22 +826,31 @@ class BallotEntry:
         if not confirm:
             preview = preview_retraction(self.election, self.ballot.pk)
             return self.render(self.form(initial=self.stored_initial()), preview=preview, kind="retract")
-        try:
-            services.retract_declaration(
+        refused = self.refused(
+            form,
+            lambda: services.retract_declaration(
                 self.ballot,
                 reason=form.cleaned_data.get("reason", ""),
                 user=self.request.user,
                 expected_version=form.cleaned_data["version"],
-            )
-        except services.StaleEdit:
-            return self.conflict(form)
-        except ValidationError as exc:
-            form.add_service_error(exc)
-            return self.render(form)
+            ),
+        )
+        if refused:
+            return refused
         messages.success(
             self.request, f"Retracted the declaration of {self.ballot.label}: its result is no longer public."
         )
         return self.redirect()
+
+
+def published_message(done: str, preview: Preview) -> str:
+    """What a published result did, after ``done`` ("Declared North"): its seat changes, and control
+    if it changed."""
+    headline = "; ".join(c.headline for c in preview.changes)
+    message = done + (f": {headline}" if headline else "") + "."
+    if preview.control_changes and preview.standing_after.headline:
+        message += f" Control: {preview.standing_after.headline}."
+    return message
 
 
 def preview_context(preview: Preview) -> dict:

@@ -21,9 +21,9 @@ from django.core.paginator import Paginator
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from results import rules
+from results.figures import version_seat_changes
 from results.models import Ballot, Event, Party, Post
-from results.standings import counting_party
+from results.standings import previous_parties
 from results.versions import COUNT_LABELS, _number, version_changes  # noqa: F401 (used by the console)
 
 from .missing import does_not_exist
@@ -80,9 +80,7 @@ class _BallotOutcomes:
         ids = {c.get("party_id") for e in versions for c in (e.payload or {}).get("candidacies", ())}
         previous = list(ballot.previous_winners.select_related("party__lead_party"))
         self.parties = {p.ec_id: p for p in Party.objects.filter(ec_id__in=ids).select_related("lead_party")}
-        self.previous = (
-            [counting_party(r.party) for r in previous for _ in range(r.seats)] if previous else None
-        )
+        self.previous = previous_parties(previous)
         self.label = ballot.label
         last = max((e.pk for e in versions), default=0) + 1
         self.calls = list(
@@ -92,27 +90,10 @@ class _BallotOutcomes:
         )
 
     def seat_changes(self, payload: dict) -> tuple[str, ...]:
-        if self.previous is None:
-            return ()
-        winners = [
-            c
-            for c in payload.get("candidacies", ())
-            if c.get("elected") and c.get("party_id") in self.parties
-        ]
-        winners.sort(
-            key=lambda c: rules.result_order(c.get("votes"), c.get("elected_by_lot"), c["person_name"])
+        changes = version_seat_changes(
+            self.label, payload.get("candidacies", ()), self.parties, self.previous
         )
-        parties = [counting_party(self.parties[c["party_id"]]) for c in winners]
-        by_id = {p.ec_id: p for p in parties + self.previous}
-        return tuple(
-            rules.seat_change_headline(
-                self.label,
-                by_id[change.party].short_name,
-                change.kind,
-                by_id[change.previous].short_name if change.previous else None,
-            )
-            for change in rules.seat_changes([p.ec_id for p in parties], [p.ec_id for p in self.previous])
-        )
+        return tuple(change.headline for change in changes)
 
     def control(self, event: Event) -> tuple[str | None, str | None] | None:
         after = next((c for c in self.calls if c.pk == event.pk + 1), None)

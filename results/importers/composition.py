@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+
 from .. import services
+from ..errors import ErrorCode, text
 from ..models import Council, Election, Party
 from .csvfile import (
     ELECTION_ID,
@@ -41,7 +44,7 @@ def import_composition(source, *, user=None, progress=None) -> ImportReport:
     )
     report = ImportReport(rows=len(rows.rows))
     elections = _read(rows)
-    _check_totals(rows, elections)
+    _check_elections(rows, elections)
     rows.check()
     parties = Parties(report)
     parties.resolve((r[0], r[1], r[2]) for e in elections.values() for r in e["rows"])
@@ -80,10 +83,6 @@ def _read(rows: Rows) -> dict[str, dict]:
         if election_id.startswith("mayor."):
             rows.error(line, f"{election_id} is a mayoralty: it has no council composition")
             continue
-        if cycle and cycle not in Election.Cycle.values:
-            rows.error(line, f"cycle {cycle!r} is not one of {', '.join(Election.Cycle.values)}")
-        if not_up > seats_before:
-            rows.error(line, f"seats_not_up {not_up} is more than seats_before {seats_before}")
         entry = elections.setdefault(
             election_id,
             {
@@ -103,31 +102,44 @@ def _read(rows: Rows) -> dict[str, dict]:
             rows.error(line, f"seats_total_before differs from line {entry['line']}")
         if entry["cycle"] != cycle:
             rows.error(line, f"cycle differs from line {entry['line']}")
-        if any(r[1] == party_id for r in entry["rows"]):
-            rows.error(line, f"{party_id} appears twice for {election_id}")
         entry["rows"].append((line, party_id, row.get("party_name", ""), seats_before, not_up))
     return elections
 
 
-def _check_totals(rows: Rows, elections: dict[str, dict]) -> None:
-    """Each election's totals across its rows."""
+def _check_elections(rows: Rows, elections: dict[str, dict]) -> None:
+    """Each election's rows and totals, by the rule of ``services.set_composition``
+    (``services.composition_refusals``), each refusal reported on its row's line (the totals' and
+    the cycle's on the election's first line)."""
     for election_id, entry in elections.items():
+        checked = [services.CompositionRow(p, p, held, not_up) for _, p, _, held, not_up in entry["rows"]]
+        for refused in services.composition_refusals(
+            checked,
+            seats_total=entry["seats_total"],
+            seats_total_before=entry["total_before"],
+            cycle=entry["cycle"],
+        ):
+            line = entry["line"] if refused.row is None else entry["rows"][refused.row][0]
+            rows.error(line, _refusal_text(election_id, refused.error), refused.error.code)
         if problem := election_id_problem(election_id):
             rows.error(entry["line"], problem)
-        not_up_total = sum(r[4] for r in entry["rows"])
-        if not_up_total > entry["seats_total"]:
-            rows.error(
-                entry["line"],
-                f"{election_id}: {not_up_total} seats not up is more than the {entry['seats_total']} seats "
-                "on the council.",
+
+
+def _refusal_text(election_id: str, error: ValidationError) -> str:
+    """A refusal in the file's words: its columns named as the header names them."""
+    p = error.params
+    match error.code:
+        case ErrorCode.PARTY_TWICE:
+            return f"{p['party']} appears twice for {election_id}"
+        case ErrorCode.NOT_UP_ABOVE_HELD:
+            return f"seats_not_up {p['not_up']} is more than seats_before {p['held']}"
+        case ErrorCode.HELD_ABOVE_SEATS:
+            return (
+                f"{election_id}: parties held {p['held']} seats, more than the council's "
+                f"{p['seats_total_before']} (seats_total_before)"
             )
-        held_total = sum(r[3] for r in entry["rows"])
-        if entry["total_before"] is not None and held_total > entry["total_before"]:
-            rows.error(
-                entry["line"],
-                f"{election_id}: parties held {held_total} seats, more than the council's "
-                f"{entry['total_before']} (seats_total_before)",
-            )
+        case ErrorCode.UNKNOWN_CYCLE:
+            return f"cycle {p['cycle']!r} is not one of {', '.join(Election.Cycle.values)}"
+    return f"{election_id}: {text(error)}"
 
 
 def _write(election_id: str, entry: dict, parties: Parties, report: ImportReport, user) -> None:

@@ -20,7 +20,7 @@ best round's. Clients and servers share this machine's cores (2 on the
 development machine): the client process takes a large part of them, so
 the figures are a floor.
 
-    /work/venv/bin/python bench/http.py [--seconds 8] [--rounds 2] [--workers 1,2] [--before DIR] [--tuning]
+    /work/venv/bin/python bench/http_serving.py [--seconds 8] [--rounds 2] [--workers 1,2] [--before DIR] [--tuning]
 
 ``--before`` also serves another checkout of the project (e.g. main before
 this change, from ``git archive``) with the same data and client, its
@@ -33,25 +33,19 @@ measure. Needs PostgreSQL
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
 import sys
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
-# This file is bench/http.py: keep its folder off the import path, where it would shadow
-# the standard library's `http` package (urllib and aiohttp import it).
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    del sys.path[0]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-import urllib.parse  # noqa: E402
-import urllib.request  # noqa: E402
+import servers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,36 +64,27 @@ def council_page_query() -> str:
     return re.search(r"<!-- query: council-page .*? -->\n```graphql\n(.*?)```", text, re.S).group(1)
 
 
-def run(cmd, root: Path, **kw):
-    return subprocess.run(cmd, check=True, cwd=root, **kw)
+# Production mode over plain HTTP on the loopback.
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "bench-" + "k3y-" * 20,
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SECURE_SSL_REDIRECT": "false",
+    "SECURE_HSTS_SECONDS": "0",
+    # Every bench client is anonymous at 127.0.0.1: lift the per-address quota (it is still counted).
+    "ANONYMOUS_PER_MINUTE": "100000000",
+    "QUOTA_NAMESPACE": f"bench-http-{os.getpid()}",
+    "LOG_LEVEL": "WARNING",
+}
 
 
 def django_env(root: Path, **extra) -> dict:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"{PG}/{DB_NAME}",
-        "REDIS_URL": REDIS,
-        "DJANGO_SETTINGS_MODULE": "electionsite.settings",
-        "PYTHONPATH": str(root),
-        # Production mode over plain HTTP on the loopback.
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-" + "k3y-" * 20,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "SECURE_HSTS_SECONDS": "0",
-        # Every bench client is anonymous at 127.0.0.1: lift the per-address quota (it is still counted).
-        "ANONYMOUS_PER_MINUTE": "100000000",
-        "QUOTA_NAMESPACE": f"bench-http-{os.getpid()}",
-        "LOG_LEVEL": "WARNING",
-        **extra,
-    }
+    return servers.django_env(f"{PG}/{DB_NAME}", REDIS, root=root, **(PRODUCTION | extra))
 
 
 def prepare_database(root: Path) -> None:
     """A fresh database: one council of 60 single-member wards, five candidates each, all declared."""
-    for sql in (f"DROP DATABASE IF EXISTS {DB_NAME}", f"CREATE DATABASE {DB_NAME}"):
-        run(["psql", f"{PG}/postgres", "-qc", sql], root, stdout=subprocess.DEVNULL)
-    run([sys.executable, "manage.py", "migrate", "-v0"], root, env=django_env(root, DEBUG="true"))
+    servers.fresh_database(PG, DB_NAME, django_env(root, DEBUG="true"), root=root)
     script = f"""
 import datetime as dt
 from results import services
@@ -117,55 +102,27 @@ for i in range({WARDS}):
     services.declare_ballot(b, votes=votes, electorate=9000, ballot_papers_counted=sum(votes.values()) + 20,
                             rejected_ballots=20)
 """
-    run([sys.executable, "manage.py", "shell", "-c", script], root, env=django_env(root, DEBUG="true"))
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        check=True,
+        cwd=root,
+        env=django_env(root, DEBUG="true"),
+    )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``uvicorn --workers N`` (as bin/serve runs it) on a free port."""
+class Server(servers.Server):
+    """``uvicorn --workers N`` (as bin/serve runs it) on a free port, serving ``root``."""
 
     def __init__(self, root: Path, workers: int, **env) -> None:
-        self.root, self.workers, self.env = root, workers, env
-        self.port = free_port()
+        super().__init__(
+            django_env(root, **env),
+            workers=workers,
+            options=("--no-access-log", "--no-server-header"),
+            root=root,
+        )
 
     def start(self, url_path: str) -> Server:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "electionsite.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.workers),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-                "--no-server-header",
-            ],
-            cwd=self.root,
-            env=django_env(self.root, **self.env),
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{url_path}", timeout=5) as r:
-                    r.read()
-                break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError(f"server on {self.port} did not start")
-        return self
+        return super().start(url_path, timeout=60)
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the server's processes (the uvicorn master and its workers)."""
@@ -182,12 +139,7 @@ class Server:
         return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        super().stop(timeout=15)
 
 
 async def load(url: str, seconds: float, headers: dict[str, str], server: Server) -> dict:
