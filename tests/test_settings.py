@@ -215,10 +215,9 @@ def test_every_server_start_turns_websocket_compression_off():
     for path in [
         "bin/serve",
         "bin/demo",
-        "tests/test_live_servers.py",
+        "bench/servers.py",  # the servers of tests/test_live_servers.py and of the benchmarks
         "tests/test_chaos.py",
         "tests/test_settings.py",
-        "bench/subscribers.py",
     ]:
         text = (ROOT / path).read_text()
         assert re.search(r'--ws-per-message-deflate"?,?(\s*#[^\n]*)?\s*\\?\s*"?false', text), path
