@@ -21,6 +21,7 @@ pytestmark = [
 ]
 
 EVENTS = "subscription { events { id kind } }"
+EVENTS_AFTER = "subscription($after: String) { events(after: $after) { id kind } }"
 
 
 @pytest.fixture(autouse=True)
@@ -170,8 +171,17 @@ async def test_concurrent_subscriptions_are_capped_per_partner_across_connection
     }
     await one.send({"id": "a", "type": "complete"})
     await asyncio.sleep(0.2)
-    ballots = await sync_to_async(make_council)(wards=1)  # (its setup's events come before "d")
-    await two.send({"id": "d", "type": "subscribe", "payload": {"query": EVENTS}})
+    ballots = await sync_to_async(make_council)(wards=1)
+    # From the log's position now: the declaration below reaches "d" however long the server takes to
+    # start it (a live-only subscription started after the declaration committed would never see it).
+    position = await sync_to_async(live.latest_event_id)()
+    await two.send(
+        {
+            "id": "d",
+            "type": "subscribe",
+            "payload": {"query": EVENTS_AFTER, "variables": {"after": str(position)}},
+        }
+    )
     event = await sync_to_async(declare)(ballots[0])
     [got] = await two.events(1)
     assert got["payload"] == {"data": {"events": {"id": str(event.pk), "kind": "BALLOT_DECLARED"}}}
