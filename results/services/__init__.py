@@ -49,12 +49,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import parties as shared_parties
-from . import plausibility, rules, versions
-from . import rehearsal as rehearsal_state
-from .broadcast import schedule_broadcast
-from .errors import ErrorCode, Refusals, refusal, refuse
-from .models import (
+from .. import parties as shared_parties
+from .. import plausibility, rules, versions
+from .. import rehearsal as rehearsal_state
+from ..broadcast import schedule_broadcast
+from ..errors import ErrorCode, Refusals, refusal, refuse
+from ..models import (
     Ballot,
     Candidacy,
     CompositionBefore,
@@ -68,7 +68,7 @@ from .models import (
     Rehearsal,
     Ward,
 )
-from .standings import (
+from ..standings import (
     control_signature,
     counting_party,
     election_standing,
