@@ -43,9 +43,10 @@ sys.path.insert(0, str(ROOT))
 DB_NAME = os.environ.get("BENCH_DB", "bench_replays")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
-WARDS, DECLARED = 130, 120
+WARDS, DECLARED = 130, 110
+DECLARED_LATER = (WARDS - DECLARED) // 2  # two a round: one alone, one while the sockets replay
 
-REPLAY = """subscription { events(after: "0") {
+REPLAY = """subscription ($after: String!) { events(after: $after) {
   id kind election { id seatsDeclared ballots { id status candidacies { name votes elected } } } } }"""
 NORMAL = '{ election(id: "local.replayshire.2023-05-04") { id seatsTotal control { called } } }'
 
@@ -129,16 +130,20 @@ def query(port: int) -> float:
     return time.perf_counter() - started
 
 
-def replayers(url: str, sockets: int, until: int, conn) -> None:
-    """A client process: `sockets` replays of the whole log up to event `until`; sends the seconds taken."""
+def replayers(url: str, sockets: int, until: int, conn, spread: bool = False) -> None:
+    """A client process: `sockets` replays of the log up to event `until`; sends the seconds taken.
 
-    async def one() -> None:
+    Each replays from ``after: "0"``, or with ``spread`` socket i from ``after: "i"`` (so no two
+    share a cursor, as partners resuming from wherever they stopped)."""
+
+    async def one(after: int) -> None:
         from websockets.asyncio.client import connect
 
         async with connect(url, subprotocols=["graphql-transport-ws"], max_size=None) as ws:
             await ws.send(json.dumps({"type": "connection_init"}))
             await ws.recv()
-            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": REPLAY}}))
+            payload = {"query": REPLAY, "variables": {"after": str(after)}}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
             while True:
                 message = json.loads(await ws.recv())
                 assert message["type"] == "next", message
@@ -148,13 +153,13 @@ def replayers(url: str, sockets: int, until: int, conn) -> None:
     async def main() -> None:
         conn.recv()  # go
         started = time.perf_counter()
-        await asyncio.wait_for(asyncio.gather(*(one() for _ in range(sockets))), 600)
+        await asyncio.wait_for(asyncio.gather(*(one(i if spread else 0) for i in range(sockets))), 600)
         conn.send(time.perf_counter() - started)
 
     asyncio.run(main())
 
 
-async def round_(port: int, deflate: bool, sockets: int, root: Path = ROOT) -> dict:
+async def round_(port: int, deflate: bool, sockets: int, root: Path = ROOT, spread: bool = False) -> dict:
     from asgiref.sync import sync_to_async
     from websockets.asyncio.client import connect
 
@@ -165,9 +170,6 @@ async def round_(port: int, deflate: bool, sockets: int, root: Path = ROOT) -> d
         for _ in range(3):
             await asyncio.to_thread(query, port)
         alone = [await asyncio.to_thread(query, port) for _ in range(20)]
-        until = await sync_to_async(
-            lambda: Event.objects.order_by("-id").values_list("id", flat=True).first()
-        )()
         before = rss_mib(server.pid)
         live = await connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"])
         await live.send(json.dumps({"type": "connection_init"}))
@@ -177,18 +179,10 @@ async def round_(port: int, deflate: bool, sockets: int, root: Path = ROOT) -> d
                 {"id": "1", "type": "subscribe", "payload": {"query": "subscription { events { id } }"}}
             )
         )
-        parent, child = multiprocessing.Pipe()
-        clients = multiprocessing.Process(
-            target=replayers, args=(f"ws://127.0.0.1:{port}/graphql", sockets, until, child)
-        )
-        clients.start()
-        await asyncio.sleep(1)  # the client process has started
-        parent.send("go")
-        await asyncio.sleep(0.5)
-        event = await sync_to_async(declare_next)()
-        declared_at = event.created_at.timestamp()
 
-        async def live_latency() -> float | None:
+        async def live_latency(event) -> float | None:
+            """Seconds from the declaration's event row to its arrival at the live subscriber."""
+            declared_at = event.created_at.timestamp()
             try:
                 async with asyncio.timeout(120):
                     while True:
@@ -198,7 +192,20 @@ async def round_(port: int, deflate: bool, sockets: int, root: Path = ROOT) -> d
             except TimeoutError:
                 return None
 
-        delivery = asyncio.create_task(live_latency())
+        live_alone = await live_latency(await sync_to_async(declare_next)())
+        until = await sync_to_async(
+            lambda: Event.objects.order_by("-id").values_list("id", flat=True).first()
+        )()
+        parent, child = multiprocessing.Pipe()
+        clients = multiprocessing.Process(
+            target=replayers, args=(f"ws://127.0.0.1:{port}/graphql", sockets, until, child, spread)
+        )
+        clients.start()
+        await asyncio.sleep(1)  # the client process has started
+        parent.send("go")
+        await asyncio.sleep(0.5)
+        event = await sync_to_async(declare_next)()
+        delivery = asyncio.create_task(live_latency(event))
         during, peak = [], before
         while not parent.poll():
             during.append(await asyncio.to_thread(query, port))
@@ -209,12 +216,15 @@ async def round_(port: int, deflate: bool, sockets: int, root: Path = ROOT) -> d
         latency = await delivery
         await live.close()
         return {
-            "setting": ("before, " if root != ROOT else "") + f"deflate {'on' if deflate else 'off'}",
+            "setting": ("before" if root != ROOT else "after")
+            + (", deflate on" if deflate else "")
+            + (", cursors spread" if spread else ", cursors 0"),
             "alone": statistics.median(alone),
             "p50": statistics.median(during),
             "max": max(during),
             "queries": len(during),
             "live": latency,
+            "live_alone": live_alone,
             "replays": replay_seconds,
             "rss": (before, peak),
         }
@@ -232,21 +242,36 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--port", type=int, default=8841)
-    parser.add_argument("--before", type=Path, help="another checkout to run the server from, deflate on")
+    parser.add_argument("--before", type=Path, help="another checkout to run the server from too")
+    parser.add_argument(
+        "--cursors",
+        choices=("same", "spread", "both"),
+        default="both",
+        help='every socket from after: "0" (same), socket i from after: "i" (spread), or rounds of each',
+    )
+    parser.add_argument("--deflate", action="store_true", help="add rounds with per-message deflate on")
     args = parser.parse_args()
+    if args.rounds * (2 if args.before else 1) * (2 if args.cursors == "both" else 1) > DECLARED_LATER:
+        parser.error(f"each round declares a ballot: at most {DECLARED_LATER} rounds")
     print(f"preparing {WARDS} wards, {DECLARED} declared ...", flush=True)
     prepare()
-    settings = [(ROOT, True), (ROOT, False)] + ([(args.before.resolve(), True)] if args.before else [])
+    roots = [ROOT] + ([args.before.resolve()] if args.before else [])
+    spreads = {"same": [False], "spread": [True], "both": [False, True]}[args.cursors]
+    deflates = [False, True] if args.deflate else [False]
+    settings = [(root, deflate, spread) for spread in spreads for deflate in deflates for root in roots]
     results = []
     for _ in range(args.rounds):
-        for root, deflate in settings:
-            result = asyncio.run(round_(args.port, deflate, args.sockets, root))
+        for root, deflate, spread in settings:
+            result = asyncio.run(round_(args.port, deflate, args.sockets, root, spread))
             results.append(result)
-            live = "MISSED" if result["live"] is None else f"{result['live'] * 1000:.0f} ms"
+            live, live_alone = (
+                "MISSED" if seconds is None else f"{seconds * 1000:.0f} ms"
+                for seconds in (result["live"], result["live_alone"])
+            )
             print(
                 f"{result['setting']}: normal query alone {result['alone'] * 1000:.0f} ms; during "
                 f"{args.sockets} replays p50 {result['p50'] * 1000:.0f} ms, max {result['max'] * 1000:.0f} ms "
-                f"({result['queries']} queries); live subscriber {live}; replays took {result['replays']:.1f} s; "
+                f"({result['queries']} queries); live subscriber alone {live_alone}, during {live}; replays took {result['replays']:.1f} s; "
                 f"RSS {result['rss'][0]:.0f} -> {result['rss'][1]:.0f} MiB",
                 flush=True,
             )

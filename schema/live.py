@@ -38,7 +38,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from graphql import GraphQLError
 
-from results import parties
+from results import parties, rehearsal
 from results.broadcast import EVENTS_GROUP
 from results.models import Event
 
@@ -114,6 +114,45 @@ def latest_event_id() -> int:
     return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
+# The attribute of a loaded Event naming the state of the log its payload shows (see ``read_events``).
+READ_STATE = "_read_state"
+
+
+@dataclass(frozen=True)
+class ReadState:
+    """What an event's payload depends on besides the event itself, as of its read.
+
+    A payload shows its election, ballot and post as they stand when read: as
+    of ``latest``, the newest event the process knew had committed (the hub's
+    position, or the newest event read, if later), under the rehearsal
+    switches ``rehearsal``. Two reads with the same state show the same
+    payload, so their executions can be shared (``schema.sharing``); any newer
+    event changes it. ``replay`` marks events read for a replay rather than
+    handed out live (replays take turns to execute; live delivery never waits).
+    """
+
+    latest: int
+    rehearsal: str
+    replay: bool
+
+
+def read_events(cursor: int, known: int, *, replay: bool) -> list[Event]:
+    """``load_events_after(cursor, REPLAY_BATCH)``, each event labelled with its ``ReadState``.
+
+    ``known`` is the newest event the hub knew of when the read began.
+    """
+    events = load_events_after(cursor, REPLAY_BATCH)
+    latest = max(known, events[-1].pk if events else 0)
+    state = ReadState(latest=latest, rehearsal=repr(rehearsal.current()), replay=replay)
+    for event in events:
+        event.__dict__[READ_STATE] = state
+    return events
+
+
+def read_state_of(events: list[Event]) -> ReadState | None:
+    return events[0].__dict__.get(READ_STATE) if events else None
+
+
 class EventHub:
     """The process's single listener; subscriptions register with it."""
 
@@ -139,10 +178,12 @@ class EventHub:
         registered, or was read after that: otherwise an event committed in between,
         which the hub handed out before the subscription registered, would be missed.
         """
+        known = self.position or 0  # a shared read shows at least every event known of now
         kept = self._replay_kept.get(cursor)
         if (
             kept is not None
             and self._usable(kept, cursor, registered, position)
+            and self._current(kept[1], known)
             and time.monotonic() - kept[0] < REPLAY_FRESH
         ):
             self._replay_kept.move_to_end(cursor)
@@ -151,9 +192,16 @@ class EventHub:
         if inflight is not None:
             started, future = inflight
             shared = await asyncio.shield(future)
-            if self._usable((started, shared), cursor, registered, position):
+            if self._usable((started, shared), cursor, registered, position) and self._current(shared, known):
                 return shared
         return await self._read_batch(cursor)
+
+    @staticmethod
+    def _current(events: list[Event], known: int) -> bool:
+        """Whether a read shows the log as it stands: no event it did not see is known to have
+        committed since (a payload shows its subject as it stands when read, see ``ReadState``)."""
+        state = read_state_of(events)
+        return state is None or state.latest >= known
 
     @staticmethod
     def _usable(read: tuple[float, list[Event]], cursor: int, registered: float, position: int) -> bool:
@@ -169,7 +217,7 @@ class EventHub:
             async with self._replay_reads:
                 started = time.monotonic()
                 self._replay_inflight[cursor] = (started, future)
-                events = await database_sync_to_async(load_events_after)(cursor, REPLAY_BATCH)
+                events = await database_sync_to_async(read_events)(cursor, self.position or 0, replay=True)
         except BaseException as exc:
             future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("replay read cancelled"))
             future.exception()  # retrieved: the waiters (if any) raise it themselves
@@ -239,7 +287,7 @@ class EventHub:
     async def catch_up(self) -> None:
         """Hand every event after the hub's position to the matching subscriptions."""
         while True:
-            events = await database_sync_to_async(load_events_after)(self.position, REPLAY_BATCH)
+            events = await database_sync_to_async(read_events)(self.position, self.position, replay=False)
             for event in events:
                 for subscription in list(self.subscriptions):
                     subscription.offer(event)
