@@ -165,7 +165,9 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         operation = self.operation
         document = operation.loc.source.body if operation.loc else print_ast(operation)
         used = payload_variables(operation, self.fragments)
-        values = tuple(sorted((name, repr(self.variable_values.get(name))) for name in used))
+        # graphql-core 3.3 holds the values in a container (VariableValues.coerced), 3.2 in a dict.
+        coerced = getattr(self.variable_values, "coerced", self.variable_values)
+        values = tuple(sorted((name, repr(coerced.get(name))) for name in used))
         return (document, operation.name.value if operation.name else None, values)
 
     def execute_operation(self, serially: bool | None = None):
