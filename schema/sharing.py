@@ -193,15 +193,16 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         store, turns = _loop_state()
         # Whether it was read for a replay or live is no part of the key: the payload is the same.
         stored_key = None if state is None else (*key, event.pk, state.latest, state.rehearsal)
+        replay = state is not None and state.replay
         if stored_key is not None:
             stored = store.get(stored_key)
-            if stored is not None:
+            # A live event never waits for a replay's execution that is still waiting for its turn.
+            if stored is not None and (replay or not getattr(stored, "waiting_for_turn", False)):
                 return stored
         future = asyncio.ensure_future(
-            _off_loop(
-                super().execute_operation, serially, turns if state is not None and state.replay else None
-            )
+            _off_loop(super().execute_operation, serially, turns if replay else None)
         )
+        future.waiting_for_turn = replay
         if stored_key is not None:
             store.put(stored_key, future)
             future.add_done_callback(lambda done: _stored(store, stored_key, done))
@@ -226,6 +227,7 @@ async def _off_loop(operation, serially, turns: asyncio.Semaphore | None = None)
     With ``turns`` (a replay's), wait for one first: replays execute one at a time.
     """
     async with turns if turns is not None else contextlib.nullcontext():
+        asyncio.current_task().waiting_for_turn = False
         outcome, size = await database_sync_to_async(_measured(operation), thread_sensitive=False)(serially)
     if inspect.isawaitable(outcome):
         outcome = await outcome

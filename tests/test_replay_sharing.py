@@ -162,6 +162,36 @@ async def test_live_delivery_never_waits_for_the_replays_turns(executions):
         await client.close()
 
 
+async def test_a_live_event_does_not_wait_for_a_replay_of_it_that_waits_for_its_turn(monkeypatch, executions):
+    # The hub hears of new events only from its safety-net poll here: a replay reads the event first.
+    monkeypatch.setattr(live, "get_channel_layer", lambda: None)
+    monkeypatch.setattr(live, "POLL_INTERVAL", 1.5)
+    ballots = await sync_to_async(make_council)()
+    listener = await Client().connect()
+    await listener.subscribe()
+    await asyncio.sleep(0.2)  # the hub has started (and polls in 1.5 s)
+    start = await sync_to_async(latest)()
+    _, turns = sharing._loop_state()
+    await turns.acquire()
+    try:
+        event = await sync_to_async(declare)(ballots[0])
+        replayer = await Client().connect()
+        await replayer.subscribe(after=str(start))
+        async with asyncio.timeout(1):  # the replay has read it, at the state the hub will read it
+            while not sharing.payloads():
+                await asyncio.sleep(0.02)
+        assert live.hub().position == start
+        [got] = await listener.events(1, timeout=3)  # the hub's poll, and its own execution at once
+        assert ids([got]) == [event.pk]
+        await replayer.nothing_more(0.2)
+    finally:
+        turns.release()
+    [replayed] = await replayer.events(1)
+    assert replayed["payload"] == got["payload"]
+    for client in (listener, replayer):
+        await client.close()
+
+
 async def test_each_subscriber_is_charged_its_own_quota_when_payloads_are_shared(settings):
     settings.PUBLIC_API = "keys"
     ballots = await sync_to_async(make_council)()
