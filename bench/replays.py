@@ -25,17 +25,23 @@ and dropped) on ``BENCH_PG``, and ``BENCH_REDIS`` (default
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import multiprocessing
-import os
-import statistics
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
+
+# Keep this folder off the import path: bench/http.py would shadow the standard library's
+# `http` package, which urllib imports.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
