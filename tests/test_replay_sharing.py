@@ -109,6 +109,37 @@ async def test_replays_from_different_cursors_execute_each_event_once_per_docume
         await client.close()
 
 
+async def test_a_replay_from_a_cursor_inside_a_kept_batch_takes_the_rest_of_it(monkeypatch, executions):
+    monkeypatch.setattr(live, "REPLAY_BATCH", 4)
+    reads = []
+    original = live.load_events_after
+
+    def recording(cursor, limit):
+        reads.append(cursor)
+        return original(cursor, limit)
+
+    monkeypatch.setattr(live, "load_events_after", recording)
+    ballots = await sync_to_async(make_council)(wards=8)
+    start = await sync_to_async(latest)()
+    for ballot in ballots:
+        await sync_to_async(declare)(ballot)
+    expected = list(range(start + 1, await sync_to_async(latest)() + 1))
+    first = await Client().connect()
+    await first.subscribe(after=str(start))
+    assert ids(await first.events(9)) == expected
+    assert {start, start + 4, start + 8} <= set(reads)
+    reads.clear()
+    later = [await Client().connect() for _ in range(2)]
+    await later[0].subscribe(after=str(start + 1))
+    await later[1].subscribe(after=str(start + 6))
+    assert ids(await later[0].events(8)) == expected[1:]
+    assert ids(await later[1].events(3)) == expected[6:]
+    assert set(reads) <= {expected[-1]}  # the hub's own look for news: no replay read again
+    assert Counter(pk for _, _, pk in executions) == dict.fromkeys(expected, 1)
+    for client in [first, *later]:
+        await client.close()
+
+
 async def test_a_payload_executed_before_a_newer_event_is_not_replayed_after_it(monkeypatch, executions):
     monkeypatch.setattr(live, "REPLAY_BATCH", 1)  # a full batch of one: kept for the next subscriber
     ballots = await sync_to_async(make_council)()
@@ -189,6 +220,35 @@ async def test_a_live_event_does_not_wait_for_a_replay_of_it_that_waits_for_its_
     [replayed] = await replayer.events(1)
     assert replayed["payload"] == got["payload"]
     for client in (listener, replayer):
+        await client.close()
+
+
+async def test_replays_together_hand_out_at_most_their_rate_while_live_events_go_at_once(monkeypatch):
+    monkeypatch.setattr(live, "REPLAY_RATE", 20)
+    monkeypatch.setattr(live, "REPLAY_BURST", 1)
+    ballots = await sync_to_async(make_council)(wards=6)
+    start = await sync_to_async(latest)()
+    for ballot in ballots[:4]:
+        await sync_to_async(declare)(ballot)
+    expected = list(range(start + 1, await sync_to_async(latest)() + 1))
+    assert len(expected) == 5  # four declarations and the control call
+    listener = await Client().connect()
+    await listener.subscribe()
+    await asyncio.sleep(0.3)  # the hub is running
+    replayers = [await Client().connect() for _ in range(2)]
+    started = asyncio.get_running_loop().time()
+    for client in replayers:
+        await client.subscribe(after=str(start))
+    event = await sync_to_async(declare)(ballots[4])
+    [got] = await listener.events(1)
+    assert ids([got]) == [event.pk]
+    delivered = asyncio.get_running_loop().time() - started
+    for client in replayers:
+        assert ids(await client.events(6)) == [*expected, event.pk]
+    took = asyncio.get_running_loop().time() - started
+    assert took >= 11 / 20  # twelve events replayed together, 50 ms apart
+    assert delivered < took / 2  # the live event did not wait for them
+    for client in [listener, *replayers]:
         await client.close()
 
 
