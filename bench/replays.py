@@ -1,22 +1,24 @@
-"""Benchmark: 100 sockets replaying the whole log, with and without per-message deflate.
+"""Benchmark: 100 sockets replaying the whole log while a normal client queries and subscribes.
 
-Fills a database with one council of 130 wards and 120 declarations, then,
-for each setting of uvicorn's ``--ws-per-message-deflate`` (interleaved,
-``--rounds`` times each), starts one uvicorn process and opens 100
-graphql-transport-ws sockets (from a separate client process, which offers
-permessage-deflate as browsers and the `websockets` library do) that each
-replay the whole log from ``after: "0"`` with the payload of a council page.
-Meanwhile it sends a normal HTTP query every 50 ms and keeps one normal
-subscriber, and declares one more ballot half a second in. It prints, per
-round: the normal query's latency alone and during the replays (p50, max),
-the live subscriber's latency for the declaration (or MISSED), the time the
-100 replays took, and the server's peak RSS.
+Fills a database with one council of 130 wards and 110 declarations, then,
+per setting (interleaved, ``--rounds`` times each), starts one uvicorn process
+(deflate off, as ``bin/serve``) and opens 100 graphql-transport-ws sockets
+(from a separate client process) that each replay the log with the payload of
+a council page: all from ``after: "0"`` (cursors same), or socket i from
+``after: "i"`` (cursors spread: no two share a read). Meanwhile it sends a
+normal HTTP query every 50 ms and keeps one normal subscriber; it declares
+one ballot before the replays (the live subscriber's latency alone) and one
+half a second into them. It prints, per round: the normal query's latency
+alone and during the replays (p50, max), the live subscriber's latency alone
+and during (or MISSED), the time the 100 replays took, and the server's peak
+RSS.
 
     /work/venv/bin/python bench/replays.py [--sockets 100] [--rounds 2] [--before DIR]
+        [--cursors same|spread|both] [--deflate]
 
 ``--before DIR`` adds rounds of a server run from another checkout (e.g. an
-export of the commit before a change, with its default deflate on), interleaved
-with this checkout's deflate on and off.
+export of main), interleaved; ``--deflate`` adds rounds with per-message
+deflate on.
 
 Needs PostgreSQL and Redis: ``BENCH_DB`` (default ``bench_replays``, created
 and dropped) on ``BENCH_PG``, and ``BENCH_REDIS`` (default
