@@ -9,7 +9,7 @@ and every other subscriber with the same document sends the stored result.
 
 Replays read the log in batches from wherever each subscriber resumes, so
 subscribers at different cursors hold different objects for the same event.
-Their results are shared too, through a process-wide store (``PAYLOADS``,
+Their results are shared too, through a process-wide store (``PayloadStore``,
 least recently used first out, bounded in entries and in bytes of JSON)
 keyed by the same document key, the event's id and the state of the log the
 read showed (``schema.live.ReadState``: the newest event known to have
