@@ -38,6 +38,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from graphql import GraphQLError
 
+from electionsite.aio import stop_requested, wait_event
 from results import parties
 from results.broadcast import EVENTS_GROUP
 from results.models import Event
@@ -206,6 +207,8 @@ class EventHub:
             except asyncio.CancelledError:
                 raise
             except Exception:  # the layer (Redis) is down: the safety-net poll carries on
+                if stop_requested():  # cancelled, and the layer raised something else instead
+                    raise asyncio.CancelledError from None
                 logger.exception("channel layer receive failed; retrying")
                 await asyncio.sleep(POLL_INTERVAL)
                 await self._join()
@@ -224,8 +227,7 @@ class EventHub:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=POLL_INTERVAL)
+            await wait_event(self._wake, POLL_INTERVAL)  # never swallows a cancellation
             self._wake.clear()
             if time.monotonic() - self._joined_at > REJOIN_EVERY:
                 await self._join()
@@ -234,6 +236,8 @@ class EventHub:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if stop_requested():
+                    raise asyncio.CancelledError from None
                 logger.exception("reading new events failed; retrying")
 
     async def catch_up(self) -> None:
