@@ -115,6 +115,36 @@ def latest_event_id() -> int:
     return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
+def listener_layer():
+    """The channel layer the hub receives notices from: the configured one, except that a
+    Redis layer gets connections of its own without redis-py's socket timeout.
+
+    With a socket timeout, redis-py sends each command under ``asyncio.wait_for``, which
+    on Python 3.11 swallows a cancellation that arrives as the send completes; channels-redis
+    then blocks for the next message, in a loop of its own that never returns to the hub.
+    A server's shutdown (or a test's event loop closing) waited for ever on it. The hub's
+    reads need no timeout: each of channels-redis's blocking pops returns within 5 seconds.
+    Publishers keep the configured layer and its timeout.
+    """
+    layer = get_channel_layer()
+    try:
+        from channels_redis.core import RedisChannelLayer
+    except ImportError:  # pragma: no cover - channels-redis is a requirement
+        return layer
+    if not isinstance(layer, RedisChannelLayer):
+        return layer
+    config = dict(settings.CHANNEL_LAYERS["default"].get("CONFIG", {}))
+    config["hosts"] = [
+        {
+            **(host if isinstance(host, dict) else {"address": host}),
+            "socket_timeout": None,
+            "socket_connect_timeout": 5,
+        }
+        for host in config.get("hosts", [])
+    ]
+    return type(layer)(**config)
+
+
 class EventHub:
     """The process's single listener; subscriptions register with it."""
 
@@ -126,6 +156,7 @@ class EventHub:
         self._listener: asyncio.Task | None = None
         self._started = asyncio.Lock()
         self._channel: str | None = None
+        self._layer = None
         self._joined_at = time.monotonic()
         self._replay_reads = asyncio.Semaphore(REPLAY_READS)
         self.replay_sends = asyncio.Semaphore(REPLAY_SENDS)
@@ -190,10 +221,11 @@ class EventHub:
             if self._task is not None and not self._task.done():
                 return
             self.position = await database_sync_to_async(latest_event_id)()
-            layer = get_channel_layer()
+            layer = listener_layer()
             if layer is not None:
-                # The default prefix: channels-redis reads all of a process's own
+                # The default prefix: channels-redis reads all of a layer's own
                 # channels from one queue named by it, and would never read another.
+                self._layer = layer
                 self._channel = await layer.new_channel()
                 await layer.group_add(EVENTS_GROUP, self._channel)
                 self._joined_at = time.monotonic()
@@ -213,6 +245,8 @@ class EventHub:
                 await asyncio.sleep(POLL_INTERVAL)
                 await self._join()
                 continue
+            if stop_requested():  # cancelled, and the layer swallowed it and returned a message
+                raise asyncio.CancelledError
             self._wake.set()
 
     async def _join(self) -> None:
@@ -220,7 +254,7 @@ class EventHub:
         if self._channel is None:
             return
         try:
-            await get_channel_layer().group_add(EVENTS_GROUP, self._channel)
+            await self._layer.group_add(EVENTS_GROUP, self._channel)
         except Exception:
             logger.exception("joining the events group failed; the safety-net poll carries on")
         self._joined_at = time.monotonic()

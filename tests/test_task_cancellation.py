@@ -10,8 +10,10 @@ loop closed.
 
 import asyncio
 import contextlib
+import os
 
 import pytest
+from channels.layers import get_channel_layer
 
 from electionsite.aio import stop_requested, wait_event
 from schema import live
@@ -103,3 +105,29 @@ async def test_stop_requested_is_true_only_after_a_cancellation():
     await task
     assert seen == [False, True]
     assert stop_requested() is False
+
+
+_redis = bool(os.environ.get("REDIS_URL"))
+if not _redis and os.environ.get("REQUIRE_SERVICES") == "1":
+    raise RuntimeError("REQUIRE_SERVICES=1 but the channel-layer test needs Redis: set REDIS_URL")
+
+
+@pytest.mark.skipif(not _redis, reason="needs Redis (REDIS_URL)")
+async def test_the_hubs_listener_on_redis_stops_when_cancelled_as_a_notice_arrives():
+    """With the configured layer (redis-py's socket timeout, so each command is sent under
+    Python 3.11's wait_for), this hung at the first or second try: the cancellation was
+    swallowed and channels-redis went back to waiting for a message that never came."""
+    publisher = get_channel_layer()
+    for attempt in range(30):
+        layer = live.listener_layer()
+        hub = live.EventHub()
+        hub._layer = layer
+        channel = await layer.new_channel()
+        await layer.group_add("tests.cancellation", channel)
+        task = asyncio.create_task(hub._listen(layer, channel))
+        await asyncio.sleep(0.001 * (attempt % 5))
+        await publisher.group_send("tests.cancellation", {"type": "results.event"})
+        await asyncio.sleep(0.0005 * (attempt % 7))
+        task.cancel()
+        assert await ended(task), f"still running after attempt {attempt}"
+        await publisher.group_discard("tests.cancellation", channel)
