@@ -40,19 +40,6 @@ def fresh_loop_state(monkeypatch):
     sharing._stores.clear()
 
 
-@pytest.fixture(autouse=True)
-async def stop_the_hub_in_its_loop(fresh_loop_state):
-    """End the hub's tasks in the test's own event loop, one at a time. (Left to the loop's
-    closing, which cancels every task at once, the channels-redis listener was seen to hang
-    there: the close never returned, once in a few runs on PostgreSQL and Redis.)"""
-    yield
-    for hub in list(live._hubs.values()):
-        for task in (hub._task, hub._listener):
-            if task is not None and not task.done():
-                task.cancel()
-                await asyncio.wait([task], timeout=5)
-
-
 @pytest.fixture
 def executions(monkeypatch):
     """Every payload execution of a subscription event: (document, variables, event id)."""
