@@ -20,9 +20,11 @@ run in the event loop). The document itself is bounded by ``schema.limits``.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from cross_web import HTTPException
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -32,8 +34,9 @@ from strawberry.django.views import AsyncGraphQLView
 from strawberry.types import ExecutionResult
 from strawberry_django.resolvers import resolving_async
 
-from . import access, response_cache, sse
+from . import access, limits, response_cache, sse
 from .limits import TimeLimitExceeded
+from .sharing import query_runner
 
 COUNTED = "electionsite.quota_decision"  # the scope key of a decision taken by schema.fast_path
 JSON = "application/json"
@@ -49,6 +52,12 @@ GET_STALE = 3
 VARY = "Accept, X-API-Key, Authorization"
 MAX_BODY_BYTES = 128 * 1024  # a page's query with its variables is ~2 kB
 MAX_QUERY_STRING = 16 * 1024  # a GET's query string (uvicorn refuses request lines beyond ~64 kB)
+# A query estimated (schema.limits) to resolve more fields than this executes in a worker
+# thread, not in the event loop: a page's query (a council's, ~5,800) stays in the loop, where
+# it is fastest; a day's worth (the national summary, a night page, a partner's poll of the
+# feed) no longer holds every other client of the process while it runs.
+HEAVY_COST = 10_000
+HEAVY_EXECUTIONS = 1  # heavy queries executing at once per process; others wait their turn
 
 
 def negotiate(accept: str | None) -> str:
@@ -279,6 +288,15 @@ class GraphQLHTTPView(AsyncGraphQLView):
         return await super().parse_http_body(request_adapter)
 
     async def execute_single(self, *args: Any, **kwargs: Any):
+        request_data = kwargs.get("request_data")
+        heavy = (
+            request_data is not None
+            and isinstance(request_data.query, str)
+            and limits.estimated_cost(self.schema._schema, request_data.query, request_data.operation_name)
+            > HEAVY_COST
+        )
+        # Read by the executor (schema.sharing) once parsing and validation are done here.
+        runner = query_runner.set(_in_worker_thread if heavy else None)
         timeout = settings.GRAPHQL_TIMEOUT
         try:
             async with asyncio.timeout(timeout):
@@ -289,6 +307,8 @@ class GraphQLHTTPView(AsyncGraphQLView):
             # the rest of this request (and, under the test client, the caller) must not inherit it.
             resolving_async.set(False)
             raise HTTPException(503, TimeLimitExceeded().message) from exc
+        finally:
+            query_runner.reset(runner)
         # Work in the event loop cannot be cancelled from outside: schema.limits.TimeLimit
         # stops it from within, and its fields' errors say so.
         if any(
@@ -327,6 +347,52 @@ class GraphQLHTTPView(AsyncGraphQLView):
     def _json_response(self, request: HttpRequest, body: dict, status: int) -> HttpResponse:
         media = getattr(request, "_graphql_media_type", JSON)
         return HttpResponse(json.dumps(body), status=status, content_type=f"{media}; charset=utf-8")
+
+
+_turns: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = {}
+
+
+def _heavy_turns() -> asyncio.Semaphore:
+    """The running event loop's turns for heavy executions (one loop per server process)."""
+    loop = asyncio.get_running_loop()
+    current = _turns.get(id(loop))
+    if current is None or current[0] is not loop:
+        current = _turns[id(loop)] = (loop, asyncio.Semaphore(HEAVY_EXECUTIONS))
+    return current[1]
+
+
+async def _in_worker_thread(execute_operation, serially):
+    """A heavy query's execution (graphql-core's, after parsing and validation in the loop),
+    in the request's own database thread rather than in the event loop.
+
+    Its resolvers then run there as plain functions, reading the database directly, and the
+    interpreter hands the event loop its turn every few milliseconds (the GIL's switch
+    interval) instead of leaving it held for the whole execution. It runs in a copy of this
+    context: ``TimeLimit``'s deadline (set when execution started, so the wait for a turn
+    counts towards it), the rehearsal state, the optimizer's. The database connection is the
+    request's own, closed at the end of the request like any other (Django's
+    ``request_finished``). Its turn is released when the thread ends, not when the request
+    stops waiting for it (at ``GRAPHQL_TIMEOUT``): a thread cannot be cancelled, only stopped
+    by ``TimeLimit`` from within, so threads past the time limit never pile up.
+    """
+    turns = _heavy_turns()
+    await turns.acquire()
+    try:
+        thread = asyncio.ensure_future(sync_to_async(execute_operation)(serially))
+    except BaseException:
+        turns.release()
+        raise
+    thread.add_done_callback(lambda done: _ended(turns, done))
+    outcome = await asyncio.shield(thread)
+    if inspect.isawaitable(outcome):
+        outcome = await outcome  # something left to await in the loop (no resolver here is async)
+    return outcome
+
+
+def _ended(turns: asyncio.Semaphore, thread: asyncio.Future) -> None:
+    turns.release()
+    if not thread.cancelled():
+        thread.exception()  # retrieved: one the request stopped waiting for is not logged as lost
 
 
 def _stream_size(request: HttpRequest) -> int:

@@ -207,15 +207,16 @@ def measure(schema: GraphQLSchema, document: DocumentNode) -> dict[str, Measure]
     }
 
 
-def check(schema: GraphQLSchema, document: DocumentNode) -> None:
-    """Raise ``DocumentRefused`` when any operation of the document exceeds a bound."""
+def check(schema: GraphQLSchema, document: DocumentNode) -> dict[str | None, Measure]:
+    """Each operation's measure; raise ``DocumentRefused`` when any exceeds a bound."""
     fragments = sum(isinstance(d, FragmentDefinitionNode) for d in document.definitions)
     if fragments > MAX_FRAGMENTS:
         raise DocumentRefused(
             f"The document defines {fragments} fragments; at most {MAX_FRAGMENTS} are allowed.",
             "TOO_MANY_FRAGMENTS",
         )
-    for name, m in measure(schema, document).items():
+    measures = measure(schema, document)
+    for name, m in measures.items():
         label = f"Operation '{name}'" if name else "The operation"
         if m.depth > MAX_DEPTH:
             raise DocumentRefused(
@@ -238,12 +239,15 @@ def check(schema: GraphQLSchema, document: DocumentNode) -> None:
                 "ask for fewer items (a smaller `first`) or fewer nested lists.",
                 "TOO_COSTLY",
             )
+    return measures
 
 
 @lru_cache(maxsize=256)
-def _parse_and_check(schema: GraphQLSchema, query: str) -> DocumentNode | GraphQLError:
-    # The outcome (a document or the error refusing it) is cached by text: a
-    # repeated document is neither parsed nor measured again.
+def _parse_and_check(
+    schema: GraphQLSchema, query: str
+) -> tuple[DocumentNode, dict[str | None, Measure]] | GraphQLError:
+    # The outcome (a document with its operations' measures, or the error refusing it) is
+    # cached by text: a repeated document is neither parsed nor measured again.
     if len(query) > MAX_QUERY_LENGTH:
         return DocumentRefused(
             f"The document is {len(query)} characters long; at most {MAX_QUERY_LENGTH} are allowed.",
@@ -259,13 +263,13 @@ def _parse_and_check(schema: GraphQLSchema, query: str) -> DocumentNode | GraphQ
             )
         return error
     try:
-        check(schema, document)
+        measures = check(schema, document)
     except DocumentRefused as error:
         return error
     for node in _strings_in(document):
         if unstorable(node.value):
             return DocumentRefused(f"A string in the document {UNSTORABLE}.", "BAD_STRING")
-    return document
+    return document, measures
 
 
 def parse_bounded(schema: GraphQLSchema, query: str) -> DocumentNode:
@@ -279,7 +283,20 @@ def parse_bounded(schema: GraphQLSchema, query: str) -> DocumentNode:
             positions=outcome.positions,
             extensions=outcome.extensions,
         )
-    return outcome
+    return outcome[0]
+
+
+def estimated_cost(schema: GraphQLSchema, query: str, operation_name: str | None = None) -> int:
+    """The cost estimate of the operation a request names (its only one when unnamed; the
+    document's costliest when the name matches none), from the measure cached with the parse;
+    0 for a document that does not parse or is refused."""
+    outcome = _parse_and_check(schema, query)
+    if isinstance(outcome, GraphQLError):
+        return 0
+    measures = outcome[1]
+    if operation_name in measures:
+        return measures[operation_name].cost
+    return max((m.cost for m in measures.values()), default=0)
 
 
 def unstorable(value: str) -> bool:

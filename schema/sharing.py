@@ -44,6 +44,8 @@ import contextlib
 import inspect
 import json
 from collections import OrderedDict
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -59,6 +61,11 @@ _RESULTS = "_shared_payload_results"
 PAYLOADS_MAX_ENTRIES = 4_096  # executed payloads kept across reads
 PAYLOADS_MAX_BYTES = 16 * 1024 * 1024  # and their size, counted as JSON (a council page's is ~20 kB)
 REPLAY_EXECUTIONS = 1  # replayed events' payloads executing at once per process
+
+# How a query's execution is run when not in the event loop: set by the HTTP view for a
+# document it judges heavy (``schema.http``), called with graphql-core's execution of the
+# operation and its argument; returns what that would (an awaitable, here).
+query_runner: ContextVar[Callable | None] = ContextVar("query_runner", default=None)
 
 
 def _variables_in(node: Any, found: set[str]) -> set[str]:
@@ -177,6 +184,9 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             or not isinstance(event, Event)
             or self.operation.operation is not OperationType.SUBSCRIPTION
         ):
+            runner = query_runner.get()
+            if runner is not None and self.operation.operation is OperationType.QUERY:
+                return runner(super().execute_operation, serially)
             return super().execute_operation(serially)
         results: dict = event.__dict__.setdefault(_RESULTS, {})
         key = self._payload_key()
