@@ -15,6 +15,14 @@ most as deep as Python's parser can go (400 otherwise), and an execution time
 of at most ``settings.GRAPHQL_TIMEOUT`` seconds (503 beyond: what the request
 awaits is cancelled, and ``schema.limits.TimeLimit`` stops the resolvers that
 run in the event loop). The document itself is bounded by ``schema.limits``.
+
+A query within those bounds but estimated above ``HEAVY_COST`` fields (a
+day's worth of results) executes in the request's database thread instead of
+the event loop, ``HEAVY_EXECUTIONS`` at a time per process: completing its
+thousands of fields would otherwise hold every other client of the process
+(cache hits, WebSocket deliveries, a page's query) for as long as it ran.
+Parsing, validation, the extensions and the answer's serialisation stay in
+the loop, so its answers, errors and time limit are exactly those of the loop.
 """
 
 from __future__ import annotations
