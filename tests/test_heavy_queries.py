@@ -17,6 +17,7 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connection
 from django.test import Client
 
 from schema import http, limits, schema
@@ -29,6 +30,13 @@ from .test_time_limit import BIG_CANDIDATES, BIG_WARDS, big_council
 HEAVY = "{ events(first: 100) { id kind election { id ballots { id status candidacies { name votes elected } } } } }"
 JSON = "application/json"
 NORMAL = '{ election(id: "local.bigshire.2023-05-04") { id seatsTotal control { called } } }'
+
+
+def connections_open() -> int:
+    """Connections to the test database, the server's and this process's."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
 
 
 def test_a_page_query_stays_in_the_event_loop_and_a_days_worth_does_not():
@@ -59,6 +67,7 @@ async def test_a_normal_query_keeps_its_latency_while_a_heavy_one_executes(serve
     assert len(events) == BIG_WARDS + 2  # the election, each ward's declaration, the control call
     assert sum(len(b["candidacies"]) for b in events[0]["election"]["ballots"]) == BIG_WARDS * BIG_CANDIDATES
 
+    connections_before = await sync_to_async(connections_open)()
     durations, during = [], []
     for _ in range(2):
         heavy = asyncio.create_task(asyncio.to_thread(request, port, {"query": HEAVY}))
@@ -80,6 +89,8 @@ async def test_a_normal_query_keeps_its_latency_while_a_heavy_one_executes(serve
         f"normal query during the heavy one: median {statistics.median(during) * 1000:.1f} ms, "
         f"max {max(during) * 1000:.1f} ms ({len(during)} queries)"
     )
+    await asyncio.sleep(0.5)  # the last request's end (Django closes its connection then)
+    assert await sync_to_async(connections_open)() <= connections_before  # none left by the threads
     assert during, "the heavy query ended before a normal one could be sent"
     # (Before: each normal query waited for the whole heavy execution, 1.5 s and more.)
     # Generous: the machine is shared, and the heavy thread takes its turns at the interpreter.
