@@ -61,9 +61,11 @@ VARY = "Accept, X-API-Key, Authorization"
 MAX_BODY_BYTES = 128 * 1024  # a page's query with its variables is ~2 kB
 MAX_QUERY_STRING = 16 * 1024  # a GET's query string (uvicorn refuses request lines beyond ~64 kB)
 # A query estimated (schema.limits) to resolve more fields than this executes in a worker
-# thread, not in the event loop: a page's query (a council's, ~5,800) stays in the loop, where
-# it is fastest; a day's worth (the national summary, a night page, a partner's poll of the
-# feed) no longer holds every other client of the process while it runs.
+# thread, not in the event loop: a day's worth (the national summary, a night page, a partner's
+# poll of the feed: 22,500 at first: 500) no longer holds every other client of the process
+# while it runs. A page's query (a council's, ~5,800) stays in the loop, so it never waits for a
+# turn behind a partner's seconds-long document; it holds the loop ~100 ms for the largest
+# council (in a thread it took ~10-20% less, for want of the loop's thread hops).
 HEAVY_COST = 10_000
 HEAVY_EXECUTIONS = 1  # heavy queries executing at once per process; others wait their turn
 
