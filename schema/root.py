@@ -83,7 +83,8 @@ schema = ElectionSchema(
         # before validation; validation rules stay the same tuple, so its cache hits.
         DocumentLimits,
         lambda: ValidationCache(maxsize=256),
-        # GRAPHQL_TIMEOUT checked before each field: it holds for work in the event loop too.
+        # GRAPHQL_TIMEOUT, checked before each object's fields (SharedEventExecutor): it holds for work in
+        # the event loop too.
         TimeLimit,
         DjangoOptimizerExtension,
         rehearsal_extension,

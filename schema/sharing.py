@@ -34,6 +34,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from results.models import Event
 
+from .limits import check_deadline
+
 _RESULTS = "_shared_payload_results"
 
 
@@ -74,6 +76,13 @@ def payload_variables(operation, fragments) -> frozenset[str]:
 
 
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+    """The schema's execution context: shares subscription payloads (above) and checks the
+    operation's deadline (``schema.limits.TimeLimit``) before each object's fields."""
+
+    def execute_fields(self, parent_type, source_value, path, grouped_field_set, position_context):
+        check_deadline()
+        return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+
     def _payload_key(self) -> tuple:
         operation = self.operation
         document = operation.loc.source.body if operation.loc else print_ast(operation)
