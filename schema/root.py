@@ -12,6 +12,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from . import fast_fields
 from .elections import ElectionQuery
 from .events import EventQuery
 from .limits import DocumentLimits, TimeLimit
@@ -91,3 +92,6 @@ schema = ElectionSchema(
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Unexpected server error."),
     ],
 )
+# The plain fields (an attribute, or a function of the parent alone) resolved without Strawberry's
+# per-field machinery: most of a page's fields, and once most of its time (schema/fast_fields.py).
+fast_fields.install(schema)

@@ -1,0 +1,197 @@
+"""Resolve the plain fields of the schema without Strawberry's per-field machinery.
+
+A council page resolves about 3,600 fields, nearly all of them an attribute
+of a loaded row or a small function of one (a candidate's votes, a ballot's
+label). For each, Strawberry's resolver builds an ``Info``, converts the
+(absent) arguments, looks up the resolver's reserved parameters, chains the
+(absent) field extensions and calls the function through three more
+frames; strawberry-django adds its own ``get_result`` (a descriptor lookup per
+call for an attribute). That was most of a page's time, far more than the
+fields themselves.
+
+``install`` replaces, in the built GraphQL schema, the resolver of each field
+that needs none of it with a direct call of the same function:
+
+- a field with no resolver of a plain Strawberry type: the attribute;
+- a resolver that takes only the parent (``self`` and/or ``root``), no
+  ``info``, no arguments, no field extensions, synchronous: called with the
+  parent, exactly as Strawberry would call it (strawberry-django's only when
+  marked ``prefetched``, i.e. safe to run in the event loop, as
+  strawberry-django itself would then run it);
+- a strawberry-django field with no resolver over a model column or a
+  many-to-one relation: the loaded value, read as strawberry-django reads it
+  (``__dict__``, the relation's cache).
+
+Anything else keeps Strawberry's resolver, and so does any call the fast one
+cannot answer as strawberry-django would (a value not loaded, a queryset
+returned): it hands the call over to the original resolver. What a field
+answers is unchanged; only the frames between graphql-core and the function
+are gone (``tests/test_fast_fields.py`` compares every answer of the demo's
+queries with Strawberry's own resolvers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Manager, QuerySet
+from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
+from django.db.models.query_utils import DeferredAttribute
+from graphql import GraphQLObjectType
+from strawberry.types.field import StrawberryField
+from strawberry_django.fields.field import StrawberryDjangoField
+
+_DEFINITION = "strawberry-definition"
+
+
+def install(schema) -> dict[str, int]:
+    """Give each plain field of ``schema`` (a Strawberry schema) a direct resolver.
+
+    Returns how many fields of each kind were replaced (for tests and profiles).
+    """
+    counts = {"attribute": 0, "resolver": 0, "django-attribute": 0, "django-resolver": 0}
+    converter = schema.schema_converter
+    for type_ in schema._schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+            continue
+        model = _model_of(type_)
+        for graphql_field in type_.fields.values():
+            field = (graphql_field.extensions or {}).get(_DEFINITION)
+            original = graphql_field.resolve
+            if not isinstance(field, StrawberryField) or original is None:
+                continue
+            if field.extensions or field.arguments or graphql_field.args:
+                continue
+            if converter._get_field_exception_handlers(field):
+                continue
+            kind, fast = _fast_resolver(field, model, original)
+            if fast is None:
+                continue
+            fast._is_default = getattr(original, "_is_default", False)  # as Strawberry marks it
+            fast.original = original
+            graphql_field.resolve = fast
+            counts[kind] += 1
+    return counts
+
+
+def _model_of(type_: GraphQLObjectType):
+    definition = (type_.extensions or {}).get(_DEFINITION)
+    origin = getattr(definition, "origin", None)
+    django = getattr(origin, "__strawberry_django_definition__", None)
+    return getattr(django, "model", None)
+
+
+def _fast_resolver(field: StrawberryField, model, original) -> tuple[str, Callable | None]:
+    resolver = field.base_resolver
+    is_django = isinstance(field, StrawberryDjangoField)
+    if resolver is None:
+        if not is_django:
+            return "attribute", _attribute(field.python_name)
+        if model is None:
+            return "django-attribute", None
+        return "django-attribute", _django_attribute(model, field.django_name or field.python_name, original)
+    if resolver.is_async or resolver.info_parameter is not None or resolver.arguments:
+        return "resolver", None
+    function = resolver.wrapped_func
+    if not callable(function):
+        return "resolver", None
+    if is_django:
+        if not getattr(function, "is_async_safe", False):
+            return "django-resolver", None  # strawberry-django runs it in a thread under async
+        return "django-resolver", _call(function, resolver, original, check_queryset=True)
+    return "resolver", _call(function, resolver, original, check_queryset=False)
+
+
+def _attribute(name: str) -> Callable:
+    def resolve(source: Any, info: Any) -> Any:
+        return getattr(source, name)
+
+    return resolve
+
+
+def _django_attribute(model, name: str, original) -> Callable | None:
+    attr = getattr(model, name, None)
+    if isinstance(attr, ForwardManyToOneDescriptor):
+        cache_name = attr.field.cache_name
+
+        def resolve(source: Any, info: Any) -> Any:
+            try:
+                return source._state.fields_cache[cache_name]
+            except (KeyError, AttributeError):  # not loaded: strawberry-django reads it
+                return original(source, info)
+
+        return resolve
+    if type(attr) is DeferredAttribute:  # a plain column (a FileField's descriptor wraps its value)
+        attname = attr.field.attname
+
+        def resolve(source: Any, info: Any) -> Any:
+            try:
+                return source.__dict__[attname]
+            except (KeyError, AttributeError):  # deferred: strawberry-django reads it
+                return original(source, info)
+
+        return resolve
+    return None
+
+
+def _call(function: Callable, resolver, original, *, check_queryset: bool) -> Callable | None:
+    # How Strawberry's get_arguments passes the parent: first positional for `self`,
+    # by keyword for the `root` and `Parent` parameters (here positionally where the
+    # keyword parameter is the next positional one: the same binding, a cheaper call).
+    positional = resolver.self_parameter is not None
+    keywords = {p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p is not None}
+    if len(keywords) > 1:
+        return None
+    parameters = list(resolver.signature.parameters.values())
+    if len(parameters) != positional + len(keywords):
+        return None  # a parameter Strawberry fills some other way
+    if not keywords:
+        if positional:
+
+            def call(source):
+                return function(source)
+
+        else:
+
+            def call(source):
+                return function()
+
+    else:
+        (key,) = keywords
+        last = parameters[-1]
+        if last.name == key and last.kind is last.POSITIONAL_OR_KEYWORD:
+            if positional:
+
+                def call(source):
+                    return function(source, source)
+
+            else:
+
+                def call(source):
+                    return function(source)
+
+        elif positional:
+
+            def call(source):
+                return function(source, **{key: source})
+
+        else:
+
+            def call(source):
+                return function(**{key: source})
+
+    if not check_queryset:
+
+        def resolve(source: Any, info: Any) -> Any:
+            return call(source)
+
+        return resolve
+
+    def resolve_django(source: Any, info: Any) -> Any:
+        result = call(source)
+        if isinstance(result, Manager | QuerySet):  # strawberry-django evaluates it: let it
+            return original(source, info)
+        return result
+
+    return resolve_django
