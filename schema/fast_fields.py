@@ -24,10 +24,17 @@ that needs none of it with a direct call of the same function:
 
 Anything else keeps Strawberry's resolver, and so does any call the fast one
 cannot answer as strawberry-django would (a value not loaded, a queryset
-returned): it hands the call over to the original resolver. What a field
-answers is unchanged; only the frames between graphql-core and the function
-are gone (``tests/test_fast_fields.py`` compares every answer of the demo's
-queries with Strawberry's own resolvers).
+returned): it hands the call over to the original resolver.
+
+``FastLeaves`` (a mixin of the schema's execution context) then completes the
+scalar and enum fields among those in place: no ``ResolveInfo``, ``Path`` or
+completion frames of graphql-core for the three quarters of a page's fields
+that are leaves.
+
+What a field answers is unchanged, errors included; only the frames between
+graphql-core and the function are gone. ``tests/test_demo_answers.py`` pins
+every answer of the demo; ``tests/test_fast_fields.py`` compares answers and
+errors with Strawberry's and graphql-core's own paths.
 """
 
 from __future__ import annotations
@@ -38,11 +45,15 @@ from typing import Any
 from django.db.models import Manager, QuerySet
 from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
 from django.db.models.query_utils import DeferredAttribute
-from graphql import GraphQLObjectType
+from graphql import GraphQLLeafType, GraphQLNonNull, GraphQLObjectType, Undefined
 from strawberry.types.field import StrawberryField
 from strawberry_django.fields.field import StrawberryDjangoField
 
 _DEFINITION = "strawberry-definition"
+
+
+class NeedsResolver(Exception):
+    """A direct resolver called without ``info`` cannot answer: the original resolver must."""
 
 
 def install(schema) -> dict[str, int]:
@@ -71,6 +82,13 @@ def install(schema) -> dict[str, int]:
             fast._is_default = getattr(original, "_is_default", False)  # as Strawberry marks it
             fast.original = original
             graphql_field.resolve = fast
+            leaf = graphql_field.type
+            non_null = isinstance(leaf, GraphQLNonNull)
+            if non_null:
+                leaf = leaf.of_type
+            if isinstance(leaf, GraphQLLeafType):
+                # Completed by FastLeaves below, with no ResolveInfo, Path or completion frames.
+                graphql_field.fast_leaf = (fast, leaf.coerce_output_value, non_null)
             counts[kind] += 1
     return counts
 
@@ -119,6 +137,8 @@ def _django_attribute(model, name: str, original) -> Callable | None:
             try:
                 return source._state.fields_cache[cache_name]
             except (KeyError, AttributeError):  # not loaded: strawberry-django reads it
+                if info is None:
+                    raise NeedsResolver from None
                 return original(source, info)
 
         return resolve
@@ -129,6 +149,8 @@ def _django_attribute(model, name: str, original) -> Callable | None:
             try:
                 return source.__dict__[attname]
             except (KeyError, AttributeError):  # deferred: strawberry-django reads it
+                if info is None:
+                    raise NeedsResolver from None
                 return original(source, info)
 
         return resolve
@@ -149,12 +171,12 @@ def _call(function: Callable, resolver, original, *, check_queryset: bool) -> Ca
     if not keywords:
         if positional:
 
-            def call(source):
+            def resolve(source: Any, info: Any) -> Any:
                 return function(source)
 
         else:
 
-            def call(source):
+            def resolve(source: Any, info: Any) -> Any:
                 return function()
 
     else:
@@ -163,35 +185,94 @@ def _call(function: Callable, resolver, original, *, check_queryset: bool) -> Ca
         if last.name == key and last.kind is last.POSITIONAL_OR_KEYWORD:
             if positional:
 
-                def call(source):
+                def resolve(source: Any, info: Any) -> Any:
                     return function(source, source)
 
             else:
 
-                def call(source):
+                def resolve(source: Any, info: Any) -> Any:
                     return function(source)
 
         elif positional:
 
-            def call(source):
+            def resolve(source: Any, info: Any) -> Any:
                 return function(source, **{key: source})
 
         else:
 
-            def call(source):
+            def resolve(source: Any, info: Any) -> Any:
                 return function(**{key: source})
 
     if not check_queryset:
-
-        def resolve(source: Any, info: Any) -> Any:
-            return call(source)
-
         return resolve
+    call = resolve
 
     def resolve_django(source: Any, info: Any) -> Any:
-        result = call(source)
+        result = call(source, info)
         if isinstance(result, Manager | QuerySet):  # strawberry-django evaluates it: let it
+            if info is None:
+                raise NeedsResolver
             return original(source, info)
         return result
 
     return resolve_django
+
+
+class FastLeaves:
+    """Execution-context mixin: the scalar and enum fields with a direct resolver, completed in place.
+
+    graphql-core builds a ``ResolveInfo`` and a ``Path`` for every field, then completes its
+    value through four calls; for a leaf whose resolver needs neither (``install`` marks
+    them), this resolves it and coerces its value as ``complete_leaf_value`` would, and
+    leaves every other field, and any leaf it cannot answer cleanly (an error, a null for a
+    non-null field, a value the scalar refuses, a value not loaded), to graphql-core's own
+    ``execute_field``, which then runs it again and reports it as it always does (these
+    resolvers only read loaded rows: running one twice changes nothing). The answer keeps
+    the selection's order.
+    """
+
+    def execute_fields(self, parent_type, source_value, path, grouped_field_set, position_context):
+        fields = parent_type.fields
+        done: dict[str, Any] = {}
+        rest: dict = {}
+        for response_name, field_details_list in grouped_field_set.items():
+            field = fields.get(field_details_list[0].node.name.value)
+            fast = getattr(field, "fast_leaf", None)
+            if fast is not None:
+                resolve, coerce, non_null = fast
+                try:
+                    value = resolve(source_value, None)
+                    if value is None or value is Undefined:
+                        if not non_null:
+                            done[response_name] = None
+                            continue
+                    elif not isinstance(value, Exception):
+                        value = coerce(value)
+                        if value is not None and value is not Undefined:
+                            done[response_name] = value
+                            continue
+                except Exception:  # noqa: S110  graphql-core's own path reports it
+                    pass
+            rest[response_name] = field_details_list
+        if not rest:
+            return done
+        results = super().execute_fields(parent_type, source_value, path, rest, position_context)
+        if not done:
+            return results
+        if self.is_awaitable(results):
+            return _merged_later(grouped_field_set, done, results)
+        return _merged(grouped_field_set, done, results)
+
+
+def _merged(grouped_field_set, done: dict, results: dict) -> dict:
+    out = {}
+    for name in grouped_field_set:
+        if name in done:
+            out[name] = done[name]
+        elif name in results:
+            out[name] = results[name]
+    return out
+
+
+async def _merged_later(grouped_field_set, done: dict, results) -> dict:
+    return _merged(grouped_field_set, done, await results)

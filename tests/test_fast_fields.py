@@ -83,15 +83,37 @@ def test_the_answers_are_those_of_strawberrys_own_resolvers():
     assert fast.data["election"]["ballots"][0]["candidacies"][0]["votes"] == 10
 
 
+@strawberry_django.type(models.Ward)
+class PlainWard:
+    name: auto
+
+
+@strawberry_django.type(models.Ballot)
+class PlainBallot:
+    declared_at: auto
+    ward: PlainWard | None
+
+
+@strawberry.type
+class BallotsQuery:
+    @strawberry.field
+    def ballots(self) -> list[PlainBallot]:
+        # Neither the ward (no select_related) nor the declaration time (deferred) is loaded.
+        return list(models.Ballot.objects.defer("declared_at").order_by("ballot_paper_id"))
+
+
 def test_a_relation_or_column_not_loaded_is_read_by_strawberry_django():
-    e = _declared_council()
-    ballot = models.Ballot.objects.defer("declared_at").get(election=e, ward__name="Ward 0")
-    ward = schema._schema.get_type("Ballot").fields["ward"].resolve
-    declared_at = schema._schema.get_type("Ballot").fields["declaredAt"].resolve
+    _declared_council()
+    direct = strawberry.Schema(query=BallotsQuery, execution_context_class=SharedEventExecutor)
+    assert fast_fields.install(direct)["django-attribute"] == 3
+    document = "{ ballots { declaredAt ward { name } } }"
     with CaptureQueriesContext(connection) as queries:
-        assert ward(ballot, None).name == "Ward 0"
-        assert declared_at(ballot, None) is not None
-    assert len(queries.captured_queries) == 2  # each read by the original resolver
+        result = direct.execute_sync(document)
+    assert result.errors is None, result.errors
+    assert len(queries.captured_queries) == 1 + 3 + 3  # the ballots, then each one's column and ward
+    assert result.data == strawberry.Schema(query=BallotsQuery).execute_sync(document).data
+    assert [b["ward"]["name"] for b in result.data["ballots"]] == ["Ward 0", "Ward 1", "Ward 2"]
+    assert [b["declaredAt"] is None for b in result.data["ballots"]] == [False, False, True]
 
 
 @strawberry_django.type(models.Council)
@@ -123,3 +145,59 @@ def test_a_prefetched_resolver_returning_a_queryset_is_evaluated_by_strawberry_d
     assert result.errors is None, result.errors
     assert result.data == strawberry.Schema(query=CouncilsQuery).execute_sync(document).data
     assert result.data["councils"][0] == {"slug": "aashire", "others": [{"slug": "bbshire"}]}
+
+
+@strawberry.type
+class Odd:
+    @strawberry.field
+    def first(self) -> int:
+        return 1
+
+    @strawberry.field
+    def missing(self) -> int:
+        return None  # type: ignore[return-value]  # null for a non-null field
+
+    @strawberry.field
+    def fails(self) -> str | None:
+        raise ValueError("no")
+
+    @strawberry.field
+    def refused(self) -> int | None:
+        return "x"  # type: ignore[return-value]  # not an Int
+
+    @strawberry.field
+    def inner(self) -> "Odd | None":
+        return Odd()
+
+    @strawberry.field
+    def last(self) -> str:
+        return "z"
+
+
+@strawberry.type
+class OddQuery:
+    @strawberry.field
+    def odd(self) -> Odd:
+        return Odd()
+
+
+def test_leaves_completed_in_place_keep_graphql_cores_errors_and_the_selections_order():
+    direct = strawberry.Schema(query=OddQuery, execution_context_class=SharedEventExecutor)
+    assert fast_fields.install(direct)["resolver"] == 7
+    plain = strawberry.Schema(query=OddQuery)
+    for document in [
+        "{ odd { last inner { last first } first fails refused } }",
+        "{ odd { first inner { last missing } last } }",
+        "{ odd { missing } }",
+    ]:
+        got, want = direct.execute_sync(document), plain.execute_sync(document)
+        assert got.data == want.data
+        assert [(e.message, e.path) for e in got.errors or ()] == [
+            (e.message, e.path) for e in want.errors or ()
+        ]
+        assert repr(got.data) == repr(want.data)  # the same keys in the same order
+    assert list(direct.execute_sync("{ odd { last inner { last } first } }").data["odd"]) == [
+        "last",
+        "inner",
+        "first",
+    ]
