@@ -232,12 +232,11 @@ class FastLeaves:
     """
 
     def execute_fields(self, parent_type, source_value, path, grouped_field_set, position_context):
-        fields = parent_type.fields
+        plan, fast_first = self._fast_plan(parent_type, grouped_field_set)
         done: dict[str, Any] = {}
         rest: dict = {}
-        for response_name, field_details_list in grouped_field_set.items():
-            field = fields.get(field_details_list[0].node.name.value)
-            fast = getattr(field, "fast_leaf", None)
+        fell_back = False
+        for response_name, field_details_list, fast in plan:
             if fast is not None:
                 resolve, coerce, non_null = fast
                 try:
@@ -253,6 +252,7 @@ class FastLeaves:
                             continue
                 except Exception:  # noqa: S110  graphql-core's own path reports it
                     pass
+                fell_back = True
             rest[response_name] = field_details_list
         if not rest:
             return done
@@ -261,7 +261,28 @@ class FastLeaves:
             return results
         if self.is_awaitable(results):
             return _merged_later(grouped_field_set, done, results)
+        if fast_first and not fell_back:  # done's fields come first in the selection
+            done.update(results)
+            return done
         return _merged(grouped_field_set, done, results)
+
+    def _fast_plan(self, parent_type, grouped_field_set) -> tuple[tuple, bool]:
+        """Each selected field with its leaf resolver (or None), once per selection set: graphql-core
+        collects a selection set once per operation, so every item of a list shares it."""
+        plans = self.__dict__.setdefault("_fast_plans", {})
+        cached = plans.get(id(grouped_field_set))
+        if cached is not None and cached[0] is grouped_field_set:
+            return cached[1], cached[2]
+        fields = parent_type.fields
+        plan = tuple(
+            (name, details, getattr(fields.get(details[0].node.name.value), "fast_leaf", None))
+            for name, details in grouped_field_set.items()
+        )
+        kinds = [fast is not None for _, _, fast in plan]
+        fast_first = kinds == sorted(kinds, reverse=True)
+        # The selection set is kept with its plan, so its id cannot be reused while the plan is.
+        plans[id(grouped_field_set)] = (grouped_field_set, plan, fast_first)
+        return plan, fast_first
 
 
 def _merged(grouped_field_set, done: dict, results: dict) -> dict:
