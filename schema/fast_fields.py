@@ -26,10 +26,9 @@ Anything else keeps Strawberry's resolver, and so does any call the fast one
 cannot answer as strawberry-django would (a value not loaded, a queryset
 returned): it hands the call over to the original resolver.
 
-``FastLeaves`` (a mixin of the schema's execution context) then completes the
-scalar and enum fields among those in place: no ``ResolveInfo``, ``Path`` or
-completion frames of graphql-core for the three quarters of a page's fields
-that are leaves.
+``FastCompletion`` (a mixin of the schema's execution context) then completes
+those fields in place, scalars, enums, objects and lists of objects: no
+``ResolveInfo``, ``Path`` or completion frames of graphql-core for them.
 
 What a field answers is unchanged, errors included; only the frames between
 graphql-core and the function are gone. ``tests/test_demo_answers.py`` pins
@@ -45,7 +44,8 @@ from typing import Any
 from django.db.models import Manager, QuerySet
 from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
 from django.db.models.query_utils import DeferredAttribute
-from graphql import GraphQLLeafType, GraphQLNonNull, GraphQLObjectType, Undefined
+from graphql import GraphQLLeafType, GraphQLList, GraphQLNonNull, GraphQLObjectType, Undefined
+from graphql.pyutils import Path
 from strawberry.types.field import StrawberryField
 from strawberry_django.fields.field import StrawberryDjangoField
 
@@ -87,10 +87,26 @@ def install(schema) -> dict[str, int]:
             if non_null:
                 leaf = leaf.of_type
             if isinstance(leaf, GraphQLLeafType):
-                # Completed by FastLeaves below, with no ResolveInfo, Path or completion frames.
+                # Completed by FastCompletion below, with no ResolveInfo, Path or completion frames.
                 graphql_field.fast_leaf = (fast, leaf.coerce_output_value, non_null)
+            elif (shape := _object_shape(graphql_field.type)) is not None:
+                graphql_field.fast_object = (fast, *shape)
             counts[kind] += 1
     return counts
+
+
+def _object_shape(type_) -> tuple | None:
+    """(object type, is a list, item type) for ``T``, ``T!``, ``[T]``, ``[T!]`` and ``[T!]!`` of an
+    object type with no ``is_type_of`` check; None otherwise."""
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    is_list = isinstance(inner, GraphQLList)
+    item = inner.of_type if is_list else inner
+    named = item.of_type if isinstance(item, GraphQLNonNull) else item
+    if not isinstance(named, GraphQLObjectType) or named.is_type_of is not None:
+        return None
+    if is_list and isinstance(named, GraphQLList):
+        return None
+    return named, is_list, item
 
 
 def _model_of(type_: GraphQLObjectType):
@@ -218,53 +234,155 @@ def _call(function: Callable, resolver, original, *, check_queryset: bool) -> Ca
     return resolve_django
 
 
-class FastLeaves:
-    """Execution-context mixin: the scalar and enum fields with a direct resolver, completed in place.
+class FastCompletion:
+    """Execution-context mixin: the fields with a direct resolver, completed in place.
 
-    graphql-core builds a ``ResolveInfo`` and a ``Path`` for every field, then completes its
-    value through four calls; for a leaf whose resolver needs neither (``install`` marks
-    them), this resolves it and coerces its value as ``complete_leaf_value`` would, and
-    leaves every other field, and any leaf it cannot answer cleanly (an error, a null for a
-    non-null field, a value the scalar refuses, a value not loaded), to graphql-core's own
-    ``execute_field``, which then runs it again and reports it as it always does (these
-    resolvers only read loaded rows: running one twice changes nothing). The answer keeps
-    the selection's order.
+    For every field graphql-core builds a ``ResolveInfo`` and a ``Path``, then completes its
+    value through four to eight calls (non-null, list, item, object, sub-fields). For the
+    fields ``install`` marks (a direct resolver, which needs neither), this resolves them
+    and completes their values itself:
+
+    - a scalar or enum: coerced as ``complete_leaf_value`` would;
+    - an object, or a list of objects (of a type with no ``is_type_of`` check): each
+      object's fields executed at once, with its path, errors located and propagated to
+      the nearest nullable field or item as graphql-core's ``execute_field`` and
+      ``complete_list_item_value`` do (``handle_field_error``), and what they await
+      awaited, each with its own error handling.
+
+    Any field it cannot complete cleanly before anything is reported (its resolver raises,
+    a null or a refused value, a value not loaded, an object not in a list where one is
+    expected) goes to graphql-core's own ``execute_field``, which runs it again and reports
+    it as it always does (these resolvers only read loaded rows: running one twice changes
+    nothing), as does every other field. The answer keeps the selection's order. The schema
+    has no ``@defer`` or ``@stream`` directive; a deferred fragment would go to graphql-core.
     """
 
     def execute_fields(self, parent_type, source_value, path, grouped_field_set, position_context):
         plan, fast_first = self._fast_plan(parent_type, grouped_field_set)
         done: dict[str, Any] = {}
         rest: dict = {}
+        pending: list[str] = []
         fell_back = False
-        for response_name, field_details_list, fast in plan:
-            if fast is not None:
-                resolve, coerce, non_null = fast
-                try:
-                    value = resolve(source_value, None)
-                    if value is None or value is Undefined:
-                        if not non_null:
-                            done[response_name] = None
-                            continue
-                    elif not isinstance(value, Exception):
-                        value = coerce(value)
-                        if value is not None and value is not Undefined:
-                            done[response_name] = value
-                            continue
-                except Exception:  # noqa: S110  graphql-core's own path reports it
-                    pass
-                fell_back = True
-            rest[response_name] = field_details_list
+        try:
+            for response_name, field_details_list, fast, shape in plan:
+                if fast is not None:
+                    resolve, coerce, non_null = fast
+                    try:
+                        value = resolve(source_value, None)
+                        if value is None or value is Undefined:
+                            if not non_null:
+                                done[response_name] = None
+                                continue
+                        elif not isinstance(value, Exception):
+                            value = coerce(value)
+                            if value is not None and value is not Undefined:
+                                done[response_name] = value
+                                continue
+                    except Exception:  # noqa: S110  graphql-core's own path reports it
+                        pass
+                    fell_back = True
+                elif shape is not None:
+                    completed = self._fast_object(
+                        parent_type,
+                        source_value,
+                        path,
+                        response_name,
+                        field_details_list,
+                        shape,
+                        position_context,
+                    )
+                    if completed is not _FALL_BACK:
+                        done[response_name] = completed
+                        if self.is_awaitable(completed):
+                            pending.append(response_name)
+                        continue
+                    fell_back = True
+                rest[response_name] = field_details_list
+        except Exception:
+            if pending:  # an error bubbling up: what was started still settles, as graphql-core does
+                self.settle_in_background([done[name] for name in pending])
+            raise
         if not rest:
+            if pending:
+                return _merged_later(grouped_field_set, done, pending, None)
             return done
         results = super().execute_fields(parent_type, source_value, path, rest, position_context)
         if not done:
             return results
-        if self.is_awaitable(results):
-            return _merged_later(grouped_field_set, done, results)
+        if pending or self.is_awaitable(results):
+            return _merged_later(grouped_field_set, done, pending, results)
         if fast_first and not fell_back:  # done's fields come first in the selection
             done.update(results)
             return done
         return _merged(grouped_field_set, done, results)
+
+    def _fast_object(self, parent_type, source, path, response_name, details, shape, position_context):
+        """An object (or list of objects) field with a direct resolver, completed as graphql-core's
+        ``execute_field`` and ``complete_value`` would, minus their frames; ``_FALL_BACK`` (before
+        anything is reported) when it is not the plain case."""
+        resolve, object_type, is_list, item_type, return_type = shape
+        try:
+            value = resolve(source, None)
+        except Exception:
+            return _FALL_BACK  # graphql-core's own path runs it again and reports it
+        if value is None or value is Undefined or isinstance(value, Exception):
+            return _FALL_BACK
+        if is_list and not isinstance(value, list | tuple):
+            return _FALL_BACK
+        sub_fields, defer_usages, _ = self.collect_subfields(object_type, details)
+        if defer_usages:
+            return _FALL_BACK
+        field_path = Path(path, response_name, parent_type.name)
+        try:
+            if not is_list:
+                completed = self.execute_fields(object_type, value, field_path, sub_fields, position_context)
+                if self.is_awaitable(completed):
+                    return self._awaited(completed, return_type, details, field_path)
+                return completed
+            items: list = []
+            awaited = False
+            item_non_null = item_type is not object_type
+            for index, item in enumerate(value):
+                item_path = field_path.add_key(index, None)
+                try:
+                    if item is None:
+                        if item_non_null:
+                            raise TypeError(
+                                f"Cannot return null for non-nullable field {parent_type.name}."
+                                f"{details[0].node.name.value}."
+                            )
+                        items.append(None)
+                        continue
+                    completed = self.execute_fields(
+                        object_type, item, item_path, sub_fields, position_context
+                    )
+                    if self.is_awaitable(completed):
+                        completed = self._awaited(completed, item_type, details, item_path)
+                        awaited = True
+                    items.append(completed)
+                except Exception as raw_error:
+                    try:
+                        self.handle_field_error(raw_error, item_type, details, item_path)
+                    except Exception:
+                        if awaited:
+                            self.settle_in_background([i for i in items if self.is_awaitable(i)])
+                        raise
+                    items.append(None)
+            if awaited:
+                return self._awaited(
+                    _awaited_items(items, self.is_awaitable), return_type, details, field_path
+                )
+            return items
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, field_path)
+            return None
+
+    async def _awaited(self, completed, return_type, details, path):
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, path)
+            return None
 
     def _fast_plan(self, parent_type, grouped_field_set) -> tuple[tuple, bool]:
         """Each selected field with its leaf resolver (or None), once per selection set: graphql-core
@@ -274,15 +392,23 @@ class FastLeaves:
         if cached is not None and cached[0] is grouped_field_set:
             return cached[1], cached[2]
         fields = parent_type.fields
-        plan = tuple(
-            (name, details, getattr(fields.get(details[0].node.name.value), "fast_leaf", None))
-            for name, details in grouped_field_set.items()
-        )
-        kinds = [fast is not None for _, _, fast in plan]
+        plan = []
+        for name, details in grouped_field_set.items():
+            field = fields.get(details[0].node.name.value)
+            leaf = getattr(field, "fast_leaf", None)
+            shape = getattr(field, "fast_object", None)
+            if shape is not None:
+                shape = (*shape, field.type)
+            plan.append((name, details, leaf, shape))
+        plan = tuple(plan)
+        kinds = [fast is not None or shape is not None for _, _, fast, shape in plan]
         fast_first = kinds == sorted(kinds, reverse=True)
         # The selection set is kept with its plan, so its id cannot be reused while the plan is.
         plans[id(grouped_field_set)] = (grouped_field_set, plan, fast_first)
         return plan, fast_first
+
+
+_FALL_BACK = object()
 
 
 def _merged(grouped_field_set, done: dict, results: dict) -> dict:
@@ -295,5 +421,22 @@ def _merged(grouped_field_set, done: dict, results: dict) -> dict:
     return out
 
 
-async def _merged_later(grouped_field_set, done: dict, results) -> dict:
+async def _merged_later(grouped_field_set, done: dict, pending: list[str], results) -> dict:
+    for name in pending:
+        done[name] = await done[name]
+    if results is None:
+        return done
     return _merged(grouped_field_set, done, await results)
+
+
+async def _awaited_items(items: list, is_awaitable) -> list:
+    out = []
+    try:
+        for item in items:
+            out.append(await item if is_awaitable(item) else item)
+    except Exception:
+        for item in items[len(out) + 1 :]:  # a non-null item's error ends the list: close the rest
+            if is_awaitable(item) and hasattr(item, "close"):
+                item.close()
+        raise
+    return out

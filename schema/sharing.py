@@ -34,7 +34,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from results.models import Event
 
-from .fast_fields import FastLeaves
+from .fast_fields import FastCompletion
 from .limits import check_deadline
 
 _RESULTS = "_shared_payload_results"
@@ -76,10 +76,10 @@ def payload_variables(operation, fragments) -> frozenset[str]:
     return frozenset(used)
 
 
-class SharedEventExecutor(FastLeaves, StrawberryGraphQLCoreExecutionContext):
+class SharedEventExecutor(FastCompletion, StrawberryGraphQLCoreExecutionContext):
     """The schema's execution context: shares subscription payloads (above), checks the
     operation's deadline (``schema.limits.TimeLimit``) before each object's fields, and
-    completes the plain leaves in place (``schema.fast_fields.FastLeaves``)."""
+    completes the plain fields in place (``schema.fast_fields.FastCompletion``)."""
 
     def execute_fields(self, parent_type, source_value, path, grouped_field_set, position_context):
         check_deadline()

@@ -5,6 +5,7 @@ direct path, the same answers with and without it over a declared council, and t
 to the original resolver (a relation or a column not loaded, a queryset returned).
 """
 
+import pytest
 import strawberry
 import strawberry_django
 from django.db import connection
@@ -149,6 +150,8 @@ def test_a_prefetched_resolver_returning_a_queryset_is_evaluated_by_strawberry_d
 
 @strawberry.type
 class Odd:
+    tag: int = 0
+
     @strawberry.field
     def first(self) -> int:
         return 1
@@ -167,7 +170,31 @@ class Odd:
 
     @strawberry.field
     def inner(self) -> "Odd | None":
-        return Odd()
+        return Odd(tag=self.tag + 1)
+
+    @strawberry.field
+    def items(self) -> list["Odd"]:
+        return [Odd(tag=i) for i in range(3)]
+
+    @strawberry.field
+    def holes(self) -> list["Odd | None"] | None:
+        return [Odd(tag=1), None, Odd(tag=3)]
+
+    @strawberry.field
+    def broken_items(self) -> list["Odd"] | None:
+        return [Odd(tag=1), None]  # type: ignore[list-item]  # a null item in a list of non-null ones
+
+    @strawberry.field
+    def lost(self) -> "Odd":
+        return None  # type: ignore[return-value]
+
+    @strawberry.field
+    def raising(self) -> "Odd | None":
+        raise ValueError("no object")
+
+    @strawberry.field
+    async def later(self) -> int:
+        return self.tag
 
     @strawberry.field
     def last(self) -> str:
@@ -180,24 +207,54 @@ class OddQuery:
     def odd(self) -> Odd:
         return Odd()
 
+    @strawberry.field
+    def maybe(self) -> Odd | None:
+        return Odd()
 
-def test_leaves_completed_in_place_keep_graphql_cores_errors_and_the_selections_order():
+
+ODD_DOCUMENTS = [
+    "{ odd { last inner { last first } first fails refused } }",
+    "{ odd { first inner { last missing } last } }",
+    "{ odd { missing } }",
+    "{ odd { tag items { tag first } holes { tag } last } }",
+    "{ odd { items { tag missing } } maybe { first } }",
+    "{ maybe { items { tag missing } } odd { first } }",
+    "{ maybe { holes { tag missing } inner { inner { missing } } } }",
+    "{ maybe { brokenItems { tag } last } }",
+    "{ maybe { lost { tag } } }",
+    "{ maybe { raising { tag } first } }",
+    "{ maybe { items { fails inner { refused } } } }",
+]
+
+
+def _answer(result) -> tuple:
+    errors = sorted((e.message, tuple(e.path or ())) for e in result.errors or ())
+    return repr(result.data), errors  # repr: the same keys in the same order
+
+
+def test_fields_completed_in_place_keep_graphql_cores_errors_and_the_selections_order():
     direct = strawberry.Schema(query=OddQuery, execution_context_class=SharedEventExecutor)
-    assert fast_fields.install(direct)["resolver"] == 7
+    counts = fast_fields.install(direct)
+    assert counts["resolver"] == 13 and counts["attribute"] == 1, counts
     plain = strawberry.Schema(query=OddQuery)
-    for document in [
-        "{ odd { last inner { last first } first fails refused } }",
-        "{ odd { first inner { last missing } last } }",
-        "{ odd { missing } }",
-    ]:
-        got, want = direct.execute_sync(document), plain.execute_sync(document)
-        assert got.data == want.data
-        assert [(e.message, e.path) for e in got.errors or ()] == [
-            (e.message, e.path) for e in want.errors or ()
-        ]
-        assert repr(got.data) == repr(want.data)  # the same keys in the same order
+    for document in ODD_DOCUMENTS:
+        assert _answer(direct.execute_sync(document)) == _answer(plain.execute_sync(document)), document
     assert list(direct.execute_sync("{ odd { last inner { last } first } }").data["odd"]) == [
         "last",
         "inner",
         "first",
     ]
+
+
+@pytest.mark.anyio
+async def test_fields_completed_in_place_await_what_their_objects_await():
+    direct = strawberry.Schema(query=OddQuery, execution_context_class=SharedEventExecutor)
+    fast_fields.install(direct)
+    plain = strawberry.Schema(query=OddQuery)
+    for document in [
+        "{ odd { items { tag later } inner { later inner { later } } later last } }",
+        "{ maybe { holes { later missing } items { later } } }",
+        "{ odd { items { later missing } } }",
+        *ODD_DOCUMENTS,
+    ]:
+        assert _answer(await direct.execute(document)) == _answer(await plain.execute(document)), document
