@@ -39,12 +39,23 @@ errors with Strawberry's and graphql-core's own paths.
 from __future__ import annotations
 
 from collections.abc import Callable
+from math import isfinite
 from typing import Any
 
 from django.db.models import Manager, QuerySet
 from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
 from django.db.models.query_utils import DeferredAttribute
-from graphql import GraphQLLeafType, GraphQLList, GraphQLNonNull, GraphQLObjectType, Undefined
+from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    GraphQLFloat,
+    GraphQLInt,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    Undefined,
+)
 from graphql.pyutils import Path
 from strawberry.types.field import StrawberryField
 from strawberry_django.fields.field import StrawberryDjangoField
@@ -88,11 +99,33 @@ def install(schema) -> dict[str, int]:
                 leaf = leaf.of_type
             if isinstance(leaf, GraphQLLeafType):
                 # Completed by FastCompletion below, with no ResolveInfo, Path or completion frames.
-                graphql_field.fast_leaf = (fast, leaf.coerce_output_value, non_null)
+                graphql_field.fast_leaf = (fast, _coerce(leaf), non_null)
             elif (shape := _object_shape(graphql_field.type)) is not None:
                 graphql_field.fast_object = (fast, *shape)
             counts[kind] += 1
     return counts
+
+
+def _coerce(leaf) -> Callable:
+    """The leaf type's output coercion; for Int and Float a quicker test of the usual value first."""
+    coerce = leaf.coerce_output_value
+    if leaf is GraphQLInt:
+
+        def coerce_int(value: Any) -> Any:
+            if type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT:
+                return value
+            return coerce(value)
+
+        return coerce_int
+    if leaf is GraphQLFloat:
+
+        def coerce_float(value: Any) -> Any:
+            if type(value) is float and isfinite(value):
+                return value
+            return coerce(value)
+
+        return coerce_float
+    return coerce
 
 
 def _object_shape(type_) -> tuple | None:

@@ -169,6 +169,22 @@ class Odd:
         return "x"  # type: ignore[return-value]  # not an Int
 
     @strawberry.field
+    def huge(self) -> int | None:
+        return 2**40  # beyond GraphQL's Int
+
+    @strawberry.field
+    def ratio(self) -> float:
+        return 0.5
+
+    @strawberry.field
+    def whole(self) -> float:
+        return 1  # an int for a Float: 1.0
+
+    @strawberry.field
+    def flag(self) -> bool:
+        return 0  # type: ignore[return-value]  # an int for a Boolean: false
+
+    @strawberry.field
     def inner(self) -> "Odd | None":
         return Odd(tag=self.tag + 1)
 
@@ -214,6 +230,7 @@ class OddQuery:
 
 ODD_DOCUMENTS = [
     "{ odd { last inner { last first } first fails refused } }",
+    "{ odd { huge ratio whole flag inner { huge whole } } }",
     "{ odd { first inner { last missing } last } }",
     "{ odd { missing } }",
     "{ odd { tag items { tag first } holes { tag } last } }",
@@ -235,7 +252,7 @@ def _answer(result) -> tuple:
 def test_fields_completed_in_place_keep_graphql_cores_errors_and_the_selections_order():
     direct = strawberry.Schema(query=OddQuery, execution_context_class=SharedEventExecutor)
     counts = fast_fields.install(direct)
-    assert counts["resolver"] == 13 and counts["attribute"] == 1, counts
+    assert counts["resolver"] == 17 and counts["attribute"] == 1, counts
     plain = strawberry.Schema(query=OddQuery)
     for document in ODD_DOCUMENTS:
         assert _answer(direct.execute_sync(document)) == _answer(plain.execute_sync(document)), document
