@@ -290,8 +290,18 @@ class FastCompletion:
     has no ``@defer`` or ``@stream`` directive; a deferred fragment would go to graphql-core.
     """
 
+    # Called before each object's fields are executed (the schema's deadline check); none by default.
+    before_fields: Callable[[], None] | None = None
+
     def execute_fields(self, parent_type, source_value, path, grouped_field_set, position_context):
-        plan, fast_first = self._fast_plan(parent_type, grouped_field_set)
+        if self.before_fields is not None:
+            self.before_fields()
+        plans = self.__dict__.get("_fast_plans")
+        cached = plans.get(id(grouped_field_set)) if plans is not None else None
+        if cached is not None and cached[0] is grouped_field_set:
+            plan, fast_first = cached[1], cached[2]
+        else:
+            plan, fast_first = self._fast_plan(parent_type, grouped_field_set)
         done: dict[str, Any] = {}
         rest: dict = {}
         pending: list[str] = []
@@ -418,7 +428,7 @@ class FastCompletion:
             return None
 
     def _fast_plan(self, parent_type, grouped_field_set) -> tuple[tuple, bool]:
-        """Each selected field with its leaf resolver (or None), once per selection set: graphql-core
+        """Each selected field with its direct leaf or object completion (or None), once per selection set: graphql-core
         collects a selection set once per operation, so every item of a list shares it."""
         plans = self.__dict__.setdefault("_fast_plans", {})
         cached = plans.get(id(grouped_field_set))

@@ -81,9 +81,7 @@ class SharedEventExecutor(FastCompletion, StrawberryGraphQLCoreExecutionContext)
     operation's deadline (``schema.limits.TimeLimit``) before each object's fields, and
     completes the plain fields in place (``schema.fast_fields.FastCompletion``)."""
 
-    def execute_fields(self, parent_type, source_value, path, grouped_field_set, position_context):
-        check_deadline()
-        return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+    before_fields = staticmethod(check_deadline)  # FastCompletion calls it before each object's fields
 
     def _payload_key(self) -> tuple:
         operation = self.operation
