@@ -368,7 +368,10 @@ class FastCompletion:
             value = resolve(source, None)
         except Exception:
             return _FALL_BACK  # graphql-core's own path runs it again and reports it
-        if value is None or value is Undefined or isinstance(value, Exception):
+        if value is None or value is Undefined:
+            # A null for a nullable field is its answer; for a non-null one graphql-core reports it.
+            return _FALL_BACK if isinstance(return_type, GraphQLNonNull) else None
+        if isinstance(value, Exception):
             return _FALL_BACK
         if is_list and not isinstance(value, list | tuple):
             return _FALL_BACK

@@ -201,6 +201,14 @@ class Odd:
         return [Odd(tag=1), None]  # type: ignore[list-item]  # a null item in a list of non-null ones
 
     @strawberry.field
+    def nothing(self) -> "Odd | None":
+        return None
+
+    @strawberry.field
+    def no_items(self) -> list["Odd"] | None:
+        return None
+
+    @strawberry.field
     def lost(self) -> "Odd":
         return None  # type: ignore[return-value]
 
@@ -239,6 +247,7 @@ ODD_DOCUMENTS = [
     "{ maybe { holes { tag missing } inner { inner { missing } } } }",
     "{ maybe { brokenItems { tag } last } }",
     "{ maybe { lost { tag } } }",
+    "{ odd { nothing { tag } noItems { tag } inner { nothing { tag } } last } }",
     "{ maybe { raising { tag } first } }",
     "{ maybe { items { fails inner { refused } } } }",
 ]
@@ -252,7 +261,7 @@ def _answer(result) -> tuple:
 def test_fields_completed_in_place_keep_graphql_cores_errors_and_the_selections_order():
     direct = strawberry.Schema(query=OddQuery, execution_context_class=SharedEventExecutor)
     counts = fast_fields.install(direct)
-    assert counts["resolver"] == 17 and counts["attribute"] == 1, counts
+    assert counts["resolver"] == 19 and counts["attribute"] == 1, counts
     plain = strawberry.Schema(query=OddQuery)
     for document in ODD_DOCUMENTS:
         assert _answer(direct.execute_sync(document)) == _answer(plain.execute_sync(document)), document
