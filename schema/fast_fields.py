@@ -336,7 +336,11 @@ class FastCompletion:
                     )
                     if completed is not _FALL_BACK:
                         done[response_name] = completed
-                        if self.is_awaitable(completed):
+                        if (
+                            completed is not None
+                            and type(completed) not in (dict, list)
+                            and self.is_awaitable(completed)
+                        ):
                             pending.append(response_name)
                         continue
                     fell_back = True
@@ -352,7 +356,7 @@ class FastCompletion:
         results = super().execute_fields(parent_type, source_value, path, rest, position_context)
         if not done:
             return results
-        if pending or self.is_awaitable(results):
+        if pending or (type(results) is not dict and self.is_awaitable(results)):
             return _merged_later(grouped_field_set, done, pending, results)
         if fast_first and not fell_back:  # done's fields come first in the selection
             done.update(results)
@@ -382,7 +386,7 @@ class FastCompletion:
         try:
             if not is_list:
                 completed = self.execute_fields(object_type, value, field_path, sub_fields, position_context)
-                if self.is_awaitable(completed):
+                if type(completed) is not dict and self.is_awaitable(completed):
                     return self._awaited(completed, return_type, details, field_path)
                 return completed
             items: list = []
@@ -402,7 +406,7 @@ class FastCompletion:
                     completed = self.execute_fields(
                         object_type, item, item_path, sub_fields, position_context
                     )
-                    if self.is_awaitable(completed):
+                    if type(completed) is not dict and self.is_awaitable(completed):
                         completed = self._awaited(completed, item_type, details, item_path)
                         awaited = True
                     items.append(completed)
