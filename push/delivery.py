@@ -41,6 +41,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from electionsite.aio import stop_requested, wait_event
 from schema import schema
 from schema.subscriptions import StreamContext
 
@@ -267,8 +268,7 @@ class Deliverer:
                     await self.scan()
                 except Exception:
                     logger.exception("scanning endpoints failed; retrying")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), timeout=self.scan_interval)
+                await wait_event(self.stopping, self.scan_interval)
         finally:
             for pk in list(self.running):
                 await self._stop_task(pk)
@@ -316,8 +316,7 @@ class Deliverer:
         # Stopped by the flag, not cancelled: a write cancelled while its thread commits it
         # would be put back and written twice.
         while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=self.flush_interval)
+            await wait_event(self.stopping, self.flush_interval)
             try:
                 await self.flush()
             except Exception:
@@ -385,6 +384,8 @@ class Deliverer:
             finally:
                 with contextlib.suppress(Exception):
                     await stream.aclose()
+            if stop_requested():  # cancelled, and the stream ended with an error result instead
+                raise asyncio.CancelledError
             await asyncio.sleep(0.1)
 
     async def _deliver(self, client, endpoint, event_id: int, payload: dict, failures: int, failing_since):

@@ -18,9 +18,15 @@ Replays (a subscription with ``after``) read the log in batches through the
 hub: subscriptions replaying from the same cursor share one read and the same
 loaded events (so the shared executor runs each event's payload once per
 document for all of them), at most ``REPLAY_READS`` reads run at once, and a
-few recent batches are kept for a moment for the subscriptions a step behind.
-A hundred sockets replaying the whole log thus cost about what one does, and
-leave the database and the event loop to everyone else in between.
+few recent batches are kept for a moment for the subscriptions a step behind,
+or resuming from a cursor inside one. A read is shared only while no newer
+event is known to have committed: each payload shows its subject as it
+stands now (``ReadState``). Executions are shared across reads too
+(``schema.sharing``), replays execute one at a time, and they hand out at
+most ``REPLAY_RATE`` events a second per process, together. A hundred
+sockets replaying the whole log, from one cursor or a hundred, thus cost
+little more than one does, and leave the database and the event loop to
+everyone else; live delivery never waits for their turns.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from graphql import GraphQLError
 
-from results import parties
+from electionsite.aio import stop_requested, wait_event
+from results import parties, rehearsal
 from results.broadcast import EVENTS_GROUP
 from results.models import Event
 
@@ -51,6 +58,12 @@ POLL_INTERVAL = settings.EVENTS_POLL_INTERVAL
 REPLAY_BATCH = 100  # events read per query while replaying
 REPLAY_READS = 1  # replay reads running at once per process; live delivery never waits for them
 REPLAY_SENDS = 1  # replaying subscriptions sending an event at once per process (taking turns)
+# Events replays may hand out a second per process, all together (sending a council page's
+# payload takes the event loop about a quarter of a millisecond): the rest of the loop is
+# everyone else's, however many sockets replay. One partner alone replays a night's ~10,000 events in
+# about ten seconds. REPLAY_BURST events may go at once after a quiet spell.
+REPLAY_RATE = 1_000
+REPLAY_BURST = 100
 REPLAY_KEEP = 8  # recent replay batches kept, for subscriptions a step behind
 # Seconds a kept batch is served. A payload shows its subject as it stands when read;
 # anything changed since has its own later event, which the replay delivers too.
@@ -114,6 +127,75 @@ def latest_event_id() -> int:
     return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
+def listener_layer():
+    """The channel layer the hub receives notices from: the configured one, except that a
+    Redis layer gets connections of its own without redis-py's socket timeout.
+
+    With a socket timeout, redis-py sends each command under ``asyncio.wait_for``, which
+    on Python 3.11 swallows a cancellation that arrives as the send completes; channels-redis
+    then blocks for the next message, in a loop of its own that never returns to the hub.
+    A server's shutdown (or a test's event loop closing) waited for ever on it. The hub's
+    reads need no timeout: each of channels-redis's blocking pops returns within 5 seconds.
+    Publishers keep the configured layer and its timeout.
+    """
+    layer = get_channel_layer()
+    try:
+        from channels_redis.core import RedisChannelLayer
+    except ImportError:  # pragma: no cover - channels-redis is a requirement
+        return layer
+    if not isinstance(layer, RedisChannelLayer):
+        return layer
+    config = dict(settings.CHANNEL_LAYERS["default"].get("CONFIG", {}))
+    config["hosts"] = [
+        {
+            **(host if isinstance(host, dict) else {"address": host}),
+            "socket_timeout": None,
+            "socket_connect_timeout": 5,
+        }
+        for host in config.get("hosts", [])
+    ]
+    return type(layer)(**config)
+
+
+# The attribute of a loaded Event naming the state of the log its payload shows (see ``read_events``).
+READ_STATE = "_read_state"
+
+
+@dataclass(frozen=True)
+class ReadState:
+    """What an event's payload depends on besides the event itself, as of its read.
+
+    A payload shows its election, ballot and post as they stand when read: as
+    of ``latest``, the newest event the process knew had committed (the hub's
+    position, or the newest event read, if later), under the rehearsal
+    switches ``rehearsal``. Two reads with the same state show the same
+    payload, so their executions can be shared (``schema.sharing``); any newer
+    event changes it. ``replay`` marks events read for a replay rather than
+    handed out live (replays take turns to execute; live delivery never waits).
+    """
+
+    latest: int
+    rehearsal: str
+    replay: bool
+
+
+def read_events(cursor: int, known: int, *, replay: bool) -> list[Event]:
+    """``load_events_after(cursor, REPLAY_BATCH)``, each event labelled with its ``ReadState``.
+
+    ``known`` is the newest event the hub knew of when the read began.
+    """
+    events = load_events_after(cursor, REPLAY_BATCH)
+    latest = max(known, events[-1].pk if events else 0)
+    state = ReadState(latest=latest, rehearsal=repr(rehearsal.current()), replay=replay)
+    for event in events:
+        event.__dict__[READ_STATE] = state
+    return events
+
+
+def read_state_of(events: list[Event]) -> ReadState | None:
+    return events[0].__dict__.get(READ_STATE) if events else None
+
+
 class EventHub:
     """The process's single listener; subscriptions register with it."""
 
@@ -125,35 +207,77 @@ class EventHub:
         self._listener: asyncio.Task | None = None
         self._started = asyncio.Lock()
         self._channel: str | None = None
+        self._layer = None
         self._joined_at = time.monotonic()
         self._replay_reads = asyncio.Semaphore(REPLAY_READS)
         self.replay_sends = asyncio.Semaphore(REPLAY_SENDS)
+        self._replay_due = 0.0  # when the next replayed event may go, at REPLAY_RATE
         self._replay_inflight: dict[int, tuple[float, asyncio.Future]] = {}
         self._replay_kept: OrderedDict[int, tuple[float, list[Event]]] = OrderedDict()
 
-    async def replay_batch(self, cursor: int, registered: float, position: int) -> list[Event]:
-        """The batch of events after ``cursor``, read once for every subscription replaying from it.
+    async def replay_batch(self, cursor: int, registered: float, position: int) -> tuple[list[Event], bool]:
+        """The events after ``cursor``, read once for every subscription replaying from it, and
+        whether there may be more after them (False: the log's tail, as read).
 
-        A full batch is the same for everyone. A shorter one (the log's tail) is shared
-        with a subscription only if it reaches the hub's position when the subscription
-        registered, or was read after that: otherwise an event committed in between,
-        which the hub handed out before the subscription registered, would be missed.
+        A full batch is the same for everyone, and so is any part of it: a subscription
+        resuming from a cursor inside a kept full batch gets the rest of that batch. A
+        shorter one (the log's tail) is shared with a subscription only if it reaches the
+        hub's position when the subscription registered, or was read after that: otherwise
+        an event committed in between, which the hub handed out before the subscription
+        registered, would be missed. A read is shared only while no newer event is known
+        (``_current``): a payload shows its subject as it stands when read.
         """
+        known = self.position or 0  # a shared read shows at least every event known of now
         kept = self._replay_kept.get(cursor)
         if (
             kept is not None
             and self._usable(kept, cursor, registered, position)
+            and self._current(kept[1], known)
             and time.monotonic() - kept[0] < REPLAY_FRESH
         ):
             self._replay_kept.move_to_end(cursor)
-            return kept[1]
+            return kept[1], len(kept[1]) == REPLAY_BATCH
+        covering = self._rest_of_kept_batch(cursor, known)
+        if covering is not None:
+            return covering, True
         inflight = self._replay_inflight.get(cursor)
         if inflight is not None:
             started, future = inflight
             shared = await asyncio.shield(future)
-            if self._usable((started, shared), cursor, registered, position):
-                return shared
-        return await self._read_batch(cursor)
+            if self._usable((started, shared), cursor, registered, position) and self._current(shared, known):
+                return shared, len(shared) == REPLAY_BATCH
+        events = await self._read_batch(cursor)
+        return events, len(events) == REPLAY_BATCH
+
+    def _rest_of_kept_batch(self, cursor: int, known: int) -> list[Event] | None:
+        """The events after ``cursor`` of a kept full batch read from an earlier cursor, if one
+        holds the next ones: it holds every event between its first and its last, as read."""
+        now = time.monotonic()
+        for start, (started, events) in reversed(self._replay_kept.items()):
+            if (
+                len(events) == REPLAY_BATCH
+                and start < cursor < events[-1].pk
+                and self._current(events, known)
+                and now - started < REPLAY_FRESH
+            ):
+                self._replay_kept.move_to_end(start)
+                return [event for event in events if event.pk > cursor]
+        return None
+
+    async def pace_replay(self) -> None:
+        """Wait until a replayed event may go: replays hand out at most ``REPLAY_RATE`` events a
+        second in this process (after up to ``REPLAY_BURST`` at once)."""
+        now = time.monotonic()
+        self._replay_due = max(self._replay_due, now - REPLAY_BURST / REPLAY_RATE) + 1 / REPLAY_RATE
+        if self._replay_due > now:
+            await asyncio.sleep(self._replay_due - now)
+
+    @staticmethod
+    def _current(events: list[Event], known: int) -> bool:
+        """Whether a read shows the log as it stands: no event it did not see is known to have
+        committed since (a payload shows its subject as it stands when read, see ``ReadState``)."""
+        state = read_state_of(events)
+        return state is None or state.latest >= known
 
     @staticmethod
     def _usable(read: tuple[float, list[Event]], cursor: int, registered: float, position: int) -> bool:
@@ -169,7 +293,7 @@ class EventHub:
             async with self._replay_reads:
                 started = time.monotonic()
                 self._replay_inflight[cursor] = (started, future)
-                events = await database_sync_to_async(load_events_after)(cursor, REPLAY_BATCH)
+                events = await database_sync_to_async(read_events)(cursor, self.position or 0, replay=True)
         except BaseException as exc:
             future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("replay read cancelled"))
             future.exception()  # retrieved: the waiters (if any) raise it themselves
@@ -189,10 +313,11 @@ class EventHub:
             if self._task is not None and not self._task.done():
                 return
             self.position = await database_sync_to_async(latest_event_id)()
-            layer = get_channel_layer()
+            layer = listener_layer()
             if layer is not None:
-                # The default prefix: channels-redis reads all of a process's own
+                # The default prefix: channels-redis reads all of a layer's own
                 # channels from one queue named by it, and would never read another.
+                self._layer = layer
                 self._channel = await layer.new_channel()
                 await layer.group_add(EVENTS_GROUP, self._channel)
                 self._joined_at = time.monotonic()
@@ -206,10 +331,14 @@ class EventHub:
             except asyncio.CancelledError:
                 raise
             except Exception:  # the layer (Redis) is down: the safety-net poll carries on
+                if stop_requested():  # cancelled, and the layer raised something else instead
+                    raise asyncio.CancelledError from None
                 logger.exception("channel layer receive failed; retrying")
                 await asyncio.sleep(POLL_INTERVAL)
                 await self._join()
                 continue
+            if stop_requested():  # cancelled, and the layer swallowed it and returned a message
+                raise asyncio.CancelledError
             self._wake.set()
 
     async def _join(self) -> None:
@@ -217,15 +346,14 @@ class EventHub:
         if self._channel is None:
             return
         try:
-            await get_channel_layer().group_add(EVENTS_GROUP, self._channel)
+            await self._layer.group_add(EVENTS_GROUP, self._channel)
         except Exception:
             logger.exception("joining the events group failed; the safety-net poll carries on")
         self._joined_at = time.monotonic()
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=POLL_INTERVAL)
+            await wait_event(self._wake, POLL_INTERVAL)  # never swallows a cancellation
             self._wake.clear()
             if time.monotonic() - self._joined_at > REJOIN_EVERY:
                 await self._join()
@@ -234,12 +362,14 @@ class EventHub:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if stop_requested():
+                    raise asyncio.CancelledError from None
                 logger.exception("reading new events failed; retrying")
 
     async def catch_up(self) -> None:
         """Hand every event after the hub's position to the matching subscriptions."""
         while True:
-            events = await database_sync_to_async(load_events_after)(self.position, REPLAY_BATCH)
+            events = await database_sync_to_async(read_events)(self.position, self.position, replay=False)
             for event in events:
                 for subscription in list(self.subscriptions):
                     subscription.offer(event)
@@ -308,7 +438,7 @@ async def stream_events(
         last = position if cursor is None else cursor
         if cursor is not None:
             while True:
-                batch = await current.replay_batch(last, registered, position)
+                batch, more = await current.replay_batch(last, registered, position)
                 for event in batch:
                     last = event.pk
                     if event_filter.matches(event):
@@ -318,13 +448,14 @@ async def stream_events(
                         # so live subscribers and other requests keep the event loop.
                         if take_turns:
                             async with current.replay_sends:
+                                await current.pace_replay()
                                 yield event
                         else:
                             yield event
                         # Sending a frame does not wait on the socket: without this a replay
                         # would send its whole backlog in one go, starving everyone else.
                         await asyncio.sleep(0)
-                if len(batch) < REPLAY_BATCH:
+                if not more:
                     break
         while True:
             if subscription.overflowed and subscription.queue.empty():
