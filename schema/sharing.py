@@ -55,6 +55,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from results.models import Event
 
+from .fast_fields import FastCompletion
+from .limits import check_deadline
 from .live import READ_STATE, ReadState
 
 _RESULTS = "_shared_payload_results"
@@ -167,7 +169,13 @@ def payloads() -> PayloadStore:
     return _loop_state()[0]
 
 
-class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+class SharedEventExecutor(FastCompletion, StrawberryGraphQLCoreExecutionContext):
+    """The schema's execution context: shares subscription payloads (above), checks the
+    operation's deadline (``schema.limits.TimeLimit``) before each object's fields, and
+    completes the plain fields in place (``schema.fast_fields.FastCompletion``)."""
+
+    before_fields = staticmethod(check_deadline)  # FastCompletion calls it before each object's fields
+
     def _payload_key(self) -> tuple:
         operation = self.operation
         document = operation.loc.source.body if operation.loc else print_ast(operation)

@@ -2,8 +2,8 @@
 
 ``GRAPHQL_TIMEOUT`` cancels what a request awaits (resolvers in threads, database
 reads); the resolvers that run in the event loop over loaded rows cannot be
-cancelled from outside, so ``schema.limits.TimeLimit`` checks the deadline before
-each field. These tests show both: the most expensive documents the limits
+cancelled from outside, so the deadline ``schema.limits.TimeLimit`` sets is checked
+before each object's fields. These tests show both: the most expensive documents the limits
 accept finish well within the time limit, on the demo and on a bigger day, with
 the event loop never held for long; and a query slowed past the limit in the
 event loop itself is stopped there.
