@@ -379,7 +379,7 @@ async def _in_worker_thread(execute_operation, serially):
     interpreter hands the event loop its turn every few milliseconds (the GIL's switch
     interval) instead of leaving it held for the whole execution. It runs in a copy of this
     context: ``TimeLimit``'s deadline (set when execution started, so the wait for a turn
-    counts towards it), the rehearsal state, the optimizer's. The database connection is the
+    counts towards it) and the rehearsal state. The database connection is the
     request's own, closed at the end of the request like any other (Django's
     ``request_finished``). Its turn is released when the thread ends, not when the request
     stops waiting for it (at ``GRAPHQL_TIMEOUT``): a thread cannot be cancelled, only stopped
