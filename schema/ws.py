@@ -287,8 +287,15 @@ class EventsConsumer(GraphQLWSConsumer):
     async def send(self, text_data=None, bytes_data=None, close=False) -> None:
         if self._too_slow:
             return  # closed for being too slow: nothing more goes out
-        if self.unsent() > OUTBOX_HIGH and self._backlogged_since is None:
+        unsent = self.unsent()
+        if unsent > OUTBOX_HIGH and self._backlogged_since is None:
             self._backlogged_since = time.monotonic()
+        if text_data is not None and not close and self._transport is not None and unsent <= OUTBOX_HIGH:
+            # Below the transport's resume point (a quarter of its pause point, TRANSPORT_HIGH)
+            # the server's send does not wait: no timeout to arm (and cancel) for this frame,
+            # which for thousands of subscribers per event added up.
+            await self.base_send({"type": "websocket.send", "text": text_data})
+            return
         try:
             # The server itself waits (for everyone) only past TRANSPORT_HIGH: not for long.
             async with asyncio.timeout(settings.WS_STALL_TIMEOUT):
