@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import servers
+import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -95,19 +96,37 @@ def django_env() -> dict:
 # ---------------------------------------------------------------- clients
 
 
-async def subscriber(url: str, ready: asyncio.Event, receipts: list, stop: asyncio.Event) -> None:
+async def subscriber(url: str, ready: asyncio.Event, receipts: list, stats: dict) -> None:
     from websockets.asyncio.client import connect
 
-    async with connect(url, subprotocols=["graphql-transport-ws"], max_size=None, ping_interval=None) as ws:
-        await ws.send(json.dumps({"type": "connection_init"}))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
+    # A client whose connect fails (refused, or not answered within the open timeout while
+    # thousands connect at once) tries again after a pause, as a real one would; until it has
+    # subscribed. Once subscribed, any failure ends it (and its missing events count as lost).
+    started = time.monotonic()
+    for attempt in range(CONNECT_ATTEMPTS):
+        ws = None
+        try:
+            ws = await connect(
+                url, subprotocols=["graphql-transport-ws"], max_size=None, ping_interval=None, open_timeout=20
+            )
+            await ws.send(json.dumps({"type": "connection_init"}))
+            ack = json.loads(await asyncio.wait_for(ws.recv(), 20))
+            assert ack["type"] == "connection_ack", ack
+        except (OSError, TimeoutError, ConnectionError, AssertionError) as error:
+            name = type(error).__name__
+            stats["failures"][name] = stats["failures"].get(name, 0) + 1
+            if ws is not None:
+                await ws.close()
+            if attempt == CONNECT_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.5 * 2**attempt)
+            continue
+        break
+    async with ws:
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
+        stats["connect"].append(time.monotonic() - started)
         ready.set()
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
-            except TimeoutError:
-                continue
+        async for raw in ws:  # until the connection ends, or the task is cancelled at the stop
             now = time.time()
             # This machine runs the servers and the clients on two cores: the clients read
             # the event id from the text and parse one message in 50 in full, to check it,
@@ -127,28 +146,60 @@ async def subscriber(url: str, ready: asyncio.Event, receipts: list, stop: async
                 receipts.append((-1, now))
 
 
+CONNECT_ATTEMPTS = 5
+CONNECT_BATCH = 50  # connects started at once by a client process, then ...
+CONNECT_PAUSE = 0.05  # ... a pause (seconds): 1,000 connects a second per client process
+
+
 def client_process(urls: list[str], count: int, conn, expected: int) -> None:
     """Open `count` subscribers round-robin over `urls`; report receipts when told to stop."""
 
     async def main():
-        stop = asyncio.Event()
         receipts: list[list] = [[] for _ in range(count)]
         readies = [asyncio.Event() for _ in range(count)]
+        stats = {"failures": {}, "connect": []}
         tasks = []
+        started = time.monotonic()
         for i in range(count):
-            tasks.append(asyncio.create_task(subscriber(urls[i % len(urls)], readies[i], receipts[i], stop)))
-            if i % 50 == 49:
-                await asyncio.sleep(0.05)  # do not stampede the accept queue
-        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
-        conn.send("ready")
+            tasks.append(asyncio.create_task(subscriber(urls[i % len(urls)], readies[i], receipts[i], stats)))
+            if i % CONNECT_BATCH == CONNECT_BATCH - 1:
+                await asyncio.sleep(CONNECT_PAUSE)  # do not stampede the accept queue
+        all_ready = asyncio.gather(*(r.wait() for r in readies))
+        while not all_ready.done():
+            await asyncio.wait([all_ready, *(t for t in tasks if not t.done())], timeout=1)
+            failed = [t for t in tasks if t.done() and (t.cancelled() or t.exception())]
+            if failed or time.monotonic() - started > 120:
+                error = failed[0].exception() if failed and not failed[0].cancelled() else None
+                conn.send(
+                    f"not ready: {sum(r.is_set() for r in readies)} of {count} subscribed in "
+                    f"{time.monotonic() - started:.0f} s; connect failures {stats['failures']}; "
+                    f"{len(failed)} gave up ({error!r})"
+                )
+                all_ready.cancel()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                return
+        connects = sorted(stats["connect"])
+        conn.send(
+            (
+                "ready",
+                time.monotonic() - started,
+                connects[len(connects) // 2],
+                connects[-1],
+                dict(stats["failures"]),
+            )
+        )
         loop = asyncio.get_running_loop()
         while await loop.run_in_executor(None, conn.recv) == "count":
             conn.send(sum(len(r) for r in receipts))
-        stop.set()  # "stop"
+        for task in tasks:  # "stop"
+            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         conn.send(receipts)
 
-    asyncio.run(main())
+    # uvloop, as the servers run: the clients' own work weighs less on the shared cores.
+    uvloop.run(main())
 
 
 # ---------------------------------------------------------------- the run
@@ -191,7 +242,8 @@ def main() -> None:
     print(f"preparing {args.ballots} ballots ...", flush=True)
     prepare_database(args.ballots)
     run(["redis-cli", "-u", REDIS, "flushdb"], stdout=subprocess.DEVNULL)
-    running = [servers.Server(django_env(), port=p).start() for p in ports]
+    # What the servers say goes to files, summed up at the end (errors, warnings).
+    running = [servers.Server(django_env(), port=p, capture=True).start() for p in ports]
     urls = [f"ws://127.0.0.1:{p}/graphql" for p in ports]
     clients = []
     try:
@@ -202,10 +254,17 @@ def main() -> None:
             proc = multiprocessing.Process(target=client_process, args=(urls, n, child, args.ballots))
             proc.start()
             clients.append((proc, parent))
-        for _, conn in clients:
-            assert conn.recv() == "ready"
+        answers = [conn.recv() for _, conn in clients]
+        if not all(isinstance(a, tuple) for a in answers):
+            raise SystemExit("\n".join(str(a) for a in answers))
+        failures = {}
+        for *_, failed in answers:
+            for name, n in failed.items():
+                failures[name] = failures.get(name, 0) + n
         print(
-            f"{args.subscribers} subscribers connected over {len(ports)} server processes; declaring ...",
+            f"{args.subscribers} subscribers connected over {len(ports)} server processes in "
+            f"{max(a[1] for a in answers):.1f} s (per subscriber: p50 {max(a[2] for a in answers):.1f} s, "
+            f"max {max(a[3] for a in answers):.1f} s; connects retried {failures or 0}); declaring ...",
             flush=True,
         )
         started = time.time()
@@ -229,6 +288,18 @@ def main() -> None:
     finally:
         for server in running:
             server.stop()
+        said = "".join(server.output() for server in running)
+        print(
+            f"servers logged: {said.count('Exception in ASGI application')} ASGI exceptions, "
+            f"{said.count('ERROR')} ERROR lines, {said.count('WARNING')} WARNING lines"
+            + (
+                f"; counting in Redis failed {said.count('counting in Redis failed')} times"
+                if "counting in Redis failed" in said
+                else ""
+            )
+        )
+        if said.strip():
+            Path(os.environ.get("BENCH_SERVER_LOG", "/tmp/bench_subscribers_servers.log")).write_text(said)
 
     import django
 

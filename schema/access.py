@@ -26,7 +26,6 @@ look, records the keys' use counts, and renews the subscription leases.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import datetime as dt
 import logging
@@ -230,52 +229,147 @@ class MemoryCounter:
                 self.leases[bucket][member] = expires
 
 
+class _Throttled:
+    """Logs a recurring failure at most once per ``every`` seconds, with how often it happened."""
+
+    def __init__(self, message: str, every: float = 10.0) -> None:
+        self.message, self.every = message, every
+        self.last = -math.inf
+        self.count = 0
+
+    def __call__(self, error: BaseException) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        count, self.count = self.count, 0
+        logger.warning(
+            "%s (%d time%s since the last report)",
+            self.message,
+            count,
+            "" if count == 1 else "s",
+            exc_info=(type(error), error, error.__traceback__),
+        )
+
+
 class RedisCounter:
-    """Counts in Redis, shared by every process, with the asyncio client."""
+    """Counts in Redis, shared by every process, with the asyncio client.
+
+    Every count and lease waiting at the same moment goes to Redis together: one
+    ``MULTI`` … ``EXEC`` round trip on one connection for however many callers (up
+    to ``BATCH`` each), while the next batch gathers. A connection storm (thousands of
+    WebSockets reconnecting after a deploy, each counting its ``connection_init`` and
+    its subscribe) thus costs a few round trips, not one connection each: with a
+    connection per call, the pool ran dry, callers timed out waiting for one, and
+    every count was let through uncounted.
+    """
+
+    BATCH = 1_000  # operations per round trip
 
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis
 
-        # A few connections, shared: a burst of clients waits its turn for one rather than
-        # opening a connection each (redis-py's connection setup is slow, in the event loop).
+        # A few connections, shared: the batches use one; the response cache and the
+        # watcher's renewals the others. redis-py's connection setup is slow, in the event loop.
         pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=REDIS_CONNECTIONS, timeout=2, socket_timeout=2, socket_connect_timeout=2
+            url, max_connections=REDIS_CONNECTIONS, timeout=5, socket_timeout=5, socket_connect_timeout=2
         )
         self.redis = redis.Redis(connection_pool=pool)
+        self._pending: list[tuple[tuple, asyncio.Future | None]] = []
+        self._flusher: asyncio.Task | None = None
+        self._quota_failed = _Throttled("quota counting in Redis failed; requests are let through")
+        self._lease_failed = _Throttled(
+            "subscription counting in Redis failed; subscriptions are let through"
+        )
+        self._release_failed = _Throttled("releasing subscription leases in Redis failed")
+
+    # Each operation: (kind, key, *arguments); its result, in the batch's EXEC reply, is
+    # that of its last command of interest (see ``_queue`` and ``_result``).
+    def _submit(self, operation: tuple, wait: bool = True) -> asyncio.Future | None:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future() if wait else None
+        self._pending.append((operation, future))
+        if self._flusher is None or self._flusher.done():
+            # A context of its own: it outlives the request or connection that started it.
+            self._flusher = loop.create_task(self._flush(), context=contextvars.Context())
+        return future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let this moment's other callers join the batch
+        while self._pending:
+            batch, self._pending = self._pending[: self.BATCH], self._pending[self.BATCH :]
+            try:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    for operation, _ in batch:
+                        self._queue(pipe, operation)
+                    replies = await pipe.execute()
+            except asyncio.CancelledError:
+                for _, future in batch + self._pending:
+                    if future is not None and not future.done():
+                        future.cancel()
+                self._pending = []
+                raise
+            except Exception as error:  # Redis down or slow: every caller of the batch hears it
+                for _, future in batch:
+                    if future is not None and not future.done():
+                        future.set_exception(error)
+                continue
+            position = 0
+            for operation, future in batch:
+                size = _COMMANDS[operation[0]]
+                if future is not None and not future.done():
+                    future.set_result(replies[position : position + size])
+                position += size
+
+    @staticmethod
+    def _queue(pipe, operation: tuple) -> None:
+        kind, key, *args = operation
+        if kind == "hit":
+            (ttl,) = args
+            pipe.incr(key).expire(key, ttl)
+        elif kind == "acquire":
+            member, now = args
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zadd(key, {member: now + LEASE})
+            pipe.zcard(key)
+            pipe.expire(key, LEASE * 2)
+        elif kind == "release":
+            (member,) = args
+            pipe.zrem(key, member)
 
     async def hit(self, bucket: str, limit: int) -> Decision:
         start, reset = _window()
         key = quota_key(bucket, start)
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                count, _ = await pipe.incr(key).expire(key, settings.QUOTA_WINDOW + 5).execute()
-        except Exception:
-            logger.warning("quota counting in Redis failed; the request is let through", exc_info=True)
+            count, _ = await self._submit(("hit", key, settings.QUOTA_WINDOW + 5))
+        except Exception as error:
+            self._quota_failed(error)
             return Decision(True, limit, limit, reset)
         return Decision(count <= limit, limit, max(0, limit - count), reset)
 
     async def acquire(self, bucket: str, member: str, cap: int) -> bool:
         key = f"{settings.QUOTA_NAMESPACE}:subscriptions:{bucket}"
-        now = time.time()
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.zremrangebyscore(key, "-inf", now)
-                pipe.zadd(key, {member: now + LEASE})
-                pipe.zcard(key)
-                pipe.expire(key, LEASE * 2)
-                _, _, count, _ = await pipe.execute()
-            if count > cap:
-                await self.redis.zrem(key, member)
-                return False
-        except Exception:
-            logger.warning(
-                "subscription counting in Redis failed; the subscription is let through", exc_info=True
-            )
+            _, _, count, _ = await self._submit(("acquire", key, member, time.time()))
+        except Exception as error:
+            self._lease_failed(error)
+            return True
+        if count > cap:
+            self._submit(("release", key, member), wait=False)
+            return False
         return True
 
     async def release(self, bucket: str, member: str) -> None:
-        with contextlib.suppress(Exception):
-            await self.redis.zrem(f"{settings.QUOTA_NAMESPACE}:subscriptions:{bucket}", member)
+        """Free the slot (in the next batch; nobody waits for it: a lease that could not be
+        removed expires ``LEASE`` seconds after its last renewal)."""
+        future = self._submit(("release", f"{settings.QUOTA_NAMESPACE}:subscriptions:{bucket}", member))
+        try:
+            await future
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._release_failed(error)
 
     async def renew(self, leases: dict[str, str]) -> None:
         if not leases:
@@ -287,10 +381,14 @@ class RedisCounter:
                     pipe.zadd(
                         f"{settings.QUOTA_NAMESPACE}:subscriptions:{bucket}", {member: expires}, xx=True
                     )
+                for bucket in set(leases.values()):
                     pipe.expire(f"{settings.QUOTA_NAMESPACE}:subscriptions:{bucket}", LEASE * 2)
                 await pipe.execute()
         except Exception:
             logger.warning("renewing subscription leases in Redis failed", exc_info=True)
+
+
+_COMMANDS = {"hit": 2, "acquire": 4, "release": 1}  # commands each operation queues
 
 
 # ---------------------------------------------------------------- the process's watcher

@@ -25,11 +25,14 @@ from contextvars import ContextVar
 
 import strawberry
 from asgiref.sync import sync_to_async
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from results import rehearsal
 from results.models import Ballot as BallotModel
+
+from .limits import parse_bounded
 
 _state: ContextVar[rehearsal.State | None] = ContextVar("rehearsal_state", default=None)
 # One thread (so one database connection) for the rare cache miss of an async request:
@@ -90,8 +93,18 @@ class RehearsalExtension(SchemaExtension):
                 _state.reset(token)
 
     def _is_subscription(self) -> bool:
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            # ``on_operation`` runs before the parsing hook: parse here (bounded and cached, as
+            # ``DocumentLimits`` does, which then finds it done). Without it, graphql-transport-ws
+            # (which allows any operation) left every subscribe reading the state from the cache,
+            # synchronously, in the event loop: a Redis connection per WebSocket.
+            try:
+                context.graphql_document = parse_bounded(context.schema._schema, context.query)
+            except GraphQLError:
+                return False  # refused by the parsing hook, an error answer flagged like any other
         try:
-            return self.execution_context.operation_type is OperationType.SUBSCRIPTION
+            return context.operation_type is OperationType.SUBSCRIPTION
         except Exception:  # the document does not parse: an error answer, flagged like any other
             return False
 

@@ -41,6 +41,8 @@ import logging
 import time
 from collections import OrderedDict
 
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from django.conf import settings
 from graphql import GraphQLError
 from strawberry.channels import GraphQLWSConsumer
@@ -75,6 +77,16 @@ def _transport_of(send) -> asyncio.WriteTransport | None:
     in-process communicator)."""
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     return transport if hasattr(transport, "get_write_buffer_size") else None
+
+
+def _set_high(transport: asyncio.WriteTransport, high: int) -> None:
+    """Raise the transport's pause point; nothing to do on one already closed (uvloop raises
+    RuntimeError there: in a connection storm many clients give up before their connect is
+    handled)."""
+    if transport.is_closing():
+        return
+    with contextlib.suppress(AttributeError, ValueError, RuntimeError):
+        transport.set_write_buffer_limits(high=high)
 
 
 def _protocol_problem(message: object) -> str | None:
@@ -202,12 +214,32 @@ class EventsConsumer(GraphQLWSConsumer):
     _backlogged_since: float | None = None  # when unsent bytes last rose above OUTBOX_HIGH
     _too_slow = False
 
+    async def dispatch(self, message) -> None:
+        # Channels closes stale database connections before handling every message, through
+        # the process's one thread for sync code: a thread hop per connect, connection_init,
+        # subscribe and disconnect, all in one queue, which a storm of reconnecting clients
+        # made long. This consumer never uses the database in the event loop; its reads go
+        # through database_sync_to_async, which closes stale connections around each call.
+        if message.get("type", "").startswith("websocket."):
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is not None:
+                await handler(message)
+                return
+        await super().dispatch(message)
+
+    async def websocket_disconnect(self, message) -> None:
+        # As Channels' own, without its thread hop to close stale database connections (see
+        # ``dispatch``): a storm of clients leaving at once queued thousands of them.
+        for group in self.groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.disconnect(message["code"])
+        raise StopConsumer
+
     async def websocket_connect(self, message) -> None:
         self._transport = _transport_of(self.base_send)
 
         if self._transport is not None:
-            with contextlib.suppress(AttributeError, ValueError):
-                self._transport.set_write_buffer_limits(high=TRANSPORT_HIGH)
+            _set_high(self._transport, TRANSPORT_HIGH)
         await super().websocket_connect(message)
 
     def unsent(self) -> int:
@@ -245,8 +277,7 @@ class EventsConsumer(GraphQLWSConsumer):
         if transport is not None:
             # Let the close frame through behind the backlog: the server holds every send,
             # the close included, while the transport is over its high-water mark.
-            with contextlib.suppress(AttributeError, ValueError):
-                transport.set_write_buffer_limits(high=self.unsent() + TRANSPORT_HIGH)
+            _set_high(transport, self.unsent() + TRANSPORT_HIGH)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1):
                 await self.close(code=TOO_SLOW, reason=TOO_SLOW_REASON)
@@ -256,8 +287,15 @@ class EventsConsumer(GraphQLWSConsumer):
     async def send(self, text_data=None, bytes_data=None, close=False) -> None:
         if self._too_slow:
             return  # closed for being too slow: nothing more goes out
-        if self.unsent() > OUTBOX_HIGH and self._backlogged_since is None:
+        unsent = self.unsent()
+        if unsent > OUTBOX_HIGH and self._backlogged_since is None:
             self._backlogged_since = time.monotonic()
+        if text_data is not None and not close and self._transport is not None and unsent <= OUTBOX_HIGH:
+            # Below the transport's resume point (a quarter of its pause point, TRANSPORT_HIGH)
+            # the server's send does not wait: no timeout to arm (and cancel) for this frame,
+            # which for thousands of subscribers per event added up.
+            await self.base_send({"type": "websocket.send", "text": text_data})
+            return
         try:
             # The server itself waits (for everyone) only past TRANSPORT_HIGH: not for long.
             async with asyncio.timeout(settings.WS_STALL_TIMEOUT):

@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -447,3 +448,88 @@ async def test_a_client_that_stops_reading_is_closed_with_4008_and_holds_no_one_
             got = [json.loads(await again.recv())["payload"]["data"]["events"]["id"] for _ in rest]
     assert got == rest
     assert "Traceback" not in server.output()
+
+
+STORM = 500  # WebSocket clients connecting at once
+STORM_CAP = 480  # the anonymous address's concurrent subscriptions
+
+
+def _abandoned_upgrade(port: int) -> None:
+    """A client that asks for a WebSocket and is gone (reset) before the server has answered."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+        )
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+
+async def test_a_connection_storm_is_counted_and_served_without_errors(servers):
+    """Election night after a deploy: every page and partner reconnects at once. Every
+    connection_init and subscribe is counted in Redis (none let through uncounted), the
+    subscription cap holds exactly, every subscriber gets the next event, and clients that
+    give up before their connect is handled cost the server no ASGI exception."""
+    import redis
+
+    namespace = f"storm{uuid.uuid4().hex[:8]}"
+    ballots = await sync_to_async(make_council)("stormshire", 1)
+    server = servers(
+        QUOTA_NAMESPACE=namespace,
+        ANONYMOUS_MAX_SUBSCRIPTIONS=str(STORM_CAP),
+        ANONYMOUS_PER_MINUTE="100000",
+    )
+    url = f"ws://127.0.0.1:{server.port}/graphql"
+    subscription = json.dumps(
+        {"id": "1", "type": "subscribe", "payload": {"query": "subscription { events { id kind } }"}}
+    )
+
+    async def subscriber():
+        ws = await connect(url, subprotocols=["graphql-transport-ws"], open_timeout=60)
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        await ws.send(subscription)
+        return ws
+
+    store = redis.Redis.from_url(settings.REDIS_URL)
+
+    def count() -> int:
+        return sum(int(store.get(key)) for key in store.scan_iter(f"{namespace}:quota:address:*"))
+
+    before = count()  # the server's readiness probe
+    started = time.monotonic()
+    abandoned = [asyncio.to_thread(_abandoned_upgrade, server.port) for _ in range(50)]
+    sockets = await asyncio.gather(*(subscriber() for _ in range(STORM)), *abandoned)
+    sockets = sockets[:STORM]
+    connected_in = time.monotonic() - started
+    try:
+        # The subscriptions over the cap are refused with an error; the others wait for events.
+        async def first_message(ws):
+            try:
+                return json.loads(await asyncio.wait_for(ws.recv(), 5))
+            except TimeoutError:
+                return None
+
+        firsts = await asyncio.gather(*(first_message(ws) for ws in sockets))
+        waiting = [ws for ws, message in zip(sockets, firsts, strict=True) if message is None]
+        refused = [message for message in firsts if message is not None]
+        for message in refused:
+            assert message["type"] == "error", message
+            assert message["payload"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        assert (len(waiting), len(refused)) == (STORM_CAP, STORM - STORM_CAP)
+
+        assert count() - before == 2 * STORM  # each connection_init and each subscribe
+        assert store.zcard(f"{namespace}:subscriptions:address:127.0.0.1") == STORM_CAP
+
+        event = await sync_to_async(declare)(ballots[0])
+        async with asyncio.timeout(30):
+            for ws in waiting:
+                message = json.loads(await ws.recv())
+                assert message["payload"]["data"]["events"]["id"] == str(event.pk), message
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    print(f"\n{STORM} clients connected and subscribed in {connected_in:.1f} s")
+    output = server.output()
+    assert "Exception in ASGI application" not in output, output[-3000:]
+    assert "counting in Redis failed" not in output, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]

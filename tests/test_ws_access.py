@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 
@@ -297,3 +298,55 @@ async def test_random_frames_get_a_reply_or_a_clean_close_never_a_logged_error(c
     print(f"\nclosed: {closes}")
     assert sum(closes.values()) >= 20 and set(closes) <= {4400, 4409, 4429}, closes
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_a_websocket_subscribe_reads_no_rehearsal_state(monkeypatch):
+    """A subscription's payloads read the state as each event goes; its subscribe must not read it
+    in the event loop (a synchronous cache round trip, on a new Redis connection per WebSocket)."""
+    from results import rehearsal
+
+    reads = []  # in the event loop's thread (the hub reads the state in a worker thread, as it should)
+    loop_thread = threading.current_thread()
+    original = rehearsal.current
+
+    def current():
+        if threading.current_thread() is loop_thread:
+            reads.append("current")
+        return original()
+
+    monkeypatch.setattr(rehearsal, "cached", lambda: reads.append("cached"))
+    monkeypatch.setattr(rehearsal, "current", current)
+    client = await Client().connect()
+    await client.send({"id": "1", "type": "subscribe", "payload": {"query": EVENTS}})
+    await asyncio.sleep(0.3)
+    await client.send({"id": "1", "type": "complete"})
+    await client.ws.disconnect()
+    assert reads == []
+
+
+@pytest.mark.skipif(not access.settings.REDIS_URL, reason="needs REDIS_URL")
+async def test_a_burst_of_counts_and_leases_goes_to_redis_in_a_few_round_trips(settings):
+    """Thousands of clients counting at once share round trips (one MULTI per batch) rather than
+    queueing for the pool's connections, where they timed out and were let through uncounted."""
+    settings.QUOTA_NAMESPACE = f"burst{uuid.uuid4().hex[:8]}"
+    counter = access.RedisCounter(settings.REDIS_URL)
+    try:
+        hits = await asyncio.gather(*(counter.hit("address:burst", 10_000) for _ in range(3_000)))
+        leases = await asyncio.gather(
+            *(counter.acquire("address:burst", f"m{i}", 2_500) for i in range(3_000))
+        )
+        assert sorted(d.remaining for d in hits) == list(range(7_000, 10_000))
+        assert leases.count(True) == 2_500
+        key = f"{settings.QUOTA_NAMESPACE}:subscriptions:address:burst"
+        assert await counter.redis.zcard(key) == 2_500
+        await asyncio.gather(*(counter.release("address:burst", f"m{i}") for i in range(3_000)))
+        assert await counter.redis.zcard(key) == 0
+        # All of it over one connection of the pool (a second: the zcard above, beside a batch of
+        # the refused leases' releases); a connection per call took all eight, and waited for them.
+        pool = counter.redis.connection_pool
+        assert len(pool._available_connections) + len(pool._in_use_connections) <= 2
+    finally:
+        keys_ = [k async for k in counter.redis.scan_iter(f"{settings.QUOTA_NAMESPACE}:*")]
+        if keys_:
+            await counter.redis.delete(*keys_)
+        await counter.redis.aclose()
