@@ -289,7 +289,10 @@ def parse_bounded(schema: GraphQLSchema, query: str) -> DocumentNode:
 def estimated_cost(schema: GraphQLSchema, query: str, operation_name: str | None = None) -> int:
     """The cost estimate of the operation a request names (its only one when unnamed; the
     document's costliest when the name matches none), from the measure cached with the parse;
-    0 for a document that does not parse or is refused."""
+    0 for a document that does not parse or is refused, or for an ``operationName`` that is not
+    a string (the view refuses it with 400)."""
+    if operation_name is not None and not isinstance(operation_name, str):
+        return 0
     outcome = _parse_and_check(schema, query)
     if isinstance(outcome, GraphQLError):
         return 0

@@ -225,3 +225,18 @@ def test_a_heavy_query_past_the_time_limit_is_stopped_in_its_thread(settings, mo
     )
     assert loops == {None}
     assert took < 0.6, took
+
+
+@pytest.mark.parametrize("operation_name", [{"name": "Q"}, ["Q"], 5])
+def test_an_operation_name_that_is_not_a_string_is_a_400_not_a_crash(operation_name):
+    """The heavy-query check reads the operation's cached cost by its name: an object or a list
+    there (graphql-http's audit sends both) raised TypeError, a 500, before the view refused it."""
+    assert limits.estimated_cost(schema._schema, "query Q { parties { id } }", operation_name) == 0
+    response = Client().post(
+        "/graphql",
+        data=json.dumps({"query": "query Q { parties { id } }", "operationName": operation_name}),
+        content_type="application/json",
+        HTTP_ACCEPT="application/graphql-response+json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"]
