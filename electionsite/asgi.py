@@ -28,9 +28,15 @@ application = ProtocolTypeRouter(
 # out of the collector's sight, and the youngest generation is collected after 20,000 net
 # allocations instead of 700: a council page allocates tens of thousands of short-lived objects,
 # and collecting every 700 of them charged a large share of each request (BENCHMARKS.md).
+# The interpreter's switch interval drops from 5 ms to 0.5 ms: while a heavy query executes in
+# its thread (schema.http), every other request's steps in the event loop and in their own
+# database threads each wait for the GIL up to one interval, tens of times per request (a
+# normal query beside a heavy one: median 155 ms at 5 ms, 30 ms at 0.5 ms; BENCHMARKS.md).
 if os.environ.get("PROCESS_TUNING", "true").strip().lower() not in {"0", "false", "no", "off"}:
     import gc
+    import sys
 
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
+    sys.setswitchinterval(float(os.environ.get("GIL_SWITCH_INTERVAL", "0.0005")))

@@ -91,10 +91,12 @@ async def test_a_normal_query_keeps_its_latency_while_a_heavy_one_executes(serve
     )
     await asyncio.sleep(0.5)  # the last request's end (Django closes its connection then)
     assert await sync_to_async(connections_open)() <= connections_before  # none left by the threads
-    assert during, "the heavy query ended before a normal one could be sent"
-    # (Before: each normal query waited for the whole heavy execution, 1.5 s and more.)
-    # Generous: the machine is shared, and the heavy thread takes its turns at the interpreter.
-    assert statistics.median(during) < max(4 * usual, usual + 0.15), (during, usual)
+    assert len(during) >= 2, f"only {len(during)} normal queries were answered while the heavy one ran"
+    # Before the thread path, a normal query sent while the heavy one executed waited for the
+    # rest of it (three quarters of it, sent a quarter in); with the thread but the GIL's 5 ms
+    # switch interval, it waited for the interpreter tens of times (0.4 of the heavy query's
+    # time). Both scale with the machine's load, so the bound is their ratio.
+    assert statistics.median(during) < 0.25 * statistics.median(durations), (during, durations)
     assert "Traceback" not in server.output()
 
 
