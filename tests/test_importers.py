@@ -1,5 +1,7 @@
 """The CSV importers: what they create, what they declare, and how they fail."""
 
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
@@ -544,6 +546,33 @@ def test_import_queries_grow_linearly_with_the_ballots_of_one_election():
     # (per ballot: ward, ballot and candidacies created through the services (each with its event),
     # the result validated and written; per chunk: the rows locked, the election read and locked, its
     # standing twice, the chunk's events (wards, nominations, declarations) inserted in one statement.)
+
+
+def test_previous_winners_derive_each_elections_standing_once_per_chunk_and_record_an_event_per_ballot(
+    monkeypatch,
+):
+    from results import standings
+    from results.services import events
+
+    import_candidates(re.sub(r",1,[0-9]+,\n", ",1,,\n", big_file(2, 60)))  # no votes: undeclared
+    refreshed = []
+    real = standings.refresh_standings
+
+    def counting(pks):
+        refreshed.append(sorted(pks))
+        return real(pks)
+
+    monkeypatch.setattr(events, "refresh_standings", counting)
+    csv = "ballot_paper_id,party_id,seats\n" + "".join(
+        f"local.council-{e}.ward-{w}.2023-05-04,PP53,1\n" for e in range(2) for w in range(60)
+    )
+    report = import_previous_winners(csv)
+    assert report.created == {"ballots with previous winners": 120} and report.events == 120
+    council = {e: Election.objects.get(election_id=f"local.council-{e}.2023-05-04").pk for e in range(2)}
+    # Chunks of 50 ballots of one election: 50 + 10 for each (before: one derivation per ballot).
+    assert refreshed == [[council[0]], [council[0]], [council[1]], [council[1]]]
+    assert Event.objects.filter(kind=Event.Kind.PREVIOUS_WINNERS).count() == 120
+    assert PreviousWinner.objects.count() == 120
 
 
 # ---------------------------------------------------------------- every bad input refused by line

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+
 from .. import services
 from ..errors import text
 from ..models import Ballot, Party
-from .csvfile import ImportReport, Parties, Rows, Step, max_length, write_steps
+from .csvfile import CHUNK, ImportReport, Parties, Rows, Step, StepFailed, max_length, row_error, write_steps
 
 PREVIOUS_COLUMNS = ("ballot_paper_id", "party_id", "seats")
 PREVIOUS_OPTIONAL = ("party_name",)
@@ -51,7 +55,9 @@ def import_previous_winners(source, *, user=None, progress=None) -> ImportReport
     parties = Parties(report)
     parties.resolve((r[0], r[1], r[2]) for e in grouped.values() for r in e["rows"])
 
-    # Everything is checked: write, one ballot per transaction.
+    # Everything is checked: write, one election per transaction (per CHUNK ballots of a
+    # larger one), the events inserted last, so each election's standing is derived once per
+    # chunk rather than once per ballot.
     parties.create(user)
 
     def write(ballot_id: str, entry: dict) -> None:
@@ -62,16 +68,32 @@ def import_previous_winners(source, *, user=None, progress=None) -> ImportReport
             report.unchanged += 1
         else:
             services.set_previous_winners(ballot, resolved, user=user)
-            report.events += 1
             report.count("ballots with previous winners")
 
+    def write_chunk(chunk: list[str]) -> None:
+        for ballot_id in chunk:
+            try:
+                write(ballot_id, grouped[ballot_id])
+            except (ValidationError, ValueError) as exc:  # the chunk rolls back whole
+                raise StepFailed(row_error(grouped[ballot_id]["line"], ballot_id, exc)) from None
+
     def done(step: Step, written: int) -> None:
-        if progress and (written % 100 == 0 or written == len(grouped)):
+        if progress and (written // 100 > (written - step.size) // 100 or written == len(grouped)):
             progress(f"{written} of {len(grouped)} ballots written")
 
+    by_election: dict[int, list[str]] = defaultdict(list)
+    for ballot_id in grouped:
+        by_election[known[ballot_id].election_id].append(ballot_id)
     steps = [
-        Step(entry["line"], ballot_id, lambda b=ballot_id, e=entry: write(b, e), what="ballot")
-        for ballot_id, entry in grouped.items()
+        Step(
+            grouped[chunk[0]]["line"],
+            chunk[0],
+            lambda chunk=chunk: write_chunk(chunk),
+            size=len(chunk),
+            what="ballot",
+        )
+        for group in by_election.values()
+        for chunk in (group[start : start + CHUNK] for start in range(0, len(group), CHUNK))
     ]
-    write_steps(steps, report, run=lambda write, report: write(), done=done)
+    write_steps(steps, report, done=done)
     return report
