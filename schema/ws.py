@@ -47,9 +47,14 @@ from django.conf import settings
 from graphql import GraphQLError
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    _OperationStreamClosed,
+)
+from strawberry.utils.aio import aclosing
 
-from . import access
+from . import access, fanout
+from .subscriptions import TICKET
 
 ENCODED_KEEP = 512  # encoded payloads kept: a few per event in flight is plenty
 MAX_MESSAGE = 64 * 1024  # characters in one client message (a subscribe is ~1 kB)
@@ -181,9 +186,42 @@ class PartnerTransportWSHandler(BaseGraphQLTransportWSHandler):
             )
             return
         try:
-            await super().run_operation(operation)
+            await self._run_stream(operation)
         finally:
             await watcher.release(lease)
+
+    async def _run_stream(self, operation) -> None:
+        """Strawberry's ``run_operation``, except that a subscription's stream may hand it over to
+        its document's fan-out group once live (``schema.fanout``): the operation then lasts as
+        long as its membership, and completes when the group's stream does."""
+        consumer = self.context.get("ws") if isinstance(self.context, dict) else None
+        ticket = fanout.Ticket(
+            self.schema, consumer if isinstance(consumer, EventsConsumer) else None, operation
+        )
+        TICKET.set(ticket)  # this task's context: the stream reads it when it starts
+        try:
+            result_source = await self.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=self.context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+            async with aclosing(result_source):
+                await self._send_result_stream(operation, result_source)
+            if ticket.member is not None and await ticket.follow() != "complete":
+                return  # the client went away, or was closed for being too slow: nothing more to say
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except _OperationStreamClosed:
+            return
+        except Exception as error:
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+        finally:
+            ticket.leave()
 
     def forget_id(self, id: str) -> None:
         # Strawberry deletes the id, but an operation ending (its error or complete) can race
