@@ -54,6 +54,7 @@ from .subscriptions import TICKET, StreamContext
 logger = logging.getLogger(__name__)
 
 READY_WAIT = 1.0  # seconds a subscription waits for its group's stream to register, before going on alone
+YIELD_EVERY = 256  # members written to before the group lets the rest of the event loop run
 
 
 def answer_scope(consumer) -> str:
@@ -157,6 +158,8 @@ class Group:
     ) -> None:
         self.key = key
         self.members: dict[Member, None] = {}
+        self.holds = 0  # subscriptions that may join (still replaying, or just registered)
+        self.loop = asyncio.get_running_loop()
         self.context = StreamContext(live_only=True, registered=self._registered)
         self.ready = asyncio.Event()
         self.origin: int | None = None
@@ -181,9 +184,19 @@ class Group:
         self.members[member] = None
         return member
 
+    def hold(self) -> None:
+        self.holds += 1
+
+    def release(self) -> None:
+        self.holds -= 1
+        self._end_if_unused()
+
     def remove(self, member: Member) -> None:
         self.members.pop(member, None)
-        if not self.members and not self.finished:
+        self._end_if_unused()
+
+    def _end_if_unused(self) -> None:
+        if not self.members and self.holds <= 0 and not self.finished:
             self.finished = True
             if _groups.get(self.key) is self:
                 del _groups[self.key]
@@ -218,10 +231,14 @@ class Group:
         payload = encode_payload(result)
         ended = result.data is None and bool(result.errors)  # the stream's own error: for everyone
         pk = None if ended else self.context.cursor
-        for member in list(self.members):
+        for n, member in enumerate(list(self.members), 1):
             if pk is not None and pk <= member.start:
-                continue
+                continue  # it delivered this event itself before joining
             await member.offer(payload, pk)
+            if n % YIELD_EVERY == 0:
+                # Writes below the outbox limit never wait: without this the whole fan-out would
+                # hold the event loop. A member joining meanwhile starts after this event.
+                await asyncio.sleep(0)
 
 
 _groups: dict[tuple, Group] = {}
@@ -241,8 +258,9 @@ class Ticket:
         self.key: tuple | None = None
         self.member: Member | None = None
         self.group: Group | None = None
+        self.handoff: Handoff | None = None
 
-    def handoff(self, info) -> Handoff | None:
+    def handoff_for(self, info) -> Handoff | None:
         """What the stream of ``info``'s field calls to hand over once live (None: it stays alone)."""
         if self.consumer is None or self.key is not None:
             return None
@@ -265,13 +283,13 @@ class Ticket:
             self.operation.operation_name,
             shown,
             answer_scope(self.consumer),
-            id(asyncio.get_running_loop()),
         )
-        return Handoff(self)
+        self.handoff = Handoff(self)
+        return self.handoff
 
     def group_now(self) -> Group:
         group = _groups.get(self.key)
-        if group is None or group.finished:
+        if group is None or group.finished or group.loop is not asyncio.get_running_loop():
             op = self.operation
             group = _groups[self.key] = Group(
                 self.key, self.schema, op.query, op.variables, op.operation_name
@@ -284,6 +302,8 @@ class Ticket:
         return await asyncio.shield(self.member.done)
 
     def leave(self) -> None:
+        if self.handoff is not None:
+            self.handoff.release()
         member, group = self.member, self.group
         if member is None or group is None:
             return
@@ -298,15 +318,28 @@ class Handoff:
 
     def __init__(self, ticket: Ticket) -> None:
         self.ticket = ticket
-        self.group = ticket.group_now()
+        self.group: Group | None = None
         self.given_up = False
+        self._hold(ticket.group_now())
+
+    def _hold(self, group: Group | None) -> None:
+        """Keep ``group`` going while this subscription may still join it (and let go of any other)."""
+        if self.group is not None:
+            previous, self.group = self.group, None
+            previous.release()
+        if group is not None:
+            group.hold()
+        self.group = group
+
+    def release(self) -> None:
+        self._hold(None)
 
     async def ready(self) -> bool:
         """Wait (briefly) until the group's stream has registered with the hub."""
         if self.given_up:
             return False
         if self.group.finished:
-            self.group = self.ticket.group_now()
+            self._hold(self.ticket.group_now())
         if not self.group.ready.is_set():
             try:
                 async with asyncio.timeout(READY_WAIT):
@@ -324,9 +357,16 @@ class Handoff:
         Called only while the subscription's own queue is empty, without awaiting in between.
         """
         group = self.group
-        if self.given_up or group.finished or not group.ready.is_set() or group.pulled > last:
+        if (
+            self.given_up
+            or group is None
+            or group.finished
+            or not group.ready.is_set()
+            or group.pulled > last
+        ):
             return False
         ticket = self.ticket
         ticket.group = group
         ticket.member = group.add(ticket.consumer, ticket.operation.id, last)
+        self.release()  # a member now: the membership keeps the group going
         return True

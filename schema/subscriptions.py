@@ -72,7 +72,7 @@ class Subscription:
         if context is not None and context.live_only:
             cursor, registered = None, context.registered
         ticket = TICKET.get()
-        handoff = ticket.handoff(info) if ticket is not None and context is None else None
+        handoff = ticket.handoff_for(info) if ticket is not None and context is None else None
         async for event in stream_events(
             cursor, event_filter, room=room, take_turns=take_turns, handoff=handoff, registered=registered
         ):

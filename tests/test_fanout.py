@@ -247,3 +247,15 @@ async def test_declarations_racing_a_replay_are_each_delivered_once_in_order():
     for client in (*clients, watcher):
         await client.nothing_more(0.3)
         await client.close()
+
+
+async def test_a_subscription_that_ends_before_going_live_leaves_no_group_behind():
+    ballots = await sync_to_async(make_council)()
+    event = await sync_to_async(declare)(ballots[0])
+    client = await Client().connect()
+    await client.subscribe(after=str(event.pk + 1000))  # refused: beyond the log
+    message = await client.receive()
+    assert message["type"] == "next" and message["payload"]["errors"]
+    assert await client.receive() == {"id": "1", "type": "complete"}
+    await until(lambda: not fanout.groups())
+    await client.close()
