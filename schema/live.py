@@ -10,6 +10,10 @@ matches. Because the table, not the notice, is the source of truth, a lost
 or late notice delays nothing for long (the hub also reads the table every
 ``EVENTS_POLL_INTERVAL`` seconds) and can never lose an event.
 
+WebSocket subscriptions, once live, hand over to one fan-out group per
+distinct document (``schema.fanout``), which takes the events from the hub
+like any other subscription and writes each one to all of its sockets.
+
 Each subscription owns a bounded queue. A client too slow to keep up is
 dropped with an error naming the cursor to resume from, rather than letting
 it hold up the others or grow without limit.

@@ -1,9 +1,13 @@
 """The WebSocket endpoint: graphql-transport-ws only, with keys, caps and shared payload encoding.
 
-Every subscriber to the same document receives the same result object for an
-event (see ``schema.sharing``); this consumer also encodes that result's data
-to JSON once, and sends each subscriber the stored text inside its own
-message envelope.
+Once live, a subscription hands over to its document's fan-out group
+(``schema.fanout``): one Strawberry stream per distinct document and process
+executes and encodes each event once and writes the text into every
+subscriber's own envelope. Before that (a replay, or a document that cannot
+be fanned out), every subscriber to the same document still receives the
+same result object for an event (see ``schema.sharing``), and this consumer
+encodes that result's data to JSON once and sends each subscriber the stored
+text inside its own message envelope.
 
 Each connection says who it is in ``connection_init`` (``{"apiKey": ...}``,
 or an ``X-API-Key`` header on the handshake): a missing key in keys mode, an
