@@ -10,6 +10,10 @@ matches. Because the table, not the notice, is the source of truth, a lost
 or late notice delays nothing for long (the hub also reads the table every
 ``EVENTS_POLL_INTERVAL`` seconds) and can never lose an event.
 
+WebSocket subscriptions, once live, hand over to one fan-out group per
+distinct document (``schema.fanout``), which takes the events from the hub
+like any other subscription and writes each one to all of its sockets.
+
 Each subscription owns a bounded queue. A client too slow to keep up is
 dropped with an error naming the cursor to resume from, rather than letting
 it hold up the others or grow without limit.
@@ -409,6 +413,8 @@ async def stream_events(
     *,
     room: Callable[[], Awaitable[bool]] | None = None,
     take_turns: bool = True,
+    handoff=None,
+    registered: Callable[[int], None] | None = None,
 ) -> AsyncIterator[Event]:
     """Every matching event after ``cursor`` (from the table), then live ones, in order, once each.
 
@@ -426,10 +432,18 @@ async def stream_events(
     its consumer handles each event (a socket's send). ``take_turns=False`` is
     for a consumer whose handling waits on something else entirely (a webhook's
     POST, for seconds): holding a turn there would make every other replay wait.
+
+    ``handoff`` (``schema.fanout.Handoff``): once live with nothing of its own
+    waiting, the stream offers to hand over to its document's group at the last
+    event it yielded; if the group takes it, the stream ends there (the group
+    sends the later events). ``registered`` is told the hub's position once the
+    subscription is registered.
     """
     current = hub()
     async with current.subscribe(event_filter) as (subscription, position):
-        registered = time.monotonic()  # a replay read that began after this sees what the hub missed
+        if registered is not None:
+            registered(position)
+        registered_at = time.monotonic()  # a replay read that began after this sees what the hub missed
         if cursor is not None and cursor > position:
             latest = await database_sync_to_async(latest_event_id)()
             if cursor > latest:
@@ -438,7 +452,7 @@ async def stream_events(
         last = position if cursor is None else cursor
         if cursor is not None:
             while True:
-                batch, more = await current.replay_batch(last, registered, position)
+                batch, more = await current.replay_batch(last, registered_at, position)
                 for event in batch:
                     last = event.pk
                     if event_filter.matches(event):
@@ -458,6 +472,17 @@ async def stream_events(
                 if not more:
                     break
         while True:
+            # The hub offers each event to every subscription in one step: with its own queue
+            # empty, this one has yielded every event its document's group can have taken.
+            if (
+                handoff is not None
+                and not subscription.overflowed
+                and subscription.queue.empty()
+                and await handoff.ready()
+                and subscription.queue.empty()
+                and handoff.join(last)
+            ):
+                return
             if subscription.overflowed and subscription.queue.empty():
                 raise SlowSubscriber(
                     f'Too far behind: subscription ended. Resubscribe with after: "{last}" to resume.'

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import strawberry
 
@@ -26,6 +28,15 @@ class StreamContext:
     cursor: int | None = None
     # False for webhooks: a replay's turn is not held while a POST waits (see stream_events).
     take_turns: bool = True
+    # A fan-out group's stream (schema.fanout): live only, whatever `after` says (its members
+    # replayed on their own), and told the hub's position once registered.
+    live_only: bool = False
+    registered: Callable[[int], None] | None = None
+
+
+# The WebSocket operation whose stream is being read (``schema.fanout.Ticket``, set in its task by
+# ``schema.ws``): once live, the stream hands the subscription over to its document's group.
+TICKET: ContextVar[Any] = ContextVar("fanout_ticket", default=None)
 
 
 @strawberry.type
@@ -57,7 +68,14 @@ class Subscription:
         if context is not None and context.resume_after is not None:
             cursor = context.resume_after
         take_turns = context.take_turns if context is not None else True
-        async for event in stream_events(cursor, event_filter, room=room, take_turns=take_turns):
+        registered = None
+        if context is not None and context.live_only:
+            cursor, registered = None, context.registered
+        ticket = TICKET.get()
+        handoff = ticket.handoff_for(info) if ticket is not None and context is None else None
+        async for event in stream_events(
+            cursor, event_filter, room=room, take_turns=take_turns, handoff=handoff, registered=registered
+        ):
             if context is not None:
                 context.cursor = event.pk
             yield event

@@ -1,9 +1,13 @@
 """The WebSocket endpoint: graphql-transport-ws only, with keys, caps and shared payload encoding.
 
-Every subscriber to the same document receives the same result object for an
-event (see ``schema.sharing``); this consumer also encodes that result's data
-to JSON once, and sends each subscriber the stored text inside its own
-message envelope.
+Once live, a subscription hands over to its document's fan-out group
+(``schema.fanout``): one Strawberry stream per distinct document and process
+executes and encodes each event once and writes the text into every
+subscriber's own envelope. Before that (a replay, or a document that cannot
+be fanned out), every subscriber to the same document still receives the
+same result object for an event (see ``schema.sharing``), and this consumer
+encodes that result's data to JSON once and sends each subscriber the stored
+text inside its own message envelope.
 
 Each connection says who it is in ``connection_init`` (``{"apiKey": ...}``,
 or an ``X-API-Key`` header on the handshake): a missing key in keys mode, an
@@ -47,9 +51,14 @@ from django.conf import settings
 from graphql import GraphQLError
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    _OperationStreamClosed,
+)
+from strawberry.utils.aio import aclosing
 
-from . import access
+from . import access, fanout
+from .subscriptions import TICKET
 
 ENCODED_KEEP = 512  # encoded payloads kept: a few per event in flight is plenty
 MAX_MESSAGE = 64 * 1024  # characters in one client message (a subscribe is ~1 kB)
@@ -181,9 +190,42 @@ class PartnerTransportWSHandler(BaseGraphQLTransportWSHandler):
             )
             return
         try:
-            await super().run_operation(operation)
+            await self._run_stream(operation)
         finally:
             await watcher.release(lease)
+
+    async def _run_stream(self, operation) -> None:
+        """Strawberry's ``run_operation``, except that a subscription's stream may hand it over to
+        its document's fan-out group once live (``schema.fanout``): the operation then lasts as
+        long as its membership, and completes when the group's stream does."""
+        consumer = self.context.get("ws") if isinstance(self.context, dict) else None
+        ticket = fanout.Ticket(
+            self.schema, consumer if isinstance(consumer, EventsConsumer) else None, operation
+        )
+        TICKET.set(ticket)  # this task's context: the stream reads it when it starts
+        try:
+            result_source = await self.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=self.context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+            async with aclosing(result_source):
+                await self._send_result_stream(operation, result_source)
+            if ticket.member is not None and await ticket.follow() != "complete":
+                return  # the client went away, or was closed for being too slow: nothing more to say
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except _OperationStreamClosed:
+            return
+        except Exception as error:
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+        finally:
+            ticket.leave()
 
     def forget_id(self, id: str) -> None:
         # Strawberry deletes the id, but an operation ending (its error or complete) can race
