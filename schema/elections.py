@@ -17,7 +17,7 @@ import datetime as dt
 
 import strawberry
 import strawberry_django
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from strawberry import auto
 
 from results import figures, models, parties, rules
@@ -26,6 +26,7 @@ from results.parties import shared_by_ec_id as party_by_ec_id
 from results.standings import standing_row as standing_of
 from results.versions import version_changes
 
+from . import lean
 from .enums import (
     BallotStatus,
     Certification,
@@ -112,30 +113,66 @@ def load_elections(elections, *, ballots: bool = True, candidacies: bool = True)
 
     With ``ballots`` false nothing more is read: every election figure is stored.
     """
-    elections = list(elections)
+    elections = (
+        lean.select_related_instances(elections) if isinstance(elections, QuerySet) else list(elections)
+    )
     parties.refresh()  # after reading the rows: every party they name is loaded
     if not ballots or not elections:
         return elections
     by_pk = {e.pk: e for e in elections}
     for election in elections:
         election._ballots = []
-    rows = list(models.Ballot.objects.filter(election_id__in=list(by_pk)).select_related("ward").order_by())
+    pks = list(by_pk)
+    db = elections[0]._state.db
+    nb = len(_BALLOT_NAMES)
     by_ballot = {}
-    for ballot in rows:
+    for row in lean.value_rows(
+        models.Ballot,
+        ("ballots", len(pks)) if len(pks) <= _COMPILED_UP_TO else None,
+        lambda: models.Ballot.objects.filter(election_id__in=pks).order_by().values_list(*_BALLOT_COLUMNS),
+        pks,
+    ):
+        ballot = lean.instance(models.Ballot, _BALLOT_NAMES, row[:nb], db)
+        cache = ballot._state.fields_cache = {}
+        cache["ward"] = (
+            lean.instance(models.Ward, _WARD_NAMES, row[nb:], db) if ballot.ward_id is not None else None
+        )
         election = by_pk[ballot.election_id]
-        ballot._state.fields_cache["election"] = election
+        cache["election"] = election
         election._ballots.append(ballot)
         by_ballot[ballot.pk] = ballot
         if candidacies:
             ballot._candidacies = []
-    if candidacies and rows:
+    if candidacies and by_ballot:
         by_party = parties.parties_by_pk()
-        for c in models.Candidacy.objects.filter(ballot__election_id__in=list(by_pk)).order_by():
+        for c in lean.instances(
+            models.Candidacy,
+            _CANDIDACY_NAMES,
+            lean.value_rows(
+                models.Candidacy,
+                ("candidacies", len(pks)) if len(pks) <= _COMPILED_UP_TO else None,
+                lambda: (
+                    models.Candidacy.objects.filter(ballot__election_id__in=pks)
+                    .order_by()
+                    .values_list(*_CANDIDACY_NAMES)
+                ),
+                pks,
+            ),
+            db,
+        ):
             ballot = by_ballot[c.ballot_id]
-            c._state.fields_cache["ballot"] = ballot
-            c._state.fields_cache["party"] = parties.party(c.party_id, by_party)
+            c._state.fields_cache = {"ballot": ballot, "party": parties.party(c.party_id, by_party)}
             ballot._candidacies.append(c)
     return elections
+
+
+# The columns ``load_elections`` reads: every concrete field, as the querysets it replaced did.
+_BALLOT_NAMES = lean.attnames(models.Ballot)
+_WARD_NAMES = lean.attnames(models.Ward)
+_BALLOT_COLUMNS = (*_BALLOT_NAMES, *(f"ward__{name}" for name in _WARD_NAMES))
+_CANDIDACY_NAMES = lean.attnames(models.Candidacy)
+# Their SQL is compiled once per connection for up to this many elections (one shape per number).
+_COMPILED_UP_TO = 8
 
 
 def selects_anywhere(info: strawberry.Info, name: str) -> bool:
