@@ -17,6 +17,7 @@ import datetime as dt
 
 import strawberry
 import strawberry_django
+from django.db import connections
 from django.db.models import Prefetch, QuerySet
 from strawberry import auto
 
@@ -108,13 +109,19 @@ def elections_lean(info: strawberry.Info | None = None):
     return qs
 
 
-def load_elections(elections, *, ballots: bool = True, candidacies: bool = True) -> list[models.Election]:
+def load_elections(
+    elections, *, ballots: bool = True, candidacies: bool = True, key: tuple | None = None, params=()
+) -> list[models.Election]:
     """Evaluate ``elections`` and attach their ballots and candidacies, one query each, grouped in Python.
 
-    With ``ballots`` false nothing more is read: every election figure is stored.
+    With ``ballots`` false nothing more is read: every election figure is stored. ``key`` and
+    ``params`` name the shape of the elections' filters and their values (``lean``): its SQL
+    is then compiled once per connection.
     """
     elections = (
-        lean.select_related_instances(elections) if isinstance(elections, QuerySet) else list(elections)
+        lean.select_related_instances(elections, key, params)
+        if isinstance(elections, QuerySet)
+        else list(elections)
     )
     parties.refresh()  # after reading the rows: every party they name is loaded
     if not ballots or not elections:
@@ -171,6 +178,7 @@ _BALLOT_NAMES = lean.attnames(models.Ballot)
 _WARD_NAMES = lean.attnames(models.Ward)
 _BALLOT_COLUMNS = (*_BALLOT_NAMES, *(f"ward__{name}" for name in _WARD_NAMES))
 _CANDIDACY_NAMES = lean.attnames(models.Candidacy)
+_POLL_DATE = models.Election._meta.get_field("poll_date")
 # Their SQL is compiled once per connection for up to this many elections (one shape per number).
 _COMPILED_UP_TO = 8
 
@@ -217,11 +225,15 @@ def selects_below(info: strawberry.Info, child: str, name: str) -> bool:
     )
 
 
-def load_for(info: strawberry.Info, elections) -> list[models.Election]:
+def load_for(info: strawberry.Info, elections, key: tuple | None = None, params=()) -> list[models.Election]:
     """``load_elections`` with only what the query selects."""
     ballots = selects_anywhere(info, "ballots")
     return load_elections(
-        elections, ballots=ballots, candidacies=ballots and selects_anywhere(info, "candidacies")
+        elections,
+        ballots=ballots,
+        candidacies=ballots and selects_anywhere(info, "candidacies"),
+        key=key,
+        params=params,
     )
 
 
@@ -734,20 +746,28 @@ class ElectionQuery:
         control_called: bool | None = None,
     ) -> list[Election]:
         qs = elections_lean(info).order_by("-poll_date", "council__name", "kind")
+        params = []  # the filters' values as the database takes them, in the order of the SQL
         if poll_date is not None:
             qs = qs.filter(poll_date=poll_date)
+            params.append(_POLL_DATE.get_db_prep_value(poll_date, connections[qs.db]))
         if council is not None:
             qs = qs.filter(council__slug=council)
+            params.append(council)
         if kind is not None:
             qs = qs.filter(kind=kind.value)
+            params.append(kind.value)
         if control_called is not None:
             # Stored figures: filtered in SQL (mayoralties, with no call, have no stored composition).
             qs = qs.filter(standing__control_called=control_called, standing__composition__isnull=False)
-        return load_for(info, qs)
+        # A boolean filter is written into the SQL (`AND control_called`, `AND NOT ...`), not passed.
+        shape = ("elections", poll_date is not None, council is not None, kind is not None, control_called)
+        return load_for(info, qs, shape, params)
 
     @strawberry_django.field(description='One election by id, e.g. "local.derby.2023-05-04".')
     def election(self, info: strawberry.Info, id: strawberry.ID) -> Election | None:
-        return next(iter(load_for(info, elections_lean(info).filter(election_id=id))), None)
+        return next(
+            iter(load_for(info, elections_lean(info).filter(election_id=id), ("election-by-id",), [id])), None
+        )
 
     @strawberry_django.field(
         description='One ballot by ballot paper id, e.g. "local.derby.allestree.2023-05-04".'

@@ -61,7 +61,11 @@ def value_rows(
         if entry is None:
             return [tuple(row) for row in queryset]
         cache[key] = entry
-    sql, converters = entry
+    return _run(connection, entry, params)
+
+
+def _run(connection, compiled: tuple[str, list], params: Sequence) -> list:
+    sql, converters = compiled
     with connection.cursor() as cursor:
         cursor.execute(sql, tuple(params))
         rows = cursor.fetchall()
@@ -117,11 +121,16 @@ def _relation(model: type[Model], name: str):
     return None
 
 
-def select_related_instances(queryset: QuerySet) -> list[Model]:
+def select_related_instances(
+    queryset: QuerySet, key: tuple | None = None, params: Sequence = ()
+) -> list[Model]:
     """``list(queryset)`` for a queryset with one level of ``select_related`` (forward foreign keys,
     reverse one-to-ones) and deferred fields, read as values and built as ``from_db`` would.
 
-    Anything else (``only``, annotations, nested relations) is evaluated by the ORM.
+    With ``key`` (the shape of its filters, as for ``value_rows``; its relations and deferred
+    fields are added to it) and ``params`` (the filters' values as the database takes them),
+    its SQL is compiled once per connection. Anything else (``only``, annotations, nested
+    relations) is evaluated by the ORM.
     """
     query = queryset.query
     model = queryset.model
@@ -137,25 +146,34 @@ def select_related_instances(queryset: QuerySet) -> list[Model]:
         or queryset._fields is not None
     ):
         return list(queryset)
-    relations = []
-    for name in related:
-        relation = _relation(model, name)
-        if relation is None:
+    connection = connections[queryset.db]
+    if key is not None:
+        key = (*key, tuple(related), deferred)
+        cache = _compiled.get(connection)
+        if cache is None:
+            cache = _compiled[connection] = {}
+        entry = cache.get(key)
+    else:
+        entry = None
+    if entry is None:
+        plan = _plan(model, related, deferred)
+        if plan is None:
             return list(queryset)
-        relations.append((name, *relation))
-    names = [n for n in attnames(model) if n not in deferred]
-    columns = list(names)
-    parts = []
-    for name, rel_model, cache_name, remote_cache_name in relations:
-        rel_names = [n for n in attnames(rel_model) if f"{name}__{n}" not in deferred]
-        start = len(columns)
-        columns.extend(f"{name}__{n}" for n in rel_names)
-        pk_at = start + rel_names.index(rel_model._meta.pk.attname)
-        parts.append((rel_model, rel_names, start, pk_at, cache_name, remote_cache_name))
+        values = queryset.values_list(*plan[2])
+        compiled = _compile(values, params) if key is not None else None
+        if compiled is None:
+            rows = list(values)
+        else:
+            cache[key] = (plan, compiled)
+            rows = _run(connection, compiled, params)
+    else:
+        plan, compiled = entry
+        rows = _run(connection, compiled, params)
+    names, parts, _ = plan
     db = queryset.db
     out = []
     count = len(names)
-    for row in queryset.values_list(*columns):
+    for row in rows:
         obj = instance(model, names, row[:count], db)
         cache = obj._state.fields_cache = {}
         for rel_model, rel_names, start, pk_at, cache_name, remote_cache_name in parts:
@@ -168,3 +186,21 @@ def select_related_instances(queryset: QuerySet) -> list[Model]:
             cache[cache_name] = rel
         out.append(obj)
     return out
+
+
+def _plan(model: type[Model], related: dict, deferred: frozenset) -> tuple | None:
+    """The columns to read: the model's, then each relation's (deferred ones left out), and how to split them."""
+    names = [n for n in attnames(model) if n not in deferred]
+    columns = list(names)
+    parts = []
+    for name in related:
+        relation = _relation(model, name)
+        if relation is None:
+            return None
+        rel_model, cache_name, remote_cache_name = relation
+        rel_names = [n for n in attnames(rel_model) if f"{name}__{n}" not in deferred]
+        start = len(columns)
+        columns.extend(f"{name}__{n}" for n in rel_names)
+        pk_at = start + rel_names.index(rel_model._meta.pk.attname)
+        parts.append((rel_model, rel_names, start, pk_at, cache_name, remote_cache_name))
+    return names, parts, columns

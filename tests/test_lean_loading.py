@@ -119,3 +119,55 @@ def test_a_shape_whose_parameters_are_not_the_given_ones_is_never_reused():
     assert lean.value_rows(Ballot, ("odd",), build(b.pk), [b.pk]) == [
         (pk,) for pk in Ballot.objects.filter(election=b).values_list("pk", flat=True)
     ]
+
+
+ELECTIONS = """query($date: Date!, $called: Boolean, $kind: ElectionKind) {
+  elections(pollDate: $date, controlCalled: $called, kind: $kind) { id control { called } }
+}"""
+
+
+def test_the_root_fields_compiled_shapes_answer_each_request_s_filters():
+    from schema import schema
+
+    a, b, mayor, b1 = _two_councils()
+    lean._compiled.pop(connections["default"], None)
+
+    def ids(**variables):
+        result = schema.execute_sync(ELECTIONS, variable_values={"date": "2023-05-04", **variables})
+        assert result.errors is None
+        return [e["id"] for e in result.data["elections"]]
+
+    everything = ["local.aville.2023-05-04", "local.bton.2023-05-04", "mayor.cburgh.2023-05-04"]
+    assert ids() == everything
+    assert ids(called=False) == everything[:2]
+    assert ids(called=True) == []
+    services.declare_ballot(b.ballots.get(), votes=f.votes(b.ballots.get(), Ely=10, Fox=5))
+    # Each shape compiled once: the value of `called` is part of the shape (SQL writes it inline).
+    assert ids(called=True) == ["local.bton.2023-05-04"]
+    assert ids(called=False) == ["local.aville.2023-05-04"]
+    assert ids(kind="MAYOR") == ["mayor.cburgh.2023-05-04"]
+    assert ids(kind="LOCAL") == everything[:2]
+    assert ids() == everything
+    assert ids(date="2024-05-02") == []
+    shapes = {key[:5] for key in lean._compiled[connections["default"]] if key[0] == "elections"}
+    assert shapes == {
+        ("elections", True, False, False, None),
+        ("elections", True, False, False, True),
+        ("elections", True, False, False, False),
+        ("elections", True, False, True, None),
+    }
+
+    page = "query($id: ID!) { election(id: $id) { id seatsDeclared ballots { label candidacies { name votes } } } }"
+    for election, declared in ((a, 0), (b, 1), (a, 0)):
+        data = schema.execute_sync(page, variable_values={"id": election.election_id}).data["election"]
+        assert data["id"] == election.election_id and data["seatsDeclared"] == declared
+    assert schema.execute_sync(page, variable_values={"id": "local.nowhere.2023-05-04"}).data == {
+        "election": None
+    }
+    services.declare_ballot(b1, votes=f.votes(b1, Able=10, Baker=5))
+    data = schema.execute_sync(page, variable_values={"id": a.election_id}).data["election"]
+    assert data["seatsDeclared"] == 1
+    assert {c["name"]: c["votes"] for c in data["ballots"][0]["candidacies"]} == {
+        "Ann Able": 10,
+        "Bob Baker": 5,
+    }
