@@ -395,8 +395,13 @@ class FastCompletion:
         try:
             if not is_list:
                 if getattr(object_type, "fast_pure", False):
-                    return self._pure_object(object_type, value, field_path, sub_fields, position_context)
-                completed = self.execute_fields(object_type, value, field_path, sub_fields, position_context)
+                    completed = self._pure_object(
+                        object_type, value, field_path, sub_fields, position_context
+                    )
+                else:
+                    completed = self.execute_fields(
+                        object_type, value, field_path, sub_fields, position_context
+                    )
                 if type(completed) is not dict and self.is_awaitable(completed):
                     return self._awaited(completed, return_type, details, field_path)
                 return completed
@@ -453,9 +458,7 @@ class FastCompletion:
         completed = self.execute_fields(object_type, value, path, sub_fields, position_context)
         if type(completed) is dict and len(self.collected_errors.errors) == errors:
             memo[key] = (value, sub_fields, completed)  # both kept: their ids cannot be reused meanwhile
-        elif type(completed) is not dict and self.is_awaitable(completed):
-            raise TypeError(f"{object_type.name} is declared pure but a field of it awaits")
-        return completed
+        return completed  # an awaitable (not expected of a pure type) is awaited by the caller, not kept
 
     async def _awaited(self, completed, return_type, details, path):
         try:
