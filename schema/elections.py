@@ -17,7 +17,8 @@ import datetime as dt
 
 import strawberry
 import strawberry_django
-from django.db.models import Prefetch
+from django.db import connections
+from django.db.models import Prefetch, QuerySet
 from strawberry import auto
 
 from results import figures, models, parties, rules
@@ -26,6 +27,7 @@ from results.parties import shared_by_ec_id as party_by_ec_id
 from results.standings import standing_row as standing_of
 from results.versions import version_changes
 
+from . import lean
 from .enums import (
     BallotStatus,
     Certification,
@@ -107,35 +109,78 @@ def elections_lean(info: strawberry.Info | None = None):
     return qs
 
 
-def load_elections(elections, *, ballots: bool = True, candidacies: bool = True) -> list[models.Election]:
+def load_elections(
+    elections, *, ballots: bool = True, candidacies: bool = True, key: tuple | None = None, params=()
+) -> list[models.Election]:
     """Evaluate ``elections`` and attach their ballots and candidacies, one query each, grouped in Python.
 
-    With ``ballots`` false nothing more is read: every election figure is stored.
+    With ``ballots`` false nothing more is read: every election figure is stored. ``key`` and
+    ``params`` name the shape of the elections' filters and their values (``lean``): its SQL
+    is then compiled once per connection.
     """
-    elections = list(elections)
+    elections = (
+        lean.select_related_instances(elections, key, params)
+        if isinstance(elections, QuerySet)
+        else list(elections)
+    )
     parties.refresh()  # after reading the rows: every party they name is loaded
     if not ballots or not elections:
         return elections
     by_pk = {e.pk: e for e in elections}
     for election in elections:
         election._ballots = []
-    rows = list(models.Ballot.objects.filter(election_id__in=list(by_pk)).select_related("ward").order_by())
+    pks = list(by_pk)
+    db = elections[0]._state.db
+    nb = len(_BALLOT_NAMES)
     by_ballot = {}
-    for ballot in rows:
+    for row in lean.value_rows(
+        models.Ballot,
+        ("ballots", len(pks)) if len(pks) <= _COMPILED_UP_TO else None,
+        lambda: models.Ballot.objects.filter(election_id__in=pks).order_by().values_list(*_BALLOT_COLUMNS),
+        pks,
+    ):
+        ballot = lean.instance(models.Ballot, _BALLOT_NAMES, row[:nb], db)
+        cache = ballot._state.fields_cache = {}
+        cache["ward"] = (
+            lean.instance(models.Ward, _WARD_NAMES, row[nb:], db) if ballot.ward_id is not None else None
+        )
         election = by_pk[ballot.election_id]
-        ballot._state.fields_cache["election"] = election
+        cache["election"] = election
         election._ballots.append(ballot)
         by_ballot[ballot.pk] = ballot
         if candidacies:
             ballot._candidacies = []
-    if candidacies and rows:
+    if candidacies and by_ballot:
         by_party = parties.parties_by_pk()
-        for c in models.Candidacy.objects.filter(ballot__election_id__in=list(by_pk)).order_by():
+        for c in lean.instances(
+            models.Candidacy,
+            _CANDIDACY_NAMES,
+            lean.value_rows(
+                models.Candidacy,
+                ("candidacies", len(pks)) if len(pks) <= _COMPILED_UP_TO else None,
+                lambda: (
+                    models.Candidacy.objects.filter(ballot__election_id__in=pks)
+                    .order_by()
+                    .values_list(*_CANDIDACY_NAMES)
+                ),
+                pks,
+            ),
+            db,
+        ):
             ballot = by_ballot[c.ballot_id]
-            c._state.fields_cache["ballot"] = ballot
-            c._state.fields_cache["party"] = parties.party(c.party_id, by_party)
+            c._state.fields_cache = {"ballot": ballot, "party": parties.party(c.party_id, by_party)}
             ballot._candidacies.append(c)
     return elections
+
+
+# The columns ``load_elections`` reads: every concrete field, as the querysets it replaced did.
+_BALLOT_NAMES = lean.attnames(models.Ballot)
+_WARD_NAMES = lean.attnames(models.Ward)
+_BALLOT_COLUMNS = (*_BALLOT_NAMES, *(f"ward__{name}" for name in _WARD_NAMES))
+_CANDIDACY_NAMES = lean.attnames(models.Candidacy)
+_POLL_DATE = models.Election._meta.get_field("poll_date")
+# Their SQL is compiled once per connection for up to this many elections (one shape per number).
+_COMPILED_UP_TO = 8
 
 
 def selects_anywhere(info: strawberry.Info, name: str) -> bool:
@@ -180,11 +225,15 @@ def selects_below(info: strawberry.Info, child: str, name: str) -> bool:
     )
 
 
-def load_for(info: strawberry.Info, elections) -> list[models.Election]:
+def load_for(info: strawberry.Info, elections, key: tuple | None = None, params=()) -> list[models.Election]:
     """``load_elections`` with only what the query selects."""
     ballots = selects_anywhere(info, "ballots")
     return load_elections(
-        elections, ballots=ballots, candidacies=ballots and selects_anywhere(info, "candidacies")
+        elections,
+        ballots=ballots,
+        candidacies=ballots and selects_anywhere(info, "candidacies"),
+        key=key,
+        params=params,
     )
 
 
@@ -697,20 +746,28 @@ class ElectionQuery:
         control_called: bool | None = None,
     ) -> list[Election]:
         qs = elections_lean(info).order_by("-poll_date", "council__name", "kind")
+        params = []  # the filters' values as the database takes them, in the order of the SQL
         if poll_date is not None:
             qs = qs.filter(poll_date=poll_date)
+            params.append(_POLL_DATE.get_db_prep_value(poll_date, connections[qs.db]))
         if council is not None:
             qs = qs.filter(council__slug=council)
+            params.append(council)
         if kind is not None:
             qs = qs.filter(kind=kind.value)
+            params.append(kind.value)
         if control_called is not None:
             # Stored figures: filtered in SQL (mayoralties, with no call, have no stored composition).
             qs = qs.filter(standing__control_called=control_called, standing__composition__isnull=False)
-        return load_for(info, qs)
+        # A boolean filter is written into the SQL (`AND control_called`, `AND NOT ...`), not passed.
+        shape = ("elections", poll_date is not None, council is not None, kind is not None, control_called)
+        return load_for(info, qs, shape, params)
 
     @strawberry_django.field(description='One election by id, e.g. "local.derby.2023-05-04".')
     def election(self, info: strawberry.Info, id: strawberry.ID) -> Election | None:
-        return next(iter(load_for(info, elections_lean(info).filter(election_id=id))), None)
+        return next(
+            iter(load_for(info, elections_lean(info).filter(election_id=id), ("election-by-id",), [id])), None
+        )
 
     @strawberry_django.field(
         description='One ballot by ballot paper id, e.g. "local.derby.allestree.2023-05-04".'

@@ -67,9 +67,12 @@ class NeedsResolver(Exception):
     """A direct resolver called without ``info`` cannot answer: the original resolver must."""
 
 
-def install(schema) -> dict[str, int]:
+def install(schema, pure: tuple[str, ...] = ()) -> dict[str, int]:
     """Give each plain field of ``schema`` (a Strawberry schema) a direct resolver.
 
+    ``pure`` names object types whose every field is a function of the object alone (shared,
+    immutable rows such as parties): if each of their fields gets a direct resolver, an object
+    of theirs met again in one operation with the same selection reuses its completed answer.
     Returns how many fields of each kind were replaced (for tests and profiles).
     """
     counts = {"attribute": 0, "resolver": 0, "django-attribute": 0, "django-resolver": 0}
@@ -103,6 +106,12 @@ def install(schema) -> dict[str, int]:
             elif (shape := _object_shape(graphql_field.type)) is not None:
                 graphql_field.fast_object = (fast, *shape)
             counts[kind] += 1
+    for name in pure:
+        type_ = schema._schema.type_map[name]
+        type_.fast_pure = all(
+            getattr(f, "fast_leaf", None) is not None or getattr(f, "fast_object", None) is not None
+            for f in type_.fields.values()
+        )
     return counts
 
 
@@ -385,7 +394,14 @@ class FastCompletion:
         field_path = Path(path, response_name, parent_type.name)
         try:
             if not is_list:
-                completed = self.execute_fields(object_type, value, field_path, sub_fields, position_context)
+                if getattr(object_type, "fast_pure", False):
+                    completed = self._pure_object(
+                        object_type, value, field_path, sub_fields, position_context
+                    )
+                else:
+                    completed = self.execute_fields(
+                        object_type, value, field_path, sub_fields, position_context
+                    )
                 if type(completed) is not dict and self.is_awaitable(completed):
                     return self._awaited(completed, return_type, details, field_path)
                 return completed
@@ -426,6 +442,23 @@ class FastCompletion:
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, details, field_path)
             return None
+
+    def _pure_object(self, object_type, value, path, sub_fields, position_context):
+        """A pure type's object (``install``): its answer to this selection, computed once per
+        operation. Its fields are direct and synchronous; an answer that reported an error is not
+        kept (each place reports its own)."""
+        memo = self.__dict__.get("_fast_pure")
+        if memo is None:
+            memo = self.__dict__["_fast_pure"] = {}
+        key = (id(value), id(sub_fields))
+        entry = memo.get(key)
+        if entry is not None and entry[0] is value and entry[1] is sub_fields:
+            return entry[2]
+        errors = len(self.collected_errors.errors)
+        completed = self.execute_fields(object_type, value, path, sub_fields, position_context)
+        if type(completed) is dict and len(self.collected_errors.errors) == errors:
+            memo[key] = (value, sub_fields, completed)  # both kept: their ids cannot be reused meanwhile
+        return completed  # an awaitable (not expected of a pure type) is awaited by the caller, not kept
 
     async def _awaited(self, completed, return_type, details, path):
         try:

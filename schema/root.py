@@ -95,4 +95,4 @@ schema = ElectionSchema(
 )
 # The plain fields (an attribute, or a function of the parent alone) resolved without Strawberry's
 # per-field machinery: most of a page's fields, and once most of its time (schema/fast_fields.py).
-fast_fields.install(schema)
+fast_fields.install(schema, pure=("Party",))  # shared rows: each completed once per operation

@@ -284,3 +284,34 @@ async def test_fields_completed_in_place_await_what_their_objects_await():
         *ODD_DOCUMENTS,
     ]:
         assert _answer(await direct.execute(document)) == _answer(await plain.execute(document)), document
+
+
+def test_a_pure_types_object_is_completed_once_per_operation_and_selection(monkeypatch):
+    _declared_council()
+    party_type = schema._schema.type_map["Party"]
+    assert party_type.fast_pure is True  # declared pure, and every field of it is direct
+    assert not getattr(schema._schema.type_map["Candidacy"], "fast_pure", False)
+    fast, coerce, non_null = party_type.fields["colour"].fast_leaf
+    calls = []
+
+    def counted(source, info):
+        calls.append(source.ec_id)
+        return fast(source, info)
+
+    monkeypatch.setattr(party_type.fields["colour"], "fast_leaf", (counted, coerce, non_null))
+    document = """{ election(id: "local.fastshire.2023-05-04") {
+      ballots { candidacies { name party { id colour } } }
+      composition { party { id colour } } } }"""
+    result = schema.execute_sync(document)
+    assert result.errors is None
+    ballots = result.data["election"]["ballots"]
+    assert [c["party"] for b in ballots for c in b["candidacies"] if c["name"] == "Ann Able"] == [
+        {"id": "PP53", "colour": models.Party.objects.get(ec_id="PP53").colour}
+    ] * 3
+    in_composition = [row["party"]["id"] for row in result.data["election"]["composition"]]
+    assert sorted(in_composition) == ["PP52", "PP53"]
+    # Three parties under nine candidacies, two in the composition (another selection): five, not eleven.
+    assert sorted(calls) == sorted(["PP52", "PP53", "PP90", *in_composition])
+    calls.clear()
+    assert schema.execute_sync(document).data == result.data  # a new operation completes them again
+    assert len(calls) == 5
