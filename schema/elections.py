@@ -116,7 +116,7 @@ def load_elections(
 
     With ``ballots`` false nothing more is read: every election figure is stored. ``key`` and
     ``params`` name the shape of the elections' filters and their values (``lean``): its SQL
-    is then compiled once per connection.
+    is then compiled once per process and database.
     """
     elections = (
         lean.select_related_instances(elections, key, params)
@@ -179,7 +179,7 @@ _WARD_NAMES = lean.attnames(models.Ward)
 _BALLOT_COLUMNS = (*_BALLOT_NAMES, *(f"ward__{name}" for name in _WARD_NAMES))
 _CANDIDACY_NAMES = lean.attnames(models.Candidacy)
 _POLL_DATE = models.Election._meta.get_field("poll_date")
-# Their SQL is compiled once per connection for up to this many elections (one shape per number).
+# Their SQL is compiled once per process and database for up to this many elections (one shape per number).
 _COMPILED_UP_TO = 8
 
 

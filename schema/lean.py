@@ -4,7 +4,7 @@ A page's ballots and candidacies are a few hundred rows read by a query of a
 fixed shape. Building them through ``QuerySet.__iter__`` costs more than
 reading them: the SQL is compiled on every request, and every row goes
 through ``Model.from_db`` and ``Model.__init__``. Here the SQL of a shape is
-compiled once per connection (Django's own compiler, so the text and its
+compiled once per process and database (Django's own compiler, so the text and its
 converters are exactly the ORM's), and rows become model instances by
 filling their ``__dict__``, as ``from_db`` would leave it: fields not read
 stay deferred, ``_state`` says loaded from this database. The instances are
@@ -13,7 +13,6 @@ ordinary models (properties, methods, deferred loading all work).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 
 from django.db import connections, router
@@ -21,8 +20,19 @@ from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.query import QuerySet
 
-# Per connection wrapper (one per thread and alias): shape key -> (sql, [(position, converters, expression)]).
-_compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Per database alias and vendor: shape key -> (sql, [(position, converters, expression)]). Not per
+# connection wrapper: under ASGI every request's database work runs in a thread of its own, with
+# a wrapper of its own, so a cache per wrapper would be compiled again on every request.
+_compiled: dict[tuple[str, str], dict] = {}
+
+
+def _shapes(connection) -> dict:
+    """The compiled shapes of ``connection``'s database (the SQL text depends on its vendor only)."""
+    key = (connection.alias, connection.vendor)
+    cache = _compiled.get(key)
+    if cache is None:
+        cache = _compiled.setdefault(key, {})
+    return cache
 
 
 def _compile(queryset: QuerySet, params: Sequence) -> tuple[str, list] | None:
@@ -51,9 +61,7 @@ def value_rows(
     if key is None:
         return list(build())
     connection = connections[router.db_for_read(model)]
-    cache = _compiled.get(connection)
-    if cache is None:
-        cache = _compiled[connection] = {}
+    cache = _shapes(connection)
     entry = cache.get(key)
     if entry is None:
         queryset = build()
@@ -129,7 +137,7 @@ def select_related_instances(
 
     With ``key`` (the shape of its filters, as for ``value_rows``; its relations and deferred
     fields are added to it) and ``params`` (the filters' values as the database takes them),
-    its SQL is compiled once per connection. Anything else (``only``, annotations, nested
+    its SQL is compiled once per process and database. Anything else (``only``, annotations, nested
     relations) is evaluated by the ORM.
     """
     query = queryset.query
@@ -149,9 +157,7 @@ def select_related_instances(
     connection = connections[queryset.db]
     if key is not None:
         key = (*key, tuple(related), deferred)
-        cache = _compiled.get(connection)
-        if cache is None:
-            cache = _compiled[connection] = {}
+        cache = _shapes(connection)
         entry = cache.get(key)
     else:
         entry = None

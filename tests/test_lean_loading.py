@@ -1,6 +1,6 @@
 """The loaders' fast path (``schema.lean``): the same instances as the ORM's, never stale SQL or rows.
 
-Only the compiled SQL of a query shape is kept (per connection); rows are
+Only the compiled SQL of a query shape is kept (per process and database); rows are
 read on every request, so a declaration committed is in the next read.
 """
 
@@ -82,7 +82,7 @@ def test_ballots_and_candidacies_are_the_rows_the_orm_reads():
 
 def test_a_compiled_shape_runs_with_each_request_s_parameters_and_reads_committed_rows():
     a, b, _, b1 = _two_councils()
-    lean._compiled.pop(connections["default"], None)
+    lean._compiled.clear()
     (first,) = load_elections(Election.objects.filter(pk=a.pk))
     assert sorted(x.label for x in first._ballots) == ["North", "South"]
     # The same shapes (one election), compiled once, now with the other election's id.
@@ -91,7 +91,7 @@ def test_a_compiled_shape_runs_with_each_request_s_parameters_and_reads_committe
     assert [x.label for x in other._ballots] == ["East"]
     assert {c.person_name for c in other._ballots[0]._candidacies} == {"Eve Ely", "Fay Fox"}
     assert len(ctx.captured_queries) == 3
-    assert {("ballots", 1), ("candidacies", 1)} <= set(lean._compiled[connections["default"]])
+    assert {("ballots", 1), ("candidacies", 1)} <= set(lean._shapes(connections["default"]))
 
     services.declare_ballot(b1, votes=f.votes(b1, Able=10, Baker=5))
     (again,) = load_elections(Election.objects.filter(pk=a.pk))
@@ -104,7 +104,7 @@ def test_a_compiled_shape_runs_with_each_request_s_parameters_and_reads_committe
 
 def test_a_shape_whose_parameters_are_not_the_given_ones_is_never_reused():
     a, b, _, _ = _two_councils()
-    lean._compiled.pop(connections["default"], None)
+    lean._compiled.clear()
 
     def build(pk):
         return lambda: (
@@ -115,7 +115,7 @@ def test_a_shape_whose_parameters_are_not_the_given_ones_is_never_reused():
     assert lean.value_rows(Ballot, ("odd",), build(a.pk), [a.pk]) == [
         (pk,) for pk in Ballot.objects.filter(election=a).order_by("pk").values_list("pk", flat=True)
     ]
-    assert ("odd",) not in lean._compiled.get(connections["default"], {})
+    assert ("odd",) not in lean._shapes(connections["default"])
     assert lean.value_rows(Ballot, ("odd",), build(b.pk), [b.pk]) == [
         (pk,) for pk in Ballot.objects.filter(election=b).values_list("pk", flat=True)
     ]
@@ -130,7 +130,7 @@ def test_the_root_fields_compiled_shapes_answer_each_request_s_filters():
     from schema import schema
 
     a, b, mayor, b1 = _two_councils()
-    lean._compiled.pop(connections["default"], None)
+    lean._compiled.clear()
 
     def ids(**variables):
         result = schema.execute_sync(ELECTIONS, variable_values={"date": "2023-05-04", **variables})
@@ -149,7 +149,7 @@ def test_the_root_fields_compiled_shapes_answer_each_request_s_filters():
     assert ids(kind="LOCAL") == everything[:2]
     assert ids() == everything
     assert ids(date="2024-05-02") == []
-    shapes = {key[:5] for key in lean._compiled[connections["default"]] if key[0] == "elections"}
+    shapes = {key[:5] for key in lean._shapes(connections["default"]) if key[0] == "elections"}
     assert shapes == {
         ("elections", True, False, False, None),
         ("elections", True, False, False, True),
@@ -171,3 +171,35 @@ def test_the_root_fields_compiled_shapes_answer_each_request_s_filters():
         "Ann Able": 10,
         "Bob Baker": 5,
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shape_compiled_in_one_request_thread_is_reused_by_the_next():
+    """Under ASGI each request's database work runs in a thread (and connection wrapper) of its
+    own: the compiled SQL must outlive them, or every request compiles it again."""
+    import threading
+
+    a, b, _, _ = _two_councils()
+    lean._compiled.clear()
+    compiled = []
+    real = lean._compile
+
+    def counting(queryset, params):
+        compiled.append(queryset.model.__name__)
+        return real(queryset, params)
+
+    def request(pk):
+        try:
+            load_elections(Election.objects.filter(pk=pk))
+        finally:
+            connections.close_all()
+
+    lean._compile = counting
+    try:
+        for pk in (a.pk, b.pk, a.pk):
+            thread = threading.Thread(target=request, args=(pk,))
+            thread.start()
+            thread.join()
+    finally:
+        lean._compile = real
+    assert compiled == ["Ballot", "Candidacy"]  # the first request's two shapes, then none
