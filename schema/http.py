@@ -49,6 +49,7 @@ from .limits import TimeLimitExceeded
 from .sharing import query_runner
 
 COUNTED = "electionsite.quota_decision"  # the scope key of a decision taken by schema.fast_path
+CURSOR = "electionsite.cursor"  # the scope key of the latest event id schema.fast_path read
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 # What a cache (a CDN, a browser) may do with a successful GET answer: serve it for
@@ -187,8 +188,11 @@ class GraphQLHTTPView(AsyncGraphQLView):
         key = response_cache.request_key(
             request_data.query, request_data.operation_name, request_data.variables, access_level
         )
-        at = await store.cursor()
-        entry = await store.get(key, at)
+        # The latest event id: read already when the ASGI fast path looked for a cached answer.
+        at = request.scope.get(CURSOR) if hasattr(request, "scope") else None
+        if at is None:
+            at = await store.cursor()
+        entry = response_cache.local.entry(key, at)  # else single_flight reads Redis's
         response = None
         if entry is None:
 
