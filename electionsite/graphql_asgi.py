@@ -121,8 +121,9 @@ class _Inline:
 class GraphQLHandler(ASGIHandler):
     """Django's ASGI handler with the middleware stack built of in-loop hooks (``_Inline``)."""
 
-    def load_middleware(self, is_async: bool = False) -> None:
-        assert is_async, "an ASGI handler"
+    def load_middleware(self, is_async: bool = True) -> None:
+        """``settings.MIDDLEWARE`` as Django's ``load_middleware`` builds it for an ASGI handler,
+        each middleware wrapped in ``_Inline`` (WhiteNoise left out: it never serves this path)."""
         self._view_middleware = []
         self._template_response_middleware = []
         self._exception_middleware = []
