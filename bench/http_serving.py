@@ -12,7 +12,11 @@ connection each) for a fixed time, printing requests/s, p50 and p99:
 - ``cached``: the same request again and again, nothing published since the
   last event: the response cache answers;
 - ``304``: the same, sending the ``ETag`` of the first answer in
-  ``If-None-Match`` (what a CDN or browser revalidating does).
+  ``If-None-Match`` (what a CDN or browser revalidating does);
+- ``miss`` (with ``--miss``): the cached servers, every request with a variable
+  no other request sent (unused by the query, so the same answer): each one a
+  miss of the response cache, computed, stored and single-flighted (what the
+  first request after each event costs).
 
 Each measure runs with one and with two uvicorn worker processes, the measures
 interleaved (``--rounds`` times each), the figures of a measure being its
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -43,6 +48,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 import servers
@@ -142,21 +148,32 @@ class Server(servers.Server):
         super().stop(timeout=15)
 
 
-async def load(url: str, seconds: float, headers: dict[str, str], server: Server) -> dict:
-    """32 clients, each on its own keep-alive connection, sending GETs back to back for ``seconds``."""
+async def load(
+    url: str, seconds: float, headers: dict[str, str], server: Server, *, unique: bool = False
+) -> dict:
+    """32 clients, each on its own keep-alive connection, sending GETs back to back for ``seconds``
+    (``unique``: each with a variable of its own appended to the URL's)."""
     import aiohttp
 
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     connector = aiohttp.TCPConnector(limit=CONCURRENCY, force_close=False)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        sent = itertools.count()
+        run = uuid.uuid4().hex[:12]  # no key of another run, round or server's (they share Redis)
+
+        def next_url() -> str:
+            if not unique:
+                return url
+            variables = json.dumps({"id": ELECTION, "request": f"{run}-{next(sent)}"})
+            return url.split("&variables=")[0] + "&" + urllib.parse.urlencode({"variables": variables})
 
         async def client(deadline: float) -> None:
             while True:
                 started = time.perf_counter()
                 if started >= deadline:
                     return
-                async with session.get(url) as response:
+                async with session.get(next_url()) as response:
                     await response.read()
                     statuses[response.status] = statuses.get(response.status, 0) + 1
                 latencies.append(time.perf_counter() - started)
@@ -212,6 +229,14 @@ def main() -> None:
         help="also this checkout with these environment variables (uncached only), e.g. 'pool:DATABASE_POOL=8'",
     )
     parser.add_argument("--skip-setup", action="store_true", help="reuse the database of the last run")
+    parser.add_argument(
+        "--miss", action="store_true", help="also misses of the response cache (a new variable each request)"
+    )
+    parser.add_argument(
+        "--measures",
+        default="uncached,cached,304",
+        help="which measures (uncached, cached, 304; miss with --miss)",
+    )
     args = parser.parse_args()
 
     if not args.skip_setup:
@@ -221,7 +246,8 @@ def main() -> None:
     path = "/graphql?" + urllib.parse.urlencode({"query": query, "variables": json.dumps({"id": ELECTION})})
     # (label, root, measures, extra environment)
     # This checkout as the README's production block runs it: a pool of database connections.
-    configs = [("after", ROOT, ("uncached", "cached", "304"), {"DATABASE_POOL": "8"})]
+    measures = tuple(m for m in args.measures.split(",") if m) + (("miss",) if args.miss else ())
+    configs = [("after", ROOT, measures, {"DATABASE_POOL": "8"})]
     if args.tuning:
         configs.append(
             ("after, no gc tuning", ROOT, ("uncached",), {"PROCESS_TUNING": "false", "DATABASE_POOL": "8"})
@@ -231,7 +257,7 @@ def main() -> None:
         env = dict(a.split("=", 1) for a in assignments.split(",") if a)
         configs.append((label, ROOT, ("uncached",), env))
     if args.before:
-        configs.insert(0, ("before", args.before.resolve(), ("uncached", "cached", "304"), {}))
+        configs.insert(0, ("before", args.before.resolve(), measures, {}))
     for label, root, _, _ in configs:
         print(f"{label}: {describe(root)}")
     print(
@@ -256,12 +282,13 @@ def main() -> None:
                     "uncached": (uncached, path, {}),
                     "cached": (cached, path, {}),
                     "304": (cached, path, {"If-None-Match": etag}),
+                    "miss": (cached, path, {}),
                 }
                 plan += [(label, name, *urls[name]) for name in measures]
             for round_ in range(args.rounds):
                 for label, name, server, url_path, headers_ in plan:
                     url = f"http://127.0.0.1:{server.port}{url_path}"
-                    figures = asyncio.run(load(url, args.seconds, headers_, server))
+                    figures = asyncio.run(load(url, args.seconds, headers_, server, unique=name == "miss"))
                     results.setdefault((label, workers, name), []).append(figures)
                     print(
                         f"{label:>20} workers {workers} {name:>8} round {round_ + 1}: {figures['rps']:8.1f} req/s  "
@@ -284,7 +311,7 @@ def main() -> None:
         )
     print("\nratios (best rounds):")
     for label, workers, name in results:
-        if (label, workers, name) == (label, workers, "uncached"):
+        if name == "uncached" or (label, workers, "uncached") not in results:
             continue
         base = max(r["rps"] for r in results[(label, workers, "uncached")])
         best = max(r["rps"] for r in results[(label, workers, name)])

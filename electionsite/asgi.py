@@ -11,14 +11,16 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from electionsite.graphql_asgi import GraphQLRoute  # noqa: E402
 from schema import schema  # noqa: E402
 from schema.fast_path import CachedAnswers  # noqa: E402
 from schema.ws import graphql_ws_consumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        # Cached answers to anonymous GETs of /graphql are served before Django's handler.
-        "http": CachedAnswers(django_asgi_app),
+        # Cached answers to anonymous GETs of /graphql are served before Django's handler; the
+        # GraphQL view's other requests go through a handler calling the middleware in the loop.
+        "http": CachedAnswers(GraphQLRoute(django_asgi_app)),
         "websocket": URLRouter([re_path(r"^graphql/?$", graphql_ws_consumer(schema))]),
     }
 )

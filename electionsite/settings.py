@@ -162,7 +162,7 @@ WEBHOOK_ALLOW_HTTP_HOSTS = [
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "electionsite.cache.RedisCache",  # one pool per process (electionsite/cache.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "electionsite",
         }

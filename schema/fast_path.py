@@ -70,6 +70,7 @@ class CachedAnswers:
         identity = await access.identify(None, net.scope_client_address(scope), in_request=True)
         at, decision = await _cursor_and_count(store, identity)
         scope[DECISION] = decision  # a miss goes on to Django, counted already
+        scope[http.CURSOR] = at  # and with the latest event id it was looked up at
         if not decision.allowed:
             return False  # Django answers the 429 (and does not count it again)
         entry = response_cache.local.entry(key, at)

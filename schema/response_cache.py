@@ -179,12 +179,31 @@ class _Local:
 local = _Local()
 
 
+# KEYS: an answer's entry, its single-flight lock at the cursor. ARGV: the cursor, the lock's
+# lifetime (ms). Returns {1, entry} when the entry was stored at that cursor, else {2} when this
+# caller took the lock, {0} when another holds it: what GET, EXISTS and SET NX said in three.
+_CLAIM = """
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local sep = string.find(raw, ':', 1, true)
+  if sep and string.sub(raw, 1, sep - 1) == ARGV[1] then
+    return {1, raw}
+  end
+end
+if redis.call('SET', KEYS[2], 1, 'NX', 'PX', ARGV[2]) then
+  return {2}
+end
+return {0}
+"""
+
+
 class Store:
     """Entries and persisted documents, as one event loop reaches them (one per process in production)."""
 
     def __init__(self, redis) -> None:
         self.redis = redis  # the loop's asyncio Redis client, or None
         self.inflight: dict[tuple[str, int], asyncio.Future] = {}
+        self._claim_script = None
 
     # ------------------------------------------------------------ the cursor
 
@@ -213,17 +232,29 @@ class Store:
         local.keep(key, entry)
         return entry
 
-    async def put(self, key: str, entry: Entry) -> None:
+    async def put(self, key: str, entry: Entry, *, unlock: int | None = None) -> None:
+        """Keep ``entry`` here and in Redis (``unlock``: and release the lock taken at that cursor,
+        in the same round trip)."""
         if len(entry.body) > MAX_ENTRY_BYTES:
+            if unlock is not None:
+                await self._unlock(key, unlock)
             return
         local.keep(key, entry)
         if self.redis is not None:
             try:
-                await self.redis.set(
-                    f"{namespace()}:entry:{key}", str(entry.cursor).encode() + b":" + entry.body, ex=ENTRY_TTL
-                )
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.set(
+                        f"{namespace()}:entry:{key}",
+                        str(entry.cursor).encode() + b":" + entry.body,
+                        ex=ENTRY_TTL,
+                    )
+                    if unlock is not None:
+                        pipe.delete(f"{namespace()}:lock:{key}:{unlock}")
+                    await pipe.execute()
             except Exception:
                 logger.warning("storing a cached answer in Redis failed", exc_info=True)
+                if unlock is not None:
+                    await self._unlock(key, unlock)
 
     async def single_flight(self, key: str, at: int, compute) -> tuple[Entry | None, object]:
         """The entry for ``key`` at ``at``, computed once however many ask at the same time.
@@ -231,24 +262,30 @@ class Store:
         ``compute()`` returns ``(entry or None, its own result)``; a request that
         computed gets ``(entry, result)``, one that waited ``(entry, None)``
         (``entry`` None: the answer was not cacheable, so the waiter computes its own).
+        Across processes: one Redis call reads the stored entry and, when there is
+        none, takes the lock; another stores the answer and releases the lock.
         """
         flight = self.inflight.get((key, at))
         if flight is not None:
             return await asyncio.shield(flight), None
         flight = self.inflight[(key, at)] = asyncio.get_running_loop().create_future()
         try:
-            entry = await self._wait_for_other_process(key, at)
+            entry, lock = await self._claim(key, at)
+            if entry is None and lock is None:  # another process is computing it
+                entry = await self._wait_for_other_process(key, at)
+                lock = False if entry is not None else await self._lock(key, at)
             if entry is not None:
                 flight.set_result(entry)
                 return entry, None
-            lock = await self._lock(key, at)
+            released = False
             try:
                 local.executions += 1
                 entry, result = await compute()
                 if entry is not None:
-                    await self.put(key, entry)
+                    await self.put(key, entry, unlock=at if lock else None)
+                    released = bool(lock)
             finally:
-                if lock:
+                if lock and not released:
                     await self._unlock(key, at)
             flight.set_result(entry)
             return entry, result
@@ -264,6 +301,27 @@ class Store:
             raise
         finally:
             self.inflight.pop((key, at), None)
+
+    async def _claim(self, key: str, at: int) -> tuple[Entry | None, bool | None]:
+        """The entry stored at ``at`` (this process's copy, else Redis's), or None and whether
+        this process now holds the lock to compute it (None: another process holds it)."""
+        entry = local.entry(key, at)
+        if entry is not None or self.redis is None:
+            return entry, False
+        try:
+            if self._claim_script is None:
+                self._claim_script = self.redis.register_script(_CLAIM)
+            found = await self._claim_script(
+                keys=[f"{namespace()}:entry:{key}", f"{namespace()}:lock:{key}:{at}"], args=[at, LOCK_TTL_MS]
+            )
+        except Exception:
+            logger.warning("reading a cached answer from Redis failed", exc_info=True)
+            return None, False
+        if found[0] == 1:
+            entry = Entry(at, bytes(found[1]).partition(b":")[2])
+            local.keep(key, entry)
+            return entry, False
+        return None, True if found[0] == 2 else None
 
     async def _lock(self, key: str, at: int) -> bool:
         if self.redis is None:

@@ -401,3 +401,57 @@ def test_cached_answers_carry_the_rehearsal_flag_as_computed_ones_do(
         services.reset_to_eve(f.POLL_DATE)  # a RESET event: the flag goes with the next answer
     assert [("extensions" in get({"id": DERBY}).json()) for _ in range(2)] == [False, False]
     assert len(executions) == 3
+
+
+@pytest.mark.anyio
+async def test_processes_share_stored_answers_and_one_computes_while_the_others_wait(settings):
+    """Across processes (two stores on one Redis, this process's copies dropped between steps):
+    one Redis call finds the stored answer or takes the lock, the answer and the lock's release
+    go together, and an answer stored at an older event is never served."""
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis (REDIS_URL)")
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+    first, second = response_cache.Store(client), response_cache.Store(client)
+    key, body = uuid.uuid4().hex, b'{"data":{"n":1}}'
+    computed = []
+
+    async def compute():
+        computed.append(1)
+        await asyncio.sleep(0.2)
+        return response_cache.Entry(5, body), "mine"
+
+    try:
+        leader = asyncio.ensure_future(first.single_flight(key, 5, compute))
+        await asyncio.sleep(0.05)  # the leader holds the lock, computing
+        assert await client.exists(f"{response_cache.namespace()}:lock:{key}:5")
+        follower = await second.single_flight(key, 5, compute)  # waits for the leader's answer
+        assert await leader == (response_cache.Entry(5, body), "mine")
+        assert follower == (response_cache.Entry(5, body), None)
+        assert len(computed) == 1
+        assert not await client.exists(f"{response_cache.namespace()}:lock:{key}:5")  # released
+
+        response_cache.local.clear()  # another process: it has no copy of its own
+        assert await second.single_flight(key, 5, compute) == (response_cache.Entry(5, body), None)
+        assert len(computed) == 1  # read from Redis, not computed
+        assert response_cache.local.entry(key, 5) == response_cache.Entry(5, body)  # and kept
+
+        async def compute_later():
+            computed.append(1)
+            return response_cache.Entry(6, b"{}"), "later"
+
+        response_cache.local.clear()
+        assert await second.single_flight(key, 6, compute_later) == (response_cache.Entry(6, b"{}"), "later")
+        assert len(computed) == 2  # the answer stored at event 5 is not the one at event 6
+
+        async def uncacheable():
+            computed.append(1)
+            return None, "error"
+
+        assert await first.single_flight(key, 7, uncacheable) == (None, "error")
+        assert not await client.exists(f"{response_cache.namespace()}:lock:{key}:7")  # released too
+    finally:
+        await client.delete(f"{response_cache.namespace()}:entry:{key}")
+        await client.aclose()
+        response_cache.local.clear()
