@@ -173,7 +173,7 @@ def test_the_root_fields_compiled_shapes_answer_each_request_s_filters():
     }
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_shape_compiled_in_one_request_thread_is_reused_by_the_next():
     """Under ASGI each request's database work runs in a thread (and connection wrapper) of its
     own: the compiled SQL must outlive them, or every request compiles it again."""
